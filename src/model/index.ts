@@ -1,0 +1,180 @@
+// The validated image definition: what `validate` produces and `lower`
+// consumes. Plain data, no I/O. Every node that a build error may need to
+// point back at carries a `span` into the definition file.
+
+/** A half-open byte range [start, end) in a definition file. */
+export interface Span {
+  readonly file: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** An OCI platform, normalised the containerd way (x86_64 → amd64, aarch64 → arm64). */
+export interface Platform {
+  readonly os: string;
+  readonly architecture: string;
+  readonly variant?: string;
+}
+
+/** A value together with where it was written. */
+export interface Located<T> {
+  readonly value: T;
+  readonly span: Span;
+}
+
+/** Where a source's bytes come from; every kind is pinned by content. */
+export type SourceSpec =
+  | {
+      readonly kind: "http";
+      readonly name: string;
+      readonly url: string;
+      /** lower-case hex sha256 of the downloaded file. */
+      readonly sha256: string;
+      /** File name in the source's root (defaults to the URL's last path segment). */
+      readonly filename: string;
+      /** Unpack a tar archive into the source's root instead of keeping the file. */
+      readonly extract: boolean;
+      readonly span: Span;
+    }
+  | {
+      readonly kind: "git";
+      readonly name: string;
+      readonly url: string;
+      /** Full 40-hex commit id. */
+      readonly commit: string;
+      readonly keepGitDir: boolean;
+      readonly span: Span;
+    }
+  | {
+      readonly kind: "local";
+      readonly name: string;
+      /** Path relative to the build context, no `..`; "." is the whole context. */
+      readonly path: string;
+      readonly exclude: readonly string[];
+      readonly span: Span;
+    };
+
+/** What a stage (or the runtime image) starts from. */
+export type FromRef =
+  | { readonly kind: "scratch"; readonly span: Span }
+  | { readonly kind: "stage"; readonly name: string; readonly span: Span }
+  | {
+      readonly kind: "image";
+      /** Fully normalised reference, e.g. docker.io/library/debian:bookworm@sha256:… */
+      readonly ref: string;
+      readonly span: Span;
+    };
+
+/** A filesystem mounted into a stage's commands. */
+export type MountSpec =
+  | {
+      readonly kind: "bind";
+      readonly dest: string;
+      /** A source name or a stage name. */
+      readonly from: string;
+      readonly fromKind: "source" | "stage";
+      /** Sub-path inside `from` to mount; "/" for all of it. */
+      readonly path: string;
+      readonly readonly: boolean;
+      readonly span: Span;
+    }
+  | {
+      readonly kind: "cache";
+      readonly dest: string;
+      readonly id: string;
+      readonly sharing: "shared" | "private" | "locked";
+      readonly span: Span;
+    }
+  | { readonly kind: "tmpfs"; readonly dest: string; readonly span: Span };
+
+export type Hardening = "strict" | "none";
+
+export interface Toolchain {
+  readonly cc: "gcc";
+  readonly hardening: Hardening;
+  readonly span: Span;
+}
+
+/** A stage that runs commands. */
+export interface Stage {
+  readonly name: string;
+  readonly from: FromRef;
+  /** "build": runs on the build platform, cross-compiling (default). "target": emulated. */
+  readonly on: "build" | "target";
+  readonly toolchain?: Toolchain;
+  readonly env: readonly (readonly [string, string])[];
+  readonly workdir: string;
+  readonly user?: string;
+  readonly network: "sandbox" | "none";
+  readonly mounts: readonly MountSpec[];
+  /** Shell commands, each run by /bin/sh -c as its own step. */
+  readonly run: readonly Located<string>[];
+  readonly span: Span;
+}
+
+export interface CopySpec {
+  /** A stage name or a source name. */
+  readonly from: string;
+  readonly fromKind: "source" | "stage";
+  readonly src: string;
+  readonly dest: string;
+  /** Octal mode to set, or undefined to keep. */
+  readonly mode?: number;
+  /** Also copy the shared libraries and dynamic loader the ELF at `src` needs. */
+  readonly libraries: boolean;
+  readonly span: Span;
+}
+
+export interface RuntimeUser {
+  readonly uid: number;
+  readonly gid: number;
+  readonly name: string;
+  /** Why the image runs as root; required when uid is 0. */
+  readonly rootReason?: string;
+  readonly span: Span;
+}
+
+export interface Healthcheck {
+  readonly test: readonly string[];
+  /** Durations in nanoseconds, as the OCI config wants them. */
+  readonly interval?: number;
+  readonly timeout?: number;
+  readonly startPeriod?: number;
+  readonly retries?: number;
+}
+
+/** The runtime image: assembled per target with file operations only. */
+export interface RuntimeImage {
+  readonly from: FromRef;
+  readonly copy: readonly CopySpec[];
+  readonly user: RuntimeUser;
+  readonly workdir?: string;
+  readonly volumes: readonly string[];
+  readonly expose: readonly string[];
+  readonly env: readonly (readonly [string, string])[];
+  readonly entrypoint?: readonly string[];
+  readonly cmd?: readonly string[];
+  readonly labels: readonly (readonly [string, string])[];
+  readonly healthcheck?: Healthcheck;
+  readonly stopSignal?: string;
+  readonly runtime: {
+    readonly readOnly: boolean;
+    readonly capabilities: readonly string[];
+    readonly noNewPrivileges: boolean;
+  };
+  readonly span: Span;
+}
+
+export interface ImageDefinition {
+  /** Path of the definition file as given (used in diagnostics and the source map). */
+  readonly file: string;
+  /** The file's text, embedded in the LLB source map. */
+  readonly text: string;
+  readonly name: string;
+  readonly version?: string;
+  readonly platforms: readonly Platform[];
+  readonly sources: readonly SourceSpec[];
+  /** In the order written; validate guarantees names are unique and acyclic. */
+  readonly stages: readonly Stage[];
+  readonly image: RuntimeImage;
+}
