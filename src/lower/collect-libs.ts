@@ -1,0 +1,49 @@
+/**
+ * A POSIX sh script, run on the build platform inside the stage that built
+ * the binaries, that copies into /caisson-out exactly the shared libraries
+ * and dynamic loader those binaries need, found through their ELF headers
+ * (readelf works on any target's ELF files, so no target code runs).
+ * Arguments: the target's GNU triple, then the binaries' paths.
+ * Libraries land in /lib/<triple>/ (the loader's built-in search path on
+ * Debian), the loader at its PT_INTERP path. A library found for another
+ * machine type than the binary's is skipped, so a build host's own copy is
+ * never taken for the target's.
+ */
+export const COLLECT_LIBS_SCRIPT = `set -eu
+triple="$1"; shift
+out=/caisson-out
+dirs="/lib/$triple /usr/lib/$triple /usr/$triple/lib /lib /usr/lib"
+seen=" "
+machine() { readelf -h "$1" 2>/dev/null | sed -n 's/^ *Machine: *//p'; }
+put() { mkdir -p "$out\${2%/*}"; cp -L "$1" "$out$2"; }
+find_lib() {
+  for d in $dirs; do
+    if [ -e "$d/$1" ] && [ "$(machine "$d/$1")" = "$2" ]; then echo "$d/$1"; return 0; fi
+  done
+  return 1
+}
+walk() {
+  for lib in $(readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\\[\\(.*\\)\\]/\\1/p'); do
+    case "$seen" in *" $lib "*) continue ;; esac
+    seen="$seen$lib "
+    path=$(find_lib "$lib" "$2") || { echo "caisson: $1 needs $lib, which is not in $dirs for $2" >&2; exit 1; }
+    put "$path" "/lib/$triple/$lib"
+    walk "$path" "$2"
+  done
+}
+for bin in "$@"; do
+  [ -e "$bin" ] || { echo "caisson: $bin does not exist" >&2; exit 1; }
+  m=$(machine "$bin")
+  [ -n "$m" ] || { echo "caisson: $bin is not an ELF file" >&2; exit 1; }
+  interp=$(readelf -l "$bin" 2>/dev/null | sed -n 's/.*Requesting program interpreter: \\(.*\\)]$/\\1/p')
+  if [ -n "$interp" ]; then
+    found=""
+    for c in "/usr/$triple$interp" "/usr/$triple/lib/\${interp##*/}" "$interp"; do
+      if [ -e "$c" ] && [ "$(machine "$c")" = "$m" ]; then found="$c"; break; fi
+    done
+    [ -n "$found" ] || { echo "caisson: the loader $interp of $bin is not installed for $m" >&2; exit 1; }
+    put "$found" "$interp"
+  fi
+  walk "$bin" "$m"
+done
+`;

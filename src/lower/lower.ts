@@ -1,0 +1,274 @@
+import { LineIndex } from "../diag/index.js";
+import {
+  State,
+  formatPlatform,
+  gitSource,
+  httpSource,
+  imageSource,
+  localSource,
+  type FileAction,
+  type MountSpec as LlbMount,
+  type SourceFile,
+  type SourceLocation,
+} from "../llb/index.js";
+import type { FromRef, ImageDefinition, Platform, SourceSpec, Span, Stage } from "../model/index.js";
+import { COLLECT_LIBS_SCRIPT } from "./collect-libs.js";
+import { imageConfig, type ImageConfig } from "./image-config.js";
+import { gnuTriple, platformEnv, toolchainEnv } from "./toolchain.js";
+
+export interface LowerOptions {
+  /** Where commands run: the engine's own platform. */
+  readonly buildPlatform: Platform;
+  /** The platform of the image being assembled. */
+  readonly target: Platform;
+}
+
+export interface LoweredImage {
+  readonly platform: Platform;
+  readonly state: State;
+  readonly config: ImageConfig;
+  /** Stages that run under emulation for this target (`on: target` on a foreign platform). */
+  readonly emulated: readonly string[];
+}
+
+/** The PATH every stage's commands get (LLB applies no image config). */
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** Where the library collector writes; also the mount it gets. */
+const COLLECT_DIR = "/caisson-out";
+/** Files and directories in the runtime image are dated at the epoch, so builds reproduce. */
+const EPOCH = 0n;
+const TARGET_VARS = /\$\{?TARGET(PLATFORM|OS|ARCH|VARIANT)\b/;
+
+/** A source's filesystem and the directory inside it that the source names. */
+interface SourceState {
+  readonly state: State;
+  readonly root: string;
+}
+
+function joinPath(root: string, path: string): string {
+  const parts = `${root}/${path}`.split("/").filter((p) => p !== "" && p !== ".");
+  return "/" + parts.join("/");
+}
+
+/**
+ * Lowers a validated definition to the LLB graph of its runtime image for
+ * one target platform. Pure: the same definition and options give the same
+ * graph. Stages that do not depend on the target lower to the same ops for
+ * every target, so BuildKit builds them once.
+ */
+export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredImage {
+  const { buildPlatform: build, target } = opts;
+  const lines = new LineIndex(def.text);
+  const file: SourceFile = { filename: def.file, data: new TextEncoder().encode(def.text), language: "yaml" };
+  const at = (span: Span): SourceLocation[] => {
+    const s = lines.position(span.start);
+    const e = lines.position(span.end);
+    return [{ file, start: { line: s.line, character: s.character }, end: { line: e.line, character: e.character } }];
+  };
+
+  const stagesByName = new Map(def.stages.map((s) => [s.name, s]));
+  const sourcesByName = new Map(def.sources.map((s) => [s.name, s]));
+  const emulated: string[] = [];
+
+  // Which stages see the target: a toolchain, emulation, a TARGET* variable, or a dependency that does.
+  const dependsOnTarget = new Map<string, boolean>();
+  const targetDependent = (stage: Stage): boolean => {
+    const known = dependsOnTarget.get(stage.name);
+    if (known !== undefined) return known;
+    dependsOnTarget.set(stage.name, false);
+    const uses =
+      stage.toolchain !== undefined ||
+      stage.on === "target" ||
+      stage.run.some((r) => TARGET_VARS.test(r.value)) ||
+      stage.env.some(([, v]) => TARGET_VARS.test(v)) ||
+      (stage.from.kind === "stage" && targetDependent(stagesByName.get(stage.from.name) as Stage)) ||
+      stage.mounts.some((m) => m.kind === "bind" && m.fromKind === "stage" && targetDependent(stagesByName.get(m.from) as Stage));
+    dependsOnTarget.set(stage.name, uses);
+    return uses;
+  };
+
+  const sourceStates = new Map<string, SourceState>();
+  const lowerSource = (src: SourceSpec): SourceState => {
+    const done = sourceStates.get(src.name);
+    if (done) return done;
+    const c = { customName: `source ${src.name}`, locations: at(src.span) };
+    let result: SourceState;
+    switch (src.kind) {
+      case "http": {
+        const dl = State.of(httpSource(src.url, src.sha256, { ...c, filename: src.filename }));
+        result = src.extract
+          ? {
+              state: State.scratch().file(
+                [{ kind: "copy", source: dl.output, src: `/${src.filename}`, dest: "/", unpack: true, timestamp: EPOCH }],
+                { customName: `source ${src.name}: unpack ${src.filename}`, locations: at(src.span) },
+              ),
+              root: "/",
+            }
+          : { state: dl, root: "/" };
+        break;
+      }
+      case "git":
+        result = { state: State.of(gitSource(src.url, src.commit, { ...c, keepGitDir: src.keepGitDir })), root: "/" };
+        break;
+      case "local": {
+        const whole = src.path === "." || src.path === "";
+        result = {
+          state: State.of(
+            localSource("context", {
+              ...c,
+              sharedKeyHint: "context",
+              ...(whole ? {} : { includePatterns: [src.path] }),
+              ...(src.exclude.length > 0 ? { excludePatterns: src.exclude } : {}),
+            }),
+          ),
+          root: whole ? "/" : joinPath("/", src.path),
+        };
+        break;
+      }
+    }
+    sourceStates.set(src.name, result);
+    return result;
+  };
+
+  const fromState = (from: FromRef, platform: Platform): State => {
+    switch (from.kind) {
+      case "scratch":
+        return State.scratch();
+      case "image":
+        return State.of(imageSource(from.ref, { platform, customName: `image ${from.ref}`, locations: at(from.span) }));
+      case "stage":
+        return lowerStage(stagesByName.get(from.name) as Stage);
+    }
+  };
+
+  const stageStates = new Map<string, State>();
+  const lowerStage = (stage: Stage): State => {
+    const done = stageStates.get(stage.name);
+    if (done) return done;
+    const forTarget = targetDependent(stage);
+    const runsOn = stage.on === "target" ? target : build;
+    if (stage.on === "target" && formatPlatform(target) !== formatPlatform(build)) emulated.push(stage.name);
+    const label = forTarget ? `[${formatPlatform(target)}] ${stage.name}` : stage.name;
+
+    let state = fromState(stage.from, runsOn).withPlatform(runsOn).withDir(stage.workdir).withNetwork(stage.network);
+    if (stage.user !== undefined) state = state.withUser(stage.user);
+    const env: [string, string][] = [["PATH", DEFAULT_PATH], ...platformEnv(build, target, forTarget)];
+    if (stage.toolchain) env.push(...toolchainEnv(stage.toolchain.hardening, runsOn, target));
+    env.push(...stage.env.map(([k, v]) => [k, v] as [string, string]));
+    for (const [k, v] of env) state = state.withEnv(k, v);
+
+    const mounts: LlbMount[] = stage.mounts.map((m): LlbMount => {
+      switch (m.kind) {
+        case "bind": {
+          const from =
+            m.fromKind === "source"
+              ? lowerSource(sourcesByName.get(m.from) as SourceSpec)
+              : { state: lowerStage(stagesByName.get(m.from) as Stage), root: "/" };
+          const selector = joinPath(from.root, m.path);
+          return {
+            type: "bind",
+            dest: m.dest,
+            ...(from.state.output ? { source: from.state.output } : {}),
+            ...(selector !== "/" ? { selector } : {}),
+            readonly: m.readonly,
+          };
+        }
+        case "cache":
+          return { type: "cache", dest: m.dest, id: m.id, sharing: m.sharing };
+        case "tmpfs":
+          return { type: "tmpfs", dest: m.dest };
+      }
+    });
+
+    stage.run.forEach((cmd, i) => {
+      const summary = cmd.value.length > 60 ? cmd.value.slice(0, 57) + "..." : cmd.value;
+      state = state.run(["/bin/sh", "-c", cmd.value], {
+        mounts,
+        customName: `${label} ${i + 1}/${stage.run.length}: ${summary}`,
+        locations: at(cmd.span),
+      });
+    });
+    stageStates.set(stage.name, state);
+    return state;
+  };
+
+  // The runtime image: file operations only, so nothing runs for the target.
+  const img = def.image;
+  const base = fromState(img.from, target);
+  const user = { uid: img.user.uid, gid: img.user.gid };
+  const root = { uid: 0, gid: 0 };
+  const actions: FileAction[] = [];
+  if (img.from.kind === "scratch") {
+    const u = img.user;
+    const passwd =
+      u.uid === 0
+        ? "root:x:0:0:root:/root:/sbin/nologin\n"
+        : `root:x:0:0:root:/root:/sbin/nologin\n${u.name}:x:${u.uid}:${u.gid}:${u.name}:/nonexistent:/sbin/nologin\n`;
+    const group = u.gid === 0 ? "root:x:0:\n" : `root:x:0:\n${u.name}:x:${u.gid}:\n`;
+    actions.push(
+      { kind: "mkdir", path: "/etc", mode: 0o755, makeParents: true, owner: root, timestamp: EPOCH },
+      { kind: "mkfile", path: "/etc/passwd", mode: 0o644, data: passwd, owner: root, timestamp: EPOCH },
+      { kind: "mkfile", path: "/etc/group", mode: 0o644, data: group, owner: root, timestamp: EPOCH },
+    );
+  }
+
+  // One library collection per stage that binaries with `libraries: true` come from.
+  const needLibs = new Map<string, string[]>();
+  for (const c of img.copy) {
+    if (c.libraries && c.fromKind === "stage") needLibs.set(c.from, [...(needLibs.get(c.from) ?? []), c.src]);
+  }
+  const triple = gnuTriple(target);
+
+  for (const c of img.copy) {
+    const from =
+      c.fromKind === "source"
+        ? lowerSource(sourcesByName.get(c.from) as SourceSpec)
+        : { state: lowerStage(stagesByName.get(c.from) as Stage), root: "/" };
+    actions.push({
+      kind: "copy",
+      source: from.state.output,
+      src: joinPath(from.root, c.src),
+      dest: c.dest,
+      owner: root,
+      ...(c.mode !== undefined ? { mode: c.mode } : {}),
+      followSymlink: true,
+      createDestPath: true,
+      allowWildcard: true,
+      timestamp: EPOCH,
+    });
+  }
+  for (const [stageName, bins] of needLibs) {
+    const stage = stagesByName.get(stageName) as Stage;
+    const collected = lowerStage(stage)
+      .withNetwork("none")
+      .run(["/bin/sh", "-c", COLLECT_LIBS_SCRIPT, "collect-libs", triple, ...bins], {
+        mounts: [{ type: "bind", dest: COLLECT_DIR }],
+        customName: `[${formatPlatform(target)}] ${stageName}: collect the libraries of ${bins.join(", ")}`,
+        locations: at(stage.span),
+      })
+      .mount(COLLECT_DIR);
+    actions.push({
+      kind: "copy",
+      source: collected.output,
+      src: "/",
+      dest: "/",
+      owner: root,
+      dirCopyContents: true,
+      followSymlink: true,
+      createDestPath: true,
+      timestamp: EPOCH,
+    });
+  }
+  for (const v of img.volumes) {
+    actions.push({ kind: "mkdir", path: v, mode: 0o755, makeParents: true, owner: user, timestamp: EPOCH });
+  }
+  if (img.workdir && !img.volumes.includes(img.workdir)) {
+    actions.push({ kind: "mkdir", path: img.workdir, mode: 0o755, makeParents: true, owner: root, timestamp: EPOCH });
+  }
+
+  const state =
+    actions.length > 0
+      ? base.file(actions, { customName: `[${formatPlatform(target)}] image: assemble the runtime filesystem`, locations: at(img.span) })
+      : base;
+  return { platform: target, state, config: imageConfig(def, target), emulated };
+}
