@@ -12,6 +12,7 @@ export { ExecVertex, type ExecSpec, type MountSpec, type NetworkMode, type Cache
 export { FileVertex, type FileAction, type Owner } from "./file.js";
 export { MergeVertex, DiffVertex } from "./merge.js";
 export { marshal, definitionBytes, digestOf } from "./marshal.js";
+export { definitionToDot } from "./dot.js";
 export { decodeDefinition, checkStructure, dumpDefinition, type DecodedOp } from "./dump.js";
 export { formatPlatform, samePlatform, toPbPlatform, type Platform } from "./platform.js";
 export type { Constraints, Output, Vertex, SourceFile, SourceLocation, Position } from "./vertex.js";

@@ -178,3 +178,5 @@ export interface ImageDefinition {
   readonly stages: readonly Stage[];
   readonly image: RuntimeImage;
 }
+
+export { parsePlatform, SUPPORTED_ARCHITECTURES } from "./platform.js";

@@ -1,0 +1,38 @@
+import { randomBytes } from "node:crypto";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { dirname, basename, join } from "node:path";
+
+/** A problem with how the command was called: printed without a trace, exit 2. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+/** Reads a definition file, turning I/O failures into a one-line message. */
+export async function readText(file: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory (give the definition file, e.g. images/redis/image.yaml)" : String((e as Error).message);
+    throw new UsageError(`cannot read ${file}: ${why}`);
+  }
+}
+
+/** Writes a file whole or not at all: to a temporary sibling, then renamed over. */
+export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`);
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw new UsageError(`cannot write ${path}: ${(e as Error).message}`);
+  }
+}
+
+/** Writes to stdout and resolves once the data is flushed (so exit codes follow output). */
+export function writeStdout(data: Uint8Array | string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stdout.write(data, (err) => (err ? reject(err) : resolve()));
+  });
+}

@@ -1,0 +1,166 @@
+// The `caisson` command: parses arguments, runs the pipeline, prints
+// diagnostics, and maps outcomes to exit codes scripts can rely on:
+//   0 success · 1 the definition, build or check failed · 2 bad usage or
+//   unreadable input · 70 an internal error (a bug: please report it).
+import { Command, CommanderError, Option } from "commander";
+import { formatDiagnostics, hasErrors, toJsonDiagnostics, type Diagnostic } from "../diag/index.js";
+import { compileDefinition, hostPlatform, type CompiledPlatform } from "../compile/index.js";
+import { definitionBytes, definitionToDot, dumpDefinition, formatPlatform } from "../llb/index.js";
+import { parsePlatform, type Platform } from "../model/index.js";
+import { checkDefinition } from "../validate/index.js";
+import { readText, UsageError, writeAtomic, writeStdout } from "./io.js";
+
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+const EXIT_INTERNAL = 70;
+
+type Format = "text" | "json";
+
+/** Prints diagnostics to stderr in the chosen form; returns whether any is an error. */
+function report(diagnostics: readonly Diagnostic[], sources: Map<string, string>, format: Format): boolean {
+  if (diagnostics.length > 0) {
+    if (format === "json") process.stderr.write(JSON.stringify(toJsonDiagnostics(diagnostics, sources), null, 2) + "\n");
+    else process.stderr.write(formatDiagnostics(diagnostics, sources) + "\n");
+  }
+  return hasErrors(diagnostics);
+}
+
+function platformsOption(value: string): Platform[] {
+  return value.split(",").map((p) => {
+    const parsed = parsePlatform(p);
+    if (typeof parsed === "string") throw new UsageError(parsed);
+    return parsed;
+  });
+}
+
+class Failed extends Error {}
+
+/** Compiles one definition for one platform, or fails after printing why. */
+async function compileOne(file: string, platform: string | undefined, format: Format): Promise<CompiledPlatform> {
+  const text = await readText(file);
+  const build = hostPlatform();
+  const requested = platform ? platformsOption(platform) : undefined;
+  if (requested && requested.length !== 1) {
+    throw new UsageError("raw LLB is single-platform: give one --platform (use `caisson build` for several)");
+  }
+  const { definition, diagnostics, results } = compileDefinition(file, text, {
+    buildPlatform: build,
+    ...(requested ? { platforms: requested } : {}),
+  });
+  if (report(diagnostics, new Map([[file, text]]), format) || !definition || !results) throw new Failed();
+  let chosen = results[0];
+  if (!requested) {
+    // Default: the engine's own platform when the definition lists it, else its first platform.
+    chosen = results.find((r) => formatPlatform(r.platform) === formatPlatform(build)) ?? chosen;
+  }
+  if (!chosen) throw new UsageError(`${file} lists no platforms`);
+  for (const stage of chosen.emulated) {
+    process.stderr.write(`note: stage "${stage}" runs under emulation for ${formatPlatform(chosen.platform)} (on: target)\n`);
+  }
+  return chosen;
+}
+
+const formatOption = () =>
+  new Option("--format <format>", "diagnostics as readable text or JSON for tools").choices(["text", "json"]).default("text");
+const platformOption = () =>
+  new Option("--platform <os/arch>", "target platform, e.g. linux/arm64 (default: this machine's, if the definition lists it)");
+
+export function program(): Command {
+  const cli = new Command("caisson")
+    .description(
+      "Build minimal, hardened, multi-arch container images from declarative definitions,\n" +
+        "compiled straight to BuildKit LLB.\n\n" +
+        "Exit codes: 0 success, 1 invalid definition or failed build, 2 bad usage or unreadable file, 70 internal error.",
+    )
+    .showHelpAfterError("(run `caisson --help` for usage)")
+    .exitOverride();
+
+  cli
+    .command("validate")
+    .description("check definitions against the schema and the semantic rules; report every problem at once")
+    .argument("<files...>", "definition files (YAML or JSON)")
+    .addOption(formatOption())
+    .action(async (files: string[], opts: { format: Format }) => {
+      let failed = false;
+      const sources = new Map<string, string>();
+      const all: Diagnostic[] = [];
+      for (const file of files) {
+        const text = await readText(file);
+        sources.set(file, text);
+        const { diagnostics } = checkDefinition(file, text);
+        all.push(...diagnostics);
+      }
+      failed = report(all, sources, opts.format);
+      if (failed) throw new Failed();
+      if (opts.format === "text") process.stderr.write(`${files.length} definition${files.length === 1 ? "" : "s"} valid\n`);
+    });
+
+  cli
+    .command("compile")
+    .description(
+      "compile a definition to a marshaled BuildKit pb.Definition for one platform\n" +
+        "(what `buildctl build` reads on stdin; local sources need --local context=<dir>)",
+    )
+    .argument("<file>", "definition file")
+    .addOption(platformOption())
+    .option("-o, --output <path>", "write to a file instead of stdout (written whole or not at all)")
+    .option("--json", "print a readable JSON dump of the ops instead of protobuf bytes")
+    .addOption(formatOption())
+    .action(async (file: string, opts: { platform?: string; output?: string; json?: boolean; format: Format }) => {
+      const compiled = await compileOne(file, opts.platform, opts.format);
+      const data = opts.json
+        ? JSON.stringify(dumpDefinition(compiled.definition), null, 2) + "\n"
+        : definitionBytes(compiled.definition);
+      if (opts.output) return writeAtomic(opts.output, data);
+      if (!opts.json && process.stdout.isTTY) {
+        throw new UsageError("refusing to write binary LLB to a terminal: pipe it (| buildctl build …), use -o FILE, or --json");
+      }
+      await writeStdout(data);
+    });
+
+  cli
+    .command("config")
+    .description("print the OCI image config for one platform (buildctl's containerimage.config exporter attribute)")
+    .argument("<file>", "definition file")
+    .addOption(platformOption())
+    .addOption(formatOption())
+    .action(async (file: string, opts: { platform?: string; format: Format }) => {
+      const compiled = await compileOne(file, opts.platform, opts.format);
+      await writeStdout(JSON.stringify(compiled.config, null, 2) + "\n");
+    });
+
+  cli
+    .command("graph")
+    .description("print the LLB graph for one platform as Graphviz DOT (pipe to `dot -Tsvg`)")
+    .argument("<file>", "definition file")
+    .addOption(platformOption())
+    .addOption(formatOption())
+    .action(async (file: string, opts: { platform?: string; format: Format }) => {
+      const compiled = await compileOne(file, opts.platform, opts.format);
+      await writeStdout(definitionToDot(compiled.definition));
+    });
+
+  return cli;
+}
+
+/** Runs the CLI; resolves to the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv as string[]);
+    return 0;
+  } catch (e) {
+    if (e instanceof Failed) return EXIT_FAILED;
+    if (e instanceof UsageError) {
+      process.stderr.write(`caisson: ${e.message}\n`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof CommanderError) {
+      // Help and version print themselves and exit 0; other parse errors are usage errors.
+      return e.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    process.stderr.write(`caisson: internal error: ${(e as Error).message}\n`);
+    if (process.env["CAISSON_DEBUG"]) process.stderr.write(`${(e as Error).stack}\n`);
+    else process.stderr.write("(set CAISSON_DEBUG=1 for a stack trace, and please report this)\n");
+    return EXIT_INTERNAL;
+  }
+}
