@@ -14,6 +14,8 @@ export interface CompileOptions {
   readonly buildPlatform: Platform;
   /** Target platforms; the definition's own list when left out. */
   readonly platforms?: readonly Platform[];
+  /** Content-addressed mirror for http sources (see LowerOptions). */
+  readonly sourceMirror?: string;
 }
 
 export interface CompiledPlatform {
@@ -46,7 +48,11 @@ export function compileModel(definition: ImageDefinition, opts: CompileOptions):
     const id = formatPlatform(target);
     if (seen.has(id)) continue;
     seen.add(id);
-    const lowered = lowerImage(definition, { buildPlatform: opts.buildPlatform, target });
+    const lowered = lowerImage(definition, {
+      buildPlatform: opts.buildPlatform,
+      target,
+      ...(opts.sourceMirror ? { sourceMirror: opts.sourceMirror } : {}),
+    });
     out.push({ platform: target, definition: marshal(lowered.state), config: lowered.config, emulated: lowered.emulated });
   }
   return out;

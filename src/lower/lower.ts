@@ -21,6 +21,11 @@ export interface LowerOptions {
   readonly buildPlatform: Platform;
   /** The platform of the image being assembled. */
   readonly target: Platform;
+  /**
+   * A content-addressed mirror (`<mirror>/sha256/<hex>` serves the file with
+   * that hash) to download http sources from instead of their own URLs.
+   */
+  readonly sourceMirror?: string;
 }
 
 export interface LoweredImage {
@@ -95,7 +100,8 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
     let result: SourceState;
     switch (src.kind) {
       case "http": {
-        const dl = State.of(httpSource(src.url, src.sha256, { ...c, filename: src.filename }));
+        const url = opts.sourceMirror ? `${opts.sourceMirror.replace(/\/+$/, "")}/sha256/${src.sha256}` : src.url;
+        const dl = State.of(httpSource(url, src.sha256, { ...c, filename: src.filename }));
         result = src.extract
           ? {
               state: State.scratch().file(
