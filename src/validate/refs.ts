@@ -1,0 +1,180 @@
+// Pure parsers for the small languages inside string values: platforms,
+// image references, paths, ports, durations, capabilities.
+import { posix } from "node:path";
+import type { Platform } from "../model/index.js";
+
+export const SUPPORTED_PLATFORMS = ["amd64", "arm64", "arm/v7", "386", "ppc64le", "s390x", "riscv64"] as const;
+
+/** Architecture aliases, the containerd way. */
+const ARCH_ALIASES: Record<string, string> = {
+  x86_64: "amd64",
+  "x86-64": "amd64",
+  amd64: "amd64",
+  aarch64: "arm64",
+  arm64: "arm64",
+  armhf: "arm",
+  armel: "arm",
+  arm: "arm",
+  armv7l: "arm",
+  i386: "386",
+  i686: "386",
+  "386": "386",
+  ppc64le: "ppc64le",
+  s390x: "s390x",
+  riscv64: "riscv64",
+};
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; message: string; hint?: string };
+
+/** Parses os/arch[/variant] and normalises it (x86_64→amd64, aarch64→arm64, arm→arm/v7). */
+export function parsePlatform(text: string): ParseResult<Platform> {
+  const parts = text.trim().toLowerCase().split("/");
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === "")) {
+    return { ok: false, message: `platform "${text}" must be os/arch[/variant]`, hint: "e.g. linux/amd64 or linux/arm/v7" };
+  }
+  const [os = "", rawArch = "", rawVariant] = parts;
+  if (os !== "linux") return { ok: false, message: `unsupported operating system "${os}" in platform "${text}"`, hint: "only linux is supported" };
+  const arch = ARCH_ALIASES[rawArch];
+  const supported = `supported: ${SUPPORTED_PLATFORMS.map((p) => `linux/${p}`).join(", ")}`;
+  if (arch === undefined) return { ok: false, message: `unknown architecture "${rawArch}" in platform "${text}"`, hint: supported };
+  let variant = rawVariant;
+  if (arch === "arm64") {
+    if (variant !== undefined && variant !== "v8") return { ok: false, message: `unsupported variant "${variant}" in platform "${text}"`, hint: supported };
+    variant = undefined;
+  } else if (arch === "arm") {
+    if (rawArch === "armv7l" && variant === undefined) variant = "v7";
+    variant ??= "v7";
+    if (variant !== "v7") return { ok: false, message: `unsupported variant "${variant}" in platform "${text}"`, hint: supported };
+  } else if (variant !== undefined) {
+    return { ok: false, message: `unsupported variant "${variant}" in platform "${text}"`, hint: supported };
+  }
+  return { ok: true, value: variant === undefined ? { os, architecture: arch } : { os, architecture: arch, variant } };
+}
+
+/** "linux/arm/v7". */
+export function platformString(p: Platform): string {
+  return `${p.os}/${p.architecture}${p.variant !== undefined ? `/${p.variant}` : ""}`;
+}
+
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const DOMAIN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?))*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$/;
+
+/** A parsed image reference. */
+export interface ImageRef {
+  /** Fully normalised: docker.io/library/debian:bookworm@sha256:…; ":latest" only when neither tag nor digest. */
+  readonly ref: string;
+  readonly digest?: string;
+}
+
+export type RefError = { ok: false; code: "invalid_image_ref" | "malformed_digest"; message: string; hint?: string };
+
+/** Parses and normalises an image reference the way docker does (docker.io/library/ for one-component names). */
+export function parseImageRef(text: string): { ok: true; value: ImageRef } | RefError {
+  let rest = text;
+  let digest: string | undefined;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    const m = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):(.*)$/i.exec(digest);
+    if (!m) return { ok: false, code: "malformed_digest", message: `digest "${digest}" in "${text}" must be sha256:<64 hex digits>` };
+    const [, algo = "", hex = ""] = m;
+    if (algo !== "sha256") return { ok: false, code: "malformed_digest", message: `digest algorithm "${algo}" in "${text}" is not supported`, hint: "use a sha256 digest" };
+    if (/^[0-9a-fA-F]{64}$/.test(hex) && /[A-F]/.test(hex)) {
+      return { ok: false, code: "malformed_digest", message: `digest in "${text}" must be lower-case hex`, hint: `write sha256:${hex.toLowerCase()}` };
+    }
+    if (!/^[0-9a-f]{64}$/.test(hex)) {
+      return { ok: false, code: "malformed_digest", message: `digest in "${text}" must be sha256: followed by 64 hex digits, found ${hex.length} characters` };
+    }
+  }
+  let tag: string | undefined;
+  const slash = rest.lastIndexOf("/");
+  const colon = rest.lastIndexOf(":");
+  if (colon > slash) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    if (!TAG.test(tag)) return { ok: false, code: "invalid_image_ref", message: `invalid tag "${tag}" in image reference "${text}"` };
+  }
+  if (rest === "") return { ok: false, code: "invalid_image_ref", message: `image reference "${text}" has no repository name` };
+  const comps = rest.split("/");
+  let domain = "docker.io";
+  const first = comps[0] ?? "";
+  if (comps.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost" || first !== first.toLowerCase())) {
+    domain = first;
+    comps.shift();
+    if (!DOMAIN.test(domain)) return { ok: false, code: "invalid_image_ref", message: `invalid registry host "${domain}" in image reference "${text}"` };
+  }
+  for (const c of comps) {
+    if (!PATH_COMPONENT.test(c)) {
+      const lower = c.toLowerCase();
+      return {
+        ok: false,
+        code: "invalid_image_ref",
+        message: `invalid repository name component "${c}" in image reference "${text}"`,
+        hint: lower !== c && PATH_COMPONENT.test(lower) ? `repository names are lower-case: write "${lower}"` : "use lower-case letters, digits and separators . _ -",
+      };
+    }
+  }
+  if (domain === "index.docker.io") domain = "docker.io";
+  if (domain === "docker.io" && comps.length === 1) comps.unshift("library");
+  const name = `${domain}/${comps.join("/")}`;
+  const ref = `${name}${tag !== undefined ? `:${tag}` : digest === undefined ? ":latest" : ""}${digest !== undefined ? `@${digest}` : ""}`;
+  return { ok: true, value: digest === undefined ? { ref } : { ref, digest } };
+}
+
+/** Checks an absolute, normalised path; returns the normalised form as a hint when it is not. */
+export function checkAbsolutePath(p: string): ParseResult<string> {
+  if (!p.startsWith("/")) {
+    return { ok: false, message: `path "${p}" must be absolute`, hint: `write "${posix.normalize(`/${p}`).replace(/(.)\/$/, "$1")}"` };
+  }
+  const norm = posix.normalize(p).replace(/(.)\/$/, "$1");
+  if (norm !== p) return { ok: false, message: `path "${p}" is not normalised`, hint: `write "${norm}"` };
+  return { ok: true, value: p };
+}
+
+/** Normalises a path relative to the build context; refuses absolute paths and paths escaping it. */
+export function checkContextPath(p: string): ParseResult<string> {
+  if (p.startsWith("/")) {
+    return { ok: false, message: `local source path "${p}" must be relative to the build context root`, hint: `write "${posix.normalize(`.${p}`).replace(/(.)\/$/, "$1")}"` };
+  }
+  const norm = posix.normalize(p).replace(/(.)\/$/, "$1");
+  if (norm === ".." || norm.startsWith("../")) {
+    return { ok: false, message: `local source path "${p}" escapes the build context`, hint: "give a path inside the build context (run the build from a parent directory to reach it)" };
+  }
+  return { ok: true, value: norm };
+}
+
+/** "6379", "6379/tcp", "53/udp" → "6379/tcp" etc., port within 1–65535. */
+export function parsePort(text: string): ParseResult<string> {
+  const m = /^([0-9]+)(?:\/(tcp|udp|sctp))?$/.exec(text);
+  if (!m) return { ok: false, message: `invalid port "${text}"`, hint: "write port[/tcp|udp|sctp], e.g. 6379/tcp" };
+  const port = Number(m[1]);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return { ok: false, message: `port ${m[1] ?? text} is out of range`, hint: "ports are 1–65535" };
+  return { ok: true, value: `${port}/${m[2] ?? "tcp"}` };
+}
+
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/** Go-style duration ("1m30s", "500ms", "1.5s") → nanoseconds. */
+export function parseDuration(text: string): ParseResult<number> {
+  if (!/^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/.test(text)) {
+    return { ok: false, message: `invalid duration "${text}"`, hint: "write a duration such as 30s, 1m30s or 500ms" };
+  }
+  let ns = 0;
+  for (const m of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g)) {
+    ns += Number(m[1]) * (UNIT_NS[m[2] ?? "ns"] ?? 1);
+  }
+  ns = Math.round(ns);
+  if (!Number.isSafeInteger(ns)) return { ok: false, message: `duration "${text}" is too long` };
+  return { ok: true, value: ns };
+}
+
+/** Linux capabilities (without the CAP_ prefix). */
+export const CAPABILITIES = [
+  "AUDIT_CONTROL", "AUDIT_READ", "AUDIT_WRITE", "BLOCK_SUSPEND", "BPF", "CHECKPOINT_RESTORE", "CHOWN", "DAC_OVERRIDE",
+  "DAC_READ_SEARCH", "FOWNER", "FSETID", "IPC_LOCK", "IPC_OWNER", "KILL", "LEASE", "LINUX_IMMUTABLE", "MAC_ADMIN",
+  "MAC_OVERRIDE", "MKNOD", "NET_ADMIN", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_RAW", "PERFMON", "SETFCAP",
+  "SETGID", "SETPCAP", "SETUID", "SYSLOG", "SYS_ADMIN", "SYS_BOOT", "SYS_CHROOT", "SYS_MODULE", "SYS_NICE",
+  "SYS_PACCT", "SYS_PTRACE", "SYS_RAWIO", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "WAKE_ALARM",
+] as const;

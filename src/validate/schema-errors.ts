@@ -1,0 +1,278 @@
+import type { ErrorObject } from "ajv/dist/2020.js";
+import { closest, error } from "../diag/index.js";
+import type { Diagnostic } from "../diag/index.js";
+import { resolvePointer } from "../load/index.js";
+import type { YamlNode } from "../load/index.js";
+import type { Span } from "../model/index.js";
+import { describeNode, describePath, describeTypes } from "./describe.js";
+
+/** The branch index of a oneOf/anyOf error, relative to that keyword's schema path. */
+function branchOf(err: ErrorObject, prefix: string): number | undefined {
+  if (!err.schemaPath.startsWith(prefix)) return undefined;
+  const m = /^(\d+)\//.exec(err.schemaPath.slice(prefix.length));
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * Ajv reports every failing branch of a oneOf. Keep only the branch the
+ * author most plausibly meant: the one whose type matched and that has the
+ * fewest structural (unknown/missing key) errors. Outer oneOfs first.
+ */
+function pruneBranches(errors: readonly ErrorObject[]): ErrorObject[] {
+  let errs = [...errors];
+  const unions = errs
+    .filter((e) => e.keyword === "oneOf" || e.keyword === "anyOf")
+    .sort((a, b) => a.schemaPath.length - b.schemaPath.length);
+  for (const u of unions) {
+    if (!errs.includes(u)) continue;
+    const prefix = `${u.schemaPath}/`;
+    const byBranch = new Map<number, ErrorObject[]>();
+    for (const e of errs) {
+      if (!e.instancePath.startsWith(u.instancePath)) continue;
+      const b = branchOf(e, prefix);
+      if (b === undefined) continue;
+      const list = byBranch.get(b) ?? [];
+      list.push(e);
+      byBranch.set(b, list);
+    }
+    if (byBranch.size === 0) continue; // several branches matched: keep the union's own error
+    const score = (list: readonly ErrorObject[]): number =>
+      list.reduce((s, e) => {
+        const here = e.instancePath === u.instancePath;
+        if (here && e.keyword === "type") return s + 1000;
+        if (here && (e.keyword === "additionalProperties" || e.keyword === "required")) return s + 10;
+        return s + 1;
+      }, 0);
+    let best: number | undefined;
+    let bestScore = Infinity;
+    for (const [b, list] of [...byBranch.entries()].sort((x, y) => x[0] - y[0])) {
+      const s = score(list);
+      if (s < bestScore) {
+        bestScore = s;
+        best = b;
+      }
+    }
+    const allTypeMismatch = bestScore >= 1000;
+    errs = errs.filter((e) => {
+      const b = branchOf(e, prefix);
+      if (b === undefined || !e.instancePath.startsWith(u.instancePath)) return e !== u || allTypeMismatch;
+      return !allTypeMismatch && b === best;
+    });
+  }
+  return errs;
+}
+
+function keySpanAt(root: YamlNode, pointer: string, key: string): Span | undefined {
+  const { node } = resolvePointer(root, pointer);
+  return node.kind === "map" ? node.entries.find((e) => e.key === key)?.keySpan : undefined;
+}
+
+/** The span to blame for an error at `pointer`: the value, or for a whole mapping its key. */
+function spanAt(root: YamlNode, pointer: string, preferKey: boolean): Span {
+  const r = resolvePointer(root, pointer);
+  if (preferKey && r.entry && r.node.kind !== "scalar") return r.entry.keySpan;
+  return r.node.span;
+}
+
+function lastSegment(pointer: string): string {
+  const s = pointer.slice(pointer.lastIndexOf("/") + 1);
+  return s.replace(/~1/g, "/").replace(/~0/g, "~");
+}
+
+/** A diagnostic code for a pattern failure, from the schema definition or property it came from. */
+function patternCode(err: ErrorObject): string {
+  const def = /\$defs\/(\w+)\//.exec(err.schemaPath)?.[1];
+  const prop = lastSegment(err.instancePath);
+  if (err.propertyName !== undefined) return def === "envMap" ? "invalid_env_name" : "invalid_name";
+  switch (def) {
+    case "sha256":
+      return "malformed_sha256";
+    case "commit":
+      return "malformed_commit";
+    case "duration":
+      return "invalid_duration";
+    case "name":
+      return "invalid_name";
+    case "user":
+      return "invalid_user";
+    case "httpSource":
+      return "invalid_url";
+    case "copy":
+      return "invalid_mode";
+    case "runtime":
+      return "unknown_capability";
+    default:
+      break;
+  }
+  if (/^\d+$/.test(prop) && err.instancePath.includes("/expose/")) return "invalid_port";
+  if (prop === "stopSignal") return "invalid_signal";
+  return "invalid_value";
+}
+
+/** Specific wording for hashes and commits: say what is wrong with the value and how to fix it. */
+function hashMessage(code: string, value: string, what: string): { message: string; hint?: string; code: string } {
+  const len = code === "malformed_sha256" ? 64 : 40;
+  const hexLike = /^[0-9a-fA-F]+$/.test(value);
+  if (hexLike && /[A-F]/.test(value) && value.length === len) {
+    return { code, message: `${what} "${value}" must be lower-case hex`, hint: `write "${value.toLowerCase()}"` };
+  }
+  if (code === "malformed_commit") {
+    if (hexLike && value.length < len) {
+      return {
+        code: "unpinned_source",
+        message: `commit "${value}" is abbreviated; a full 40-hex commit id is required`,
+        hint: `use the full id (git rev-parse ${value})`,
+      };
+    }
+    if (!hexLike) {
+      return {
+        code: "unpinned_source",
+        message: `commit "${value}" is not a commit id (a branch or tag can move)`,
+        hint: `pin the commit it points to: git ls-remote <url> ${value}`,
+      };
+    }
+    return { code, message: `commit "${value}" must be 40 hex digits, found ${value.length}` };
+  }
+  if (value.startsWith("sha256:")) return { code, message: `${what} must be the bare hex digest`, hint: `write "${value.slice(7)}"` };
+  return {
+    code,
+    message: `${what} "${value.length > 70 ? `${value.slice(0, 67)}...` : value}" must be 64 lower-case hex digits${hexLike ? `, found ${value.length}` : ""}`,
+    hint: "compute it with sha256sum <file>",
+  };
+}
+
+/** Maps ajv errors (allErrors, verbose) to diagnostics pointing at the YAML nodes. */
+export function schemaDiagnostics(root: YamlNode, errors: readonly ErrorObject[]): Diagnostic[] {
+  const errs = pruneBranches(errors).filter((e) => e.keyword !== "propertyNames" && e.keyword !== "if");
+  const out: Diagnostic[] = [];
+  const seen = new Set<string>();
+
+  // Unknown keys that look like a misspelt missing key: report once, as the unknown key.
+  const typoFor = new Map<string, string>(); // `${path}\0${missing}` → unknown key
+  for (const e of errs) {
+    if (e.keyword !== "additionalProperties") continue;
+    const key = String(e.params["additionalProperty"]);
+    const props = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+    const guess = closest(key, props);
+    if (guess !== undefined) typoFor.set(`${e.instancePath}\0${guess}`, key);
+  }
+
+  for (const e of errs) {
+    const path = e.instancePath;
+    const where = describePath(path);
+    const inWhere = path === "" ? "at the top level" : `in ${where}`;
+    const parent = e.parentSchema as Record<string, unknown> | undefined;
+    let d: Diagnostic | undefined;
+    switch (e.keyword) {
+      case "additionalProperties": {
+        const key = String(e.params["additionalProperty"]);
+        const props = Object.keys((parent?.["properties"] as object | undefined) ?? {});
+        const guess = closest(key, props);
+        const span = keySpanAt(root, path, key) ?? spanAt(root, path, false);
+        d = error("unknown_key", `unknown key "${key}" ${inWhere}`, span, {
+          hint: guess !== undefined ? `did you mean "${guess}"?` : props.length > 0 ? `expected one of: ${props.filter((p) => p !== "$schema").join(", ")}` : undefined,
+        });
+        break;
+      }
+      case "required": {
+        const key = String(e.params["missingProperty"]);
+        if (typoFor.has(`${path}\0${key}`)) break;
+        const span = spanAt(root, path, true);
+        const m = /^\/sources\/([^/]+)$/.exec(path);
+        const name = m?.[1]?.replace(/~1/g, "/").replace(/~0/g, "~");
+        if (name !== undefined && key === "sha256") {
+          d = error("unpinned_source", `source "${name}" is not pinned: it has a url but no sha256`, span, {
+            hint: "add sha256: <hex digest of the file> (sha256sum <file>)",
+          });
+        } else if (name !== undefined && key === "commit") {
+          d = error("unpinned_source", `source "${name}" is not pinned: it has a git url but no commit`, span, {
+            hint: "add commit: <full 40-hex commit id> (git ls-remote <url> <branch or tag>)",
+          });
+        } else {
+          d = error("missing_key", `missing key "${key}" ${inWhere}`, span, {
+            hint: typeof (parent?.["properties"] as Record<string, { description?: string }> | undefined)?.[key]?.description === "string"
+              ? `${key}: ${(parent?.["properties"] as Record<string, { description: string }>)[key]?.description ?? ""}`
+              : undefined,
+          });
+        }
+        break;
+      }
+      case "type": {
+        const r = resolvePointer(root, path);
+        const expected = describeTypes(e.params["type"] as string | string[]);
+        let hint: string | undefined;
+        const prop = lastSegment(path);
+        if (r.node.kind === "scalar" && typeof r.node.value === "string" && ["entrypoint", "cmd", "test"].includes(prop)) {
+          const words = r.node.value.trim().split(/\s+/).filter(Boolean);
+          hint = `exec form, there is no shell in the image: write [${words.map((w) => (/^[\w./:=-]+$/.test(w) ? w : JSON.stringify(w))).join(", ")}]`;
+        } else if (r.node.kind === "scalar" && typeof r.node.value === "string" && expected === "a list") {
+          hint = `write a list: [${r.node.value}]`;
+        }
+        d = error("wrong_type", `${where === "the top level" ? "the definition" : where} must be ${expected}, found ${describeNode(r.node)}`, r.node.span, { hint });
+        break;
+      }
+      case "pattern": {
+        const value = e.propertyName ?? String(e.data);
+        const span = e.propertyName !== undefined ? (keySpanAt(root, path, e.propertyName) ?? spanAt(root, path, false)) : spanAt(root, path, false);
+        const code = patternCode(e);
+        const what = e.propertyName !== undefined ? `key "${value}" ${inWhere}` : where;
+        if (code === "malformed_sha256" || code === "malformed_commit") {
+          const h = hashMessage(code, value, where);
+          d = error(h.code, h.message, span, { hint: h.hint });
+        } else {
+          const why = typeof parent?.["patternErrorMessage"] === "string" ? parent["patternErrorMessage"] : `must match ${String(e.params["pattern"])}`;
+          d = error(code, `${e.propertyName !== undefined ? `invalid ${what}` : `invalid ${where} ${JSON.stringify(value)}`}: ${why}`, span);
+        }
+        break;
+      }
+      case "enum":
+      case "const": {
+        const r = resolvePointer(root, path);
+        const allowed = (e.keyword === "enum" ? (e.params["allowedValues"] as unknown[]) : [e.params["allowedValue"]]).map((v) => String(v));
+        const val = r.node.kind === "scalar" ? r.node.text : "";
+        const guess = closest(val, allowed);
+        d = error("invalid_value", `${where} must be ${allowed.length === 1 ? JSON.stringify(allowed[0]) : `one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`}, found ${describeNode(r.node)}`, r.node.span, {
+          hint: guess !== undefined ? `did you mean "${guess}"?` : undefined,
+        });
+        break;
+      }
+      case "minItems":
+      case "minLength": {
+        const r = resolvePointer(root, path);
+        const min = Number(e.params["limit"]);
+        d = error("empty_value", `${where} must not be empty`, r.node.span, {
+          hint: min > 1 ? `give at least ${min}` : typeof parent?.["description"] === "string" ? String(parent["description"]) : undefined,
+        });
+        break;
+      }
+      case "minimum":
+      case "maximum":
+      case "exclusiveMinimum":
+      case "exclusiveMaximum":
+      case "maxLength":
+      case "maxItems": {
+        const r = resolvePointer(root, path);
+        d = error("out_of_range", `${where} ${String(e.message ?? "is out of range")}`, r.node.span);
+        break;
+      }
+      case "oneOf":
+      case "anyOf": {
+        const r = resolvePointer(root, path);
+        d = error("wrong_type", `${where} has the wrong shape: found ${describeNode(r.node)}`, r.node.span, {
+          hint: typeof parent?.["description"] === "string" ? String(parent["description"]) : undefined,
+        });
+        break;
+      }
+      default: {
+        const r = resolvePointer(root, path);
+        d = error("invalid_value", `${where} ${e.message ?? "is invalid"}`, r.node.span);
+      }
+    }
+    if (!d) continue;
+    const k = `${d.code}\0${d.span.start}\0${d.span.end}\0${d.message}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(d);
+  }
+  return out;
+}

@@ -1,0 +1,327 @@
+// The definition format's JSON Schema (2020-12), the one source of truth for
+// its shape. schema/image.schema.json is this object written out for editors
+// and other tools; test/validate/schema.test.ts fails when the two differ and
+// rewrites the file with UPDATE=1. Semantic rules (references, cycles,
+// platforms, paths) live in semantic.ts; they need more than a schema can say.
+
+const NAME = "^[a-z0-9][a-z0-9._-]*$";
+
+const str = (description: string, extra: Record<string, unknown> = {}) => ({ type: "string", description, ...extra });
+const bool = (description: string, dflt: boolean) => ({ type: "boolean", description, default: dflt });
+const ref = (name: string, description: string) => ({ $ref: `#/$defs/${name}`, description });
+
+/** The JSON Schema of an image definition. */
+export const imageSchema = {
+  $schema: "https://json-schema.org/draft/2020-12/schema",
+  $id: "https://caisson.dev/schema/image.schema.json",
+  title: "caisson image definition",
+  description:
+    "A declarative container image: pinned sources, build stages that run on the build platform and cross-compile, and a runtime image assembled from their outputs. See docs/format.md.",
+  type: "object",
+  additionalProperties: false,
+  required: ["name", "platforms", "image"],
+  properties: {
+    $schema: str("URI of this schema, for editors; ignored by caisson."),
+    name: ref("name", "Image name: lower-case letters, digits, '.', '_' and '-', starting with a letter or digit."),
+    version: {
+      type: ["string", "number"],
+      description: "Version of the packaged software (free text, e.g. 7.0.15); used in labels and tags.",
+    },
+    platforms: {
+      type: "array",
+      description:
+        "Target platforms as os/arch[/variant], at least one. Supported: linux/amd64, linux/arm64, linux/arm/v7, linux/386, linux/ppc64le, linux/s390x, linux/riscv64 (x86_64, aarch64, arm are accepted and normalised).",
+      minItems: 1,
+      items: str("A target platform, e.g. linux/amd64.", { minLength: 1 }),
+    },
+    sources: {
+      type: "object",
+      description: "Named inputs, each pinned by content: a tarball by sha256, a git repository by commit, or a folder of the build context.",
+      propertyNames: ref("name", "Source name, referred to by mounts and copies."),
+      additionalProperties: ref("source", "A named source."),
+      default: {},
+    },
+    stages: {
+      type: "object",
+      description: "Named build stages, each running shell commands in a container. Stages run on the build platform and cross-compile for each target unless `on: target`.",
+      propertyNames: ref("name", "Stage name, referred to by `from`, mounts and copies."),
+      additionalProperties: ref("stage", "A build stage."),
+      default: {},
+    },
+    image: ref("image", "The runtime image, assembled per target platform by copying files; nothing runs in it during the build."),
+  },
+  $defs: {
+    name: str("A name: lower-case letters, digits, '.', '_' and '-', starting with a letter or digit.", {
+      pattern: NAME,
+      maxLength: 128,
+      patternErrorMessage: "use lower-case letters, digits, '.', '_' and '-', starting with a letter or digit",
+    }),
+    sha256: str("Lower-case hex SHA-256 of the downloaded file (64 characters).", {
+      pattern: "^[0-9a-f]{64}$",
+      patternErrorMessage: "must be 64 lower-case hex digits",
+    }),
+    commit: str("Full 40-hex git commit id (not a branch, tag or abbreviated id).", {
+      pattern: "^[0-9a-f]{40}$",
+      patternErrorMessage: "must be a full 40-hex commit id",
+    }),
+    duration: str("A duration such as 30s, 1m30s or 500ms (units ns, us, ms, s, m, h).", {
+      pattern: "^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$",
+      patternErrorMessage: "write a duration such as 30s, 1m30s or 500ms",
+    }),
+    envMap: {
+      type: "object",
+      description: "Environment variables, NAME: value.",
+      propertyNames: str("A variable name: letters, digits and '_', not starting with a digit.", {
+        pattern: "^[A-Za-z_][A-Za-z0-9_]*$",
+        patternErrorMessage: "use letters, digits and '_', not starting with a digit",
+      }),
+      additionalProperties: { type: ["string", "number", "boolean"], description: "The variable's value (numbers and booleans are kept as written)." },
+    },
+    args: {
+      type: "array",
+      description: "An exec-form argument list (no shell is involved).",
+      items: { type: ["string", "number"], description: "One argument (numbers are kept as written)." },
+    },
+    fromRef: str(
+      "What to start from: `scratch` (empty), the name of a stage, or an image reference with a tag and/or digest, e.g. caisson/debian:bookworm or docker.io/library/debian:bookworm@sha256:….",
+      { minLength: 1 },
+    ),
+    source: {
+      description: "A source: {url, sha256} for a file, {git, commit} for a repository, or {path} for a folder of the build context.",
+      oneOf: [{ $ref: "#/$defs/httpSource" }, { $ref: "#/$defs/gitSource" }, { $ref: "#/$defs/localSource" }],
+      defaultSnippets: [
+        { label: "tarball", body: { url: "https://$1", sha256: "$2", extract: true } },
+        { label: "git", body: { git: "https://$1", commit: "$2" } },
+        { label: "local", body: { path: "$1" } },
+      ],
+    },
+    httpSource: {
+      type: "object",
+      description: "A file downloaded over HTTP(S), verified by its sha256.",
+      additionalProperties: false,
+      required: ["url", "sha256"],
+      properties: {
+        url: str("http:// or https:// URL of the file.", { pattern: "^https?://[^\\s]+$", patternErrorMessage: "must be an http:// or https:// URL" }),
+        sha256: ref("sha256", "Lower-case hex SHA-256 of the file; the download fails if it differs."),
+        filename: str("File name in the source's root; defaults to the URL's last path segment.", { minLength: 1 }),
+        extract: bool("Unpack the tar archive (gzip/xz/zstd/bzip2) into the source's root instead of keeping the file.", false),
+      },
+    },
+    gitSource: {
+      type: "object",
+      description: "A git repository checked out at a full commit id.",
+      additionalProperties: false,
+      required: ["git", "commit"],
+      properties: {
+        git: str("URL of the repository (https://, ssh:// or git@host:path).", { minLength: 1 }),
+        commit: ref("commit", "Full 40-hex commit id to check out."),
+        keepGitDir: bool("Keep the .git directory in the checkout.", false),
+      },
+    },
+    localSource: {
+      type: "object",
+      description: "A folder of the build context (the directory given to `caisson build` or to BuildKit as the context).",
+      additionalProperties: false,
+      required: ["path"],
+      properties: {
+        path: str("Path relative to the build context root (not to the definition file), without `..`; `.` is the whole context.", { minLength: 1 }),
+        exclude: {
+          type: "array",
+          description: "Glob patterns (.dockerignore syntax) of files to leave out.",
+          items: str("A glob pattern, e.g. *.o.", { minLength: 1 }),
+          default: [],
+        },
+      },
+    },
+    toolchain: {
+      type: "object",
+      description: "The cross toolchain for the target: sets CC, CXX, AR, STRIP, the host triple and hardening flags.",
+      additionalProperties: false,
+      properties: {
+        cc: { type: "string", enum: ["gcc"], description: "Compiler family.", default: "gcc" },
+        hardening: {
+          type: "string",
+          enum: ["strict", "none"],
+          description: "strict: PIE, full RELRO, stack protector, FORTIFY_SOURCE=3, NX. none: no extra flags.",
+          default: "strict",
+        },
+      },
+    },
+    bindMount: {
+      type: "object",
+      description: "Bind a source or a stage's output into the stage.",
+      additionalProperties: false,
+      required: ["from"],
+      properties: {
+        from: ref("name", "Name of a source or a stage."),
+        path: str("Absolute path inside `from` to mount.", { minLength: 1, default: "/" }),
+        readonly: bool("Mount read-only.", true),
+      },
+    },
+    cacheMount: {
+      type: "object",
+      description: "A persistent cache directory (e.g. ccache), shared between builds.",
+      additionalProperties: false,
+      required: ["cache"],
+      properties: {
+        cache: ref("name", "Cache id; mounts with the same id share contents."),
+        sharing: {
+          type: "string",
+          enum: ["shared", "private", "locked"],
+          description: "How concurrent builds share the cache.",
+          default: "locked",
+        },
+      },
+    },
+    tmpfsMount: {
+      type: "object",
+      description: "An empty in-memory file system.",
+      additionalProperties: false,
+      required: ["tmpfs"],
+      properties: { tmpfs: { const: true, description: "Must be true." } },
+    },
+    mount: {
+      description: "A mount: a source or stage name (read-only bind), or {from, path, readonly}, {cache, sharing} or {tmpfs: true}.",
+      oneOf: [
+        ref("name", "Name of a source or stage to bind read-only."),
+        { $ref: "#/$defs/bindMount" },
+        { $ref: "#/$defs/cacheMount" },
+        { $ref: "#/$defs/tmpfsMount" },
+      ],
+    },
+    stage: {
+      type: "object",
+      description: "A build stage: runs shell commands on top of `from`, with mounts.",
+      additionalProperties: false,
+      required: ["from", "run"],
+      properties: {
+        from: ref("fromRef", "What the stage starts from: scratch, another stage, or an image reference."),
+        on: {
+          type: "string",
+          enum: ["build", "target"],
+          description: "build: run on the build platform and cross-compile (no emulation). target: run emulated on each target platform (reported).",
+          default: "build",
+        },
+        toolchain: ref("toolchain", "Cross toolchain and hardening flags for the target platform."),
+        env: ref("envMap", "Environment variables for the commands."),
+        workdir: str("Absolute working directory for the commands.", { minLength: 1, default: "/" }),
+        user: {
+          type: ["string", "integer"],
+          description: "User to run the commands as (name, uid or uid:gid); defaults to the base image's user.",
+        },
+        network: {
+          type: "string",
+          enum: ["sandbox", "none"],
+          description: "sandbox: network access (to fetch packages). none: no network.",
+          default: "sandbox",
+        },
+        mounts: {
+          type: "object",
+          description: "Mounts by absolute destination path.",
+          additionalProperties: ref("mount", "What to mount at this path."),
+        },
+        run: {
+          type: "array",
+          description: "Shell commands, each run by /bin/sh -c as its own step.",
+          minItems: 1,
+          items: str("A shell command.", { minLength: 1 }),
+        },
+      },
+    },
+    copy: {
+      type: "object",
+      description: "Copy a file or directory from a stage or source into the image.",
+      additionalProperties: false,
+      required: ["from", "src", "dest"],
+      properties: {
+        from: ref("name", "Name of a stage or source."),
+        src: str("Absolute path inside `from`.", { minLength: 1 }),
+        dest: str("Absolute destination path in the image.", { minLength: 1 }),
+        mode: {
+          type: ["string", "integer"],
+          description: "Octal permission bits to set, e.g. \"0755\" (digits are always read as octal).",
+          pattern: "^0?[0-7]{3}$",
+          patternErrorMessage: "write octal permission bits such as \"0755\"",
+        },
+        libraries: bool("Also copy the shared libraries and dynamic loader the ELF file at `src` needs.", false),
+      },
+    },
+    user: {
+      description: "The user the image runs as: \"uid:gid\", a uid, or {uid, gid, name, rootReason}. Defaults to 65532:65532 (caisson).",
+      oneOf: [
+        str("uid:gid (numeric), e.g. 65532:65532.", { pattern: "^[0-9]+(:[0-9]+)?$", patternErrorMessage: "write numeric uid:gid, e.g. 65532:65532" }),
+        { type: "integer", minimum: 0, description: "A uid; the gid is the same." },
+        {
+          type: "object",
+          description: "The user, written out.",
+          additionalProperties: false,
+          required: ["uid", "gid"],
+          properties: {
+            uid: { type: "integer", minimum: 0, maximum: 4294967294, description: "Numeric user id; 0 needs rootReason." },
+            gid: { type: "integer", minimum: 0, maximum: 4294967294, description: "Numeric group id." },
+            name: str("User name written to /etc/passwd.", { pattern: "^[a-z_][a-z0-9_-]*$", default: "caisson", patternErrorMessage: "use lower-case letters, digits, '_' and '-'" }),
+            rootReason: str("Why the image must run as root (required when uid is 0).", { minLength: 1 }),
+          },
+        },
+      ],
+    },
+    healthcheck: {
+      type: "object",
+      description: "How the runtime checks the container is healthy.",
+      additionalProperties: false,
+      required: ["test"],
+      properties: {
+        test: { ...ref("args", "Command to run, exec form (images FROM scratch have no shell)."), type: "array", minItems: 1 },
+        interval: ref("duration", "Time between checks, e.g. 30s."),
+        timeout: ref("duration", "Time a check may take, e.g. 5s."),
+        startPeriod: ref("duration", "Grace period after start, e.g. 5s."),
+        retries: { type: "integer", minimum: 0, description: "Consecutive failures before the container is unhealthy." },
+      },
+    },
+    runtime: {
+      type: "object",
+      description: "The runtime contract the image is built for and tested with.",
+      additionalProperties: false,
+      properties: {
+        readOnly: bool("The container runs with a read-only root file system (only volumes are writable).", true),
+        capabilities: {
+          type: "array",
+          description: "Linux capabilities the container needs (e.g. NET_BIND_SERVICE); none by default.",
+          items: str("A capability name, with or without CAP_.", { pattern: "^[A-Za-z_]+$" }),
+          default: [],
+        },
+        noNewPrivileges: bool("The container runs with no-new-privileges.", true),
+      },
+    },
+    image: {
+      type: "object",
+      description: "The runtime image.",
+      additionalProperties: false,
+      properties: {
+        from: { ...ref("fromRef", "What the image starts from; usually scratch."), default: "scratch" },
+        copy: { type: "array", description: "Files copied into the image, in order.", items: ref("copy", "One copy."), default: [] },
+        user: ref("user", "The user the image runs as."),
+        workdir: str("Absolute working directory.", { minLength: 1 }),
+        volumes: { type: "array", description: "Absolute paths of writable volumes (owned by the user).", items: str("An absolute path.", { minLength: 1 }), default: [] },
+        expose: {
+          type: "array",
+          description: "Ports the image listens on: 6379, \"6379/tcp\" or \"53/udp\".",
+          items: { type: ["string", "integer"], description: "port[/tcp|udp|sctp]; tcp when omitted.", pattern: "^[0-9]+(/(tcp|udp|sctp))?$", patternErrorMessage: "write port[/tcp|udp|sctp], e.g. 6379/tcp" },
+          default: [],
+        },
+        env: ref("envMap", "Environment variables of the image."),
+        entrypoint: ref("args", "Entrypoint, exec form."),
+        cmd: ref("args", "Default arguments, exec form."),
+        labels: {
+          type: "object",
+          description: "Image labels (e.g. org.opencontainers.image.source).",
+          propertyNames: { minLength: 1 },
+          additionalProperties: { type: ["string", "number", "boolean"], description: "The label's value." },
+        },
+        healthcheck: ref("healthcheck", "Health check."),
+        stopSignal: str("Signal that stops the container, e.g. SIGTERM.", { pattern: "^(SIG[A-Z0-9+-]+|[0-9]+)$", patternErrorMessage: "write a signal name such as SIGTERM" }),
+        runtime: ref("runtime", "Runtime hardening: defaults are readOnly true, capabilities [], noNewPrivileges true."),
+      },
+    },
+  },
+} as const;

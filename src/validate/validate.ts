@@ -1,0 +1,39 @@
+import { hasErrors, sortDiagnostics } from "../diag/index.js";
+import type { Diagnostic } from "../diag/index.js";
+import { loadDefinition, toPlain } from "../load/index.js";
+import type { LoadedDocument } from "../load/index.js";
+import type { ImageDefinition } from "../model/index.js";
+import { schemaErrors } from "./ajv.js";
+import { schemaDiagnostics } from "./schema-errors.js";
+import { buildDefinition } from "./semantic.js";
+
+/** The outcome of validation: the model when there is no error, and every diagnostic (sorted by position). */
+export interface ValidateResult {
+  readonly definition?: ImageDefinition;
+  readonly diagnostics: Diagnostic[];
+}
+
+/**
+ * Checks a loaded document against the schema, then semantically, reporting
+ * everything at once; returns the normalised model only if nothing is an
+ * error. Pure: no I/O, never throws for bad input.
+ */
+export function validateDefinition(doc: LoadedDocument): ValidateResult {
+  const root = doc.root;
+  if (!root) return { diagnostics: [] };
+  const diagnostics = schemaDiagnostics(root, schemaErrors(toPlain(root)));
+  const built = buildDefinition(doc);
+  diagnostics.push(...built.diagnostics);
+  const sorted = sortDiagnostics(diagnostics);
+  if (built.definition && !hasErrors(sorted)) return { definition: built.definition, diagnostics: sorted };
+  return { diagnostics: sorted };
+}
+
+/** Load + validate in one call, as the CLI and the BuildKit frontend use it. */
+export function checkDefinition(file: string, text: string): ValidateResult {
+  const loaded = loadDefinition(file, text);
+  if (hasErrors(loaded.diagnostics)) return { diagnostics: sortDiagnostics(loaded.diagnostics) };
+  const v = validateDefinition(loaded.doc);
+  const diagnostics = sortDiagnostics([...loaded.diagnostics, ...v.diagnostics]);
+  return v.definition ? { definition: v.definition, diagnostics } : { diagnostics };
+}
