@@ -1,4 +1,5 @@
 import type { ErrorObject } from "ajv/dist/2020.js";
+import { branchErrors } from "./ajv.js";
 import { closest, error } from "../diag/index.js";
 import type { Diagnostic } from "../diag/index.js";
 import { resolvePointer } from "../load/index.js";
@@ -6,60 +7,70 @@ import type { YamlNode } from "../load/index.js";
 import type { Span } from "../model/index.js";
 import { describeNode, describePath, describeTypes } from "./describe.js";
 
-/** The branch index of a oneOf/anyOf error, relative to that keyword's schema path. */
-function branchOf(err: ErrorObject, prefix: string): number | undefined {
-  if (!err.schemaPath.startsWith(prefix)) return undefined;
-  const m = /^(\d+)\//.exec(err.schemaPath.slice(prefix.length));
-  return m ? Number(m[1]) : undefined;
+/** The value at a JSON Pointer in a plain value. */
+function valueAt(data: unknown, pointer: string): unknown {
+  if (pointer === "") return data;
+  let cur: unknown = data;
+  for (const raw of pointer.slice(1).split("/")) {
+    const seg = raw.replace(/~1/g, "/").replace(/~0/g, "~");
+    if (cur === null || typeof cur !== "object" || !Object.prototype.hasOwnProperty.call(cur, seg)) return undefined;
+    cur = (cur as Record<string, unknown>)[seg];
+  }
+  return cur;
+}
+
+function under(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(`${prefix}/`);
 }
 
 /**
- * Ajv reports every failing branch of a oneOf. Keep only the branch the
- * author most plausibly meant: the one whose type matched and that has the
- * fewest structural (unknown/missing key) errors. Outer oneOfs first.
+ * Ajv reports every failing branch of a oneOf, and errors inside $ref'd
+ * branches do not say which branch they belong to. For each failed union,
+ * re-validate its value against each branch separately and keep only the
+ * errors of the branch the author most plausibly meant: the one whose type
+ * matched, with the fewest unknown or missing keys. Outer unions first; a
+ * union whose branches all mismatch in type stays as one error.
  */
-function pruneBranches(errors: readonly ErrorObject[]): ErrorObject[] {
+function pruneBranches(errors: readonly ErrorObject[], data: unknown): ErrorObject[] {
   let errs = [...errors];
-  const unions = errs
-    .filter((e) => e.keyword === "oneOf" || e.keyword === "anyOf")
-    .sort((a, b) => a.schemaPath.length - b.schemaPath.length);
-  for (const u of unions) {
-    if (!errs.includes(u)) continue;
-    const prefix = `${u.schemaPath}/`;
-    const byBranch = new Map<number, ErrorObject[]>();
-    for (const e of errs) {
-      if (!e.instancePath.startsWith(u.instancePath)) continue;
-      const b = branchOf(e, prefix);
-      if (b === undefined) continue;
-      const list = byBranch.get(b) ?? [];
-      list.push(e);
-      byBranch.set(b, list);
-    }
-    if (byBranch.size === 0) continue; // several branches matched: keep the union's own error
+  const done = new Set<string>();
+  for (;;) {
+    const u = errs
+      .filter((e) => e.keyword === "oneOf" && !done.has(`${e.instancePath}\0${e.schemaPath}`))
+      .sort((a, b) => a.instancePath.length - b.instancePath.length)[0];
+    if (!u) return errs;
+    done.add(`${u.instancePath}\0${u.schemaPath}`);
+    const P = u.instancePath;
+    const value = valueAt(data, P);
+    const count = Array.isArray((u.parentSchema as { oneOf?: unknown[] } | undefined)?.oneOf)
+      ? ((u.parentSchema as { oneOf: unknown[] }).oneOf.length)
+      : 0;
     const score = (list: readonly ErrorObject[]): number =>
       list.reduce((s, e) => {
-        const here = e.instancePath === u.instancePath;
+        const here = e.instancePath === "";
         if (here && e.keyword === "type") return s + 1000;
         if (here && (e.keyword === "additionalProperties" || e.keyword === "required")) return s + 10;
         return s + 1;
       }, 0);
-    let best: number | undefined;
+    let best: ErrorObject[] | undefined;
     let bestScore = Infinity;
-    for (const [b, list] of [...byBranch.entries()].sort((x, y) => x[0] - y[0])) {
-      const s = score(list);
-      if (s < bestScore) {
-        bestScore = s;
-        best = b;
+    for (let i = 0; i < count; i++) {
+      const list = branchErrors(u.parentSchema as object, i, value);
+      if (!list) continue;
+      const sc = score(list);
+      if (sc < bestScore) {
+        bestScore = sc;
+        best = list;
       }
     }
-    const allTypeMismatch = bestScore >= 1000;
-    errs = errs.filter((e) => {
-      const b = branchOf(e, prefix);
-      if (b === undefined || !e.instancePath.startsWith(u.instancePath)) return e !== u || allTypeMismatch;
-      return !allTypeMismatch && b === best;
-    });
+    if (!best || bestScore === 0) continue; // cannot tell, or several branches matched: keep ajv's errors
+    const others = errs.filter((e) => !under(e.instancePath, P) || e === u);
+    if (bestScore >= 1000) {
+      errs = others; // every branch has the wrong type: the union's own error says it once
+    } else {
+      errs = [...others.filter((e) => e !== u), ...best.map((e) => ({ ...e, instancePath: `${P}${e.instancePath}` }))];
+    }
   }
-  return errs;
 }
 
 function keySpanAt(root: YamlNode, pointer: string, key: string): Span | undefined {
@@ -106,6 +117,7 @@ function patternCode(err: ErrorObject): string {
   }
   if (/^\d+$/.test(prop) && err.instancePath.includes("/expose/")) return "invalid_port";
   if (prop === "stopSignal") return "invalid_signal";
+  if (prop === "user") return "invalid_user";
   return "invalid_value";
 }
 
@@ -142,8 +154,8 @@ function hashMessage(code: string, value: string, what: string): { message: stri
 }
 
 /** Maps ajv errors (allErrors, verbose) to diagnostics pointing at the YAML nodes. */
-export function schemaDiagnostics(root: YamlNode, errors: readonly ErrorObject[]): Diagnostic[] {
-  const errs = pruneBranches(errors).filter((e) => e.keyword !== "propertyNames" && e.keyword !== "if");
+export function schemaDiagnostics(root: YamlNode, data: unknown, errors: readonly ErrorObject[]): Diagnostic[] {
+  const errs = pruneBranches(errors, data).filter((e) => e.keyword !== "propertyNames" && e.keyword !== "if");
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
 

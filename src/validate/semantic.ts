@@ -426,7 +426,8 @@ class Builder {
     const seenPort = new Map<string, Span>();
     for (const it of items(child(n, "expose"))) {
       const t = text(it);
-      if (t === undefined || scalar(it)?.value === true || scalar(it)?.value === false) continue;
+      if (t === undefined || typeof scalar(it)?.value === "boolean") continue;
+      if (typeof scalar(it)?.value === "string" && !/^[0-9]+(\/(tcp|udp|sctp))?$/.test(t)) continue; // the schema reported it
       const p = this.check(parsePort(t), "invalid_port", it.span);
       if (p === undefined) {
         ok = false;

@@ -21,10 +21,12 @@ export interface ValidateResult {
 export function validateDefinition(doc: LoadedDocument): ValidateResult {
   const root = doc.root;
   if (!root) return { diagnostics: [] };
-  const diagnostics = schemaDiagnostics(root, schemaErrors(toPlain(root)));
+  const data = toPlain(root);
+  const diagnostics = schemaDiagnostics(root, data, schemaErrors(data));
   const built = buildDefinition(doc);
   diagnostics.push(...built.diagnostics);
-  const sorted = sortDiagnostics(diagnostics);
+  // Unused-name warnings are guesses when references failed to resolve: only give them on an otherwise clean file.
+  const sorted = sortDiagnostics(hasErrors(diagnostics) ? diagnostics.filter((d) => !d.code.startsWith("unused_")) : diagnostics);
   if (built.definition && !hasErrors(sorted)) return { definition: built.definition, diagnostics: sorted };
   return { diagnostics: sorted };
 }
