@@ -1,0 +1,100 @@
+// The gateway frontend's flow, independent of how it reaches BuildKit:
+//   read the definition from the client's session (local://dockerfile)
+//   → compileDefinition → Solve each platform's definition → Return a Result
+// Every failure is returned to BuildKit as a google.rpc.Status (never thrown).
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { compileDefinition, type CompiledPlatform } from "../compile/index.js";
+import { hasErrors } from "../diag/index.js";
+import {
+  LLBBridge,
+  ReturnRequestSchema,
+  type ReadFileRequestSchema,
+  type ReadFileResponse,
+  type ReturnRequest,
+  type ReturnResponse,
+  type SolveRequestSchema,
+  type SolveResponse,
+} from "../gen/buildkit/gateway/gateway_pb.js";
+import { formatPlatform, localSource, marshal, State, definitionBytes } from "../llb/index.js";
+import { diagnosticsStatus, errorStatus } from "./errors.js";
+import type { FrontendOptions } from "./options.js";
+import { assembleResult, sha256Hex, type SolvedPlatform } from "./result.js";
+
+/** The LLBBridge calls the frontend makes (a gRPC client, or a fake in tests). */
+export interface Bridge {
+  solve(req: MessageInitShape<typeof SolveRequestSchema>): Promise<SolveResponse>;
+  readFile(req: MessageInitShape<typeof ReadFileRequestSchema>): Promise<ReadFileResponse>;
+  return(req: ReturnRequest): Promise<ReturnResponse>;
+}
+
+/** Where the frontend's own log lines go (stderr: stdout is the gRPC connection). */
+export type Logger = (line: string) => void;
+
+/** What happened, for the entrypoint's exit status and for tests. */
+export interface FrontendOutcome {
+  readonly ok: boolean;
+  readonly request: ReturnRequest;
+}
+
+/**
+ * The LLB that reads the definition file from the client, as BuildKit's
+ * Dockerfile frontend does it: only that path, no content differ, shared
+ * cache key "dockerfile", the build's session.
+ */
+export function definitionSource(opts: Pick<FrontendOptions, "sessionId" | "filename" | "definitionLocal">) {
+  const src = localSource(opts.definitionLocal, {
+    sessionId: opts.sessionId,
+    followPaths: [opts.filename],
+    sharedKeyHint: opts.definitionLocal,
+    differ: "none",
+    customName: `[internal] load build definition from ${opts.filename}`,
+  });
+  return marshal(State.of(src));
+}
+
+/** Runs the whole frontend once and sends its Return. */
+export async function runFrontend(bridge: Bridge, opts: FrontendOptions, log: Logger): Promise<FrontendOutcome> {
+  let request: ReturnRequest;
+  try {
+    request = await build(bridge, opts, log);
+  } catch (err) {
+    log(`caisson frontend: ${err instanceof Error ? err.message : String(err)}`);
+    request = create(ReturnRequestSchema, { error: errorStatus(err) });
+  }
+  await bridge.return(request);
+  return { ok: request.error === undefined, request };
+}
+
+async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promise<ReturnRequest> {
+  // 1. The definition's bytes, from the client's session.
+  const src = await bridge.solve({ Definition: definitionSource(opts), allowResultReturn: true, allowResultArrayRef: true });
+  const srcRef = src.result?.result.case === "ref" ? src.result.result.value.id : "";
+  if (!srcRef) throw new Error(`reading ${opts.filename}: the engine returned no reference`);
+  const file = await bridge.readFile({ Ref: srcRef, FilePath: opts.filename });
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(file.Data);
+
+  // 2. Compile for the requested platforms (or the definition's own).
+  const compiled = compileDefinition(opts.filename, text, {
+    buildPlatform: opts.buildPlatform,
+    ...(opts.platforms ? { platforms: opts.platforms } : {}),
+  });
+  if (!compiled.results || hasErrors(compiled.diagnostics)) {
+    return create(ReturnRequestSchema, { error: diagnosticsStatus(opts.filename, text, compiled.diagnostics) });
+  }
+  for (const d of compiled.diagnostics) log(`${opts.filename}: warning[${d.code}]: ${d.message}`);
+
+  // 3. Solve every platform (lazily: BuildKit builds what the exporter needs).
+  const solved: SolvedPlatform[] = [];
+  for (const r of compiled.results as readonly CompiledPlatform[]) {
+    const bytes = definitionBytes(r.definition);
+    const res = await bridge.solve({ Definition: r.definition, allowResultReturn: true, allowResultArrayRef: true });
+    const ref = res.result?.result.case === "ref" ? res.result.result.value : undefined;
+    if (!ref) throw new Error(`solving ${formatPlatform(r.platform)}: the engine returned no reference`);
+    log(`caisson frontend: ${formatPlatform(r.platform)} definition ${sha256Hex(bytes)} (${bytes.length} bytes)`);
+    solved.push({ platform: r.platform, ref, config: r.config, definitionBytes: bytes });
+  }
+
+  // 4. The result the exporter reads.
+  const forceMulti = opts.raw.get("multi-platform") === "true" || (opts.platforms?.length ?? 0) > 1;
+  return create(ReturnRequestSchema, { result: assembleResult(solved, forceMulti) });
+}

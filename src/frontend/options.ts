@@ -1,0 +1,136 @@
+// What BuildKit tells a gateway frontend through its environment, parsed.
+// Pure: takes an env record, returns data or throws FrontendOptionError.
+import type { Platform } from "../model/index.js";
+
+/** One environment variable per option: BUILDKIT_FRONTEND_OPT_<i>=<key>=<value>. */
+export const OPT_PREFIX = "BUILDKIT_FRONTEND_OPT_";
+
+/** A frontend option BuildKit handed over that caisson cannot use. */
+export class FrontendOptionError extends Error {
+  override readonly name = "FrontendOptionError";
+}
+
+export interface FrontendOptions {
+  /** Every option as key → value (later duplicates win). */
+  readonly raw: ReadonlyMap<string, string>;
+  /** The build's session: where local://dockerfile and local://context come from. */
+  readonly sessionId: string;
+  /** Path of the definition inside the `dockerfile` local (opt `filename`). */
+  readonly filename: string;
+  /** Name of the local that holds the definition (opt `dockerfilekey`, default `dockerfile`). */
+  readonly definitionLocal: string;
+  /** Requested target platforms (opt `platform`); undefined → the definition's own list. */
+  readonly platforms?: readonly Platform[];
+  /** The engine's platform (first platform of the first worker). */
+  readonly buildPlatform: Platform;
+  /** `build-arg:K=V` options. */
+  readonly buildArgs: ReadonlyMap<string, string>;
+  /** Debug switches from the CAISSON_DEBUG build argument (comma list). */
+  readonly debug: ReadonlySet<string>;
+}
+
+/** Collects the BUILDKIT_FRONTEND_OPT_<i> variables, ordered by <i>. */
+export function frontendOpts(env: Readonly<Record<string, string | undefined>>): Map<string, string> {
+  const entries: [number, string, string][] = [];
+  for (const [k, v] of Object.entries(env)) {
+    if (!k.startsWith(OPT_PREFIX) || v === undefined) continue;
+    const i = Number(k.slice(OPT_PREFIX.length));
+    const eq = v.indexOf("=");
+    // BuildKit's own client treats "key" without '=' as key with an empty value.
+    entries.push([Number.isFinite(i) ? i : Infinity, eq < 0 ? v : v.slice(0, eq), eq < 0 ? "" : v.slice(eq + 1)]);
+  }
+  entries.sort((a, b) => a[0] - b[0]);
+  return new Map(entries.map(([, k, v]) => [k, v]));
+}
+
+const ARCH_ALIASES: Readonly<Record<string, string>> = {
+  x86_64: "amd64",
+  "x86-64": "amd64",
+  aarch64: "arm64",
+  armhf: "arm",
+  armel: "arm",
+  i386: "386",
+  i686: "386",
+};
+
+/**
+ * Parses `os/arch[/variant]` and normalises it the containerd way:
+ * x86_64 → amd64, aarch64 → arm64 (arm64/v8 → arm64), arm → arm/v7.
+ */
+export function parsePlatform(spec: string): Platform {
+  const parts = spec.trim().toLowerCase().split("/");
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === "")) {
+    throw new FrontendOptionError(`platform "${spec}": want os/arch or os/arch/variant`);
+  }
+  const [os, rawArch, rawVariant] = parts as [string, string, string | undefined];
+  const architecture = ARCH_ALIASES[rawArch] ?? rawArch;
+  let variant = rawVariant;
+  if (architecture === "arm64" && variant === "v8") variant = undefined;
+  if (architecture === "arm" && variant === undefined) variant = "v7";
+  return variant ? { os, architecture, variant } : { os, architecture };
+}
+
+/** A comma-separated platform list; empty entries are ignored. */
+export function parsePlatformList(list: string): Platform[] {
+  return list
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .map(parsePlatform);
+}
+
+/** The platform of BUILDKIT_WORKERS' first worker (Go's JSON of []WorkerInfo). */
+export function workersBuildPlatform(json: string | undefined): Platform | undefined {
+  if (!json) return undefined;
+  let workers: unknown;
+  try {
+    workers = JSON.parse(json);
+  } catch {
+    throw new FrontendOptionError("BUILDKIT_WORKERS is not valid JSON");
+  }
+  if (!Array.isArray(workers)) return undefined;
+  const first = workers[0] as Record<string, unknown> | undefined;
+  const platforms = (first?.["Platforms"] ?? first?.["platforms"]) as unknown;
+  if (!Array.isArray(platforms) || platforms.length === 0) return undefined;
+  const p = platforms[0] as Record<string, unknown>;
+  const os = p["os"] ?? p["OS"];
+  const arch = p["architecture"] ?? p["Architecture"];
+  const variant = p["variant"] ?? p["Variant"];
+  if (typeof os !== "string" || typeof arch !== "string") return undefined;
+  return parsePlatform(typeof variant === "string" && variant !== "" ? `${os}/${arch}/${variant}` : `${os}/${arch}`);
+}
+
+/**
+ * Reads everything the frontend needs from its environment. `fallbackPlatform`
+ * is used when BUILDKIT_WORKERS says nothing (the process's own platform).
+ */
+export function parseFrontendEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  fallbackPlatform: Platform,
+): FrontendOptions {
+  const raw = frontendOpts(env);
+  const sessionId = env["BUILDKIT_SESSION_ID"] ?? "";
+  if (sessionId === "") throw new FrontendOptionError("BUILDKIT_SESSION_ID is not set: not started by BuildKit?");
+  const filename = raw.get("filename") || "image.yaml";
+  if (filename.split("/").includes("..")) throw new FrontendOptionError(`filename "${filename}" leaves the definition's directory`);
+  const buildArgs = new Map<string, string>();
+  for (const [k, v] of raw) if (k.startsWith("build-arg:")) buildArgs.set(k.slice("build-arg:".length), v);
+  const platformOpt = raw.get("platform");
+  const platforms = platformOpt ? parsePlatformList(platformOpt) : [];
+  const debug = new Set(
+    (buildArgs.get("CAISSON_DEBUG") ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== ""),
+  );
+  return {
+    raw,
+    sessionId,
+    filename,
+    definitionLocal: raw.get("dockerfilekey") || "dockerfile",
+    ...(platforms.length > 0 ? { platforms } : {}),
+    buildPlatform: workersBuildPlatform(env["BUILDKIT_WORKERS"]) ?? fallbackPlatform,
+    buildArgs,
+    debug,
+  };
+}
