@@ -1,0 +1,65 @@
+import { describe, expect, it } from "vitest";
+import { parseDuration, parseImageRef, parsePlatform, parsePort } from "../../src/validate/index.js";
+
+const D = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+describe("parsePlatform", () => {
+  it.each([
+    ["linux/amd64", { os: "linux", architecture: "amd64" }],
+    ["linux/x86_64", { os: "linux", architecture: "amd64" }],
+    ["linux/aarch64", { os: "linux", architecture: "arm64" }],
+    ["linux/arm64/v8", { os: "linux", architecture: "arm64" }],
+    ["linux/arm", { os: "linux", architecture: "arm", variant: "v7" }],
+    ["linux/arm/v7", { os: "linux", architecture: "arm", variant: "v7" }],
+    ["linux/i386", { os: "linux", architecture: "386" }],
+    ["Linux/AMD64", { os: "linux", architecture: "amd64" }],
+  ])("%s", (text, expected) => {
+    expect(parsePlatform(text)).toEqual({ ok: true, value: expected });
+  });
+  it.each(["linux", "linux/mips", "windows/amd64", "linux/arm/v6", "linux/amd64/v3", "linux//amd64", "a/b/c/d"])("rejects %s", (t) => {
+    expect(parsePlatform(t).ok).toBe(false);
+  });
+  it("lists the supported architectures", () => {
+    const r = parsePlatform("linux/mips");
+    expect(!r.ok && r.hint).toContain("linux/arm/v7");
+  });
+});
+
+describe("parseImageRef", () => {
+  it.each([
+    ["debian", "docker.io/library/debian:latest"],
+    ["debian:bookworm", "docker.io/library/debian:bookworm"],
+    ["caisson/debian:bookworm", "docker.io/caisson/debian:bookworm"],
+    [`debian@sha256:${D}`, `docker.io/library/debian@sha256:${D}`],
+    [`debian:bookworm@sha256:${D}`, `docker.io/library/debian:bookworm@sha256:${D}`],
+    ["docker.io/library/debian:12", "docker.io/library/debian:12"],
+    ["index.docker.io/library/debian:12", "docker.io/library/debian:12"],
+    ["localhost:5000/app", "localhost:5000/app:latest"],
+    ["registry.example.org/team/app:1.0", "registry.example.org/team/app:1.0"],
+  ])("%s → %s", (text, ref) => {
+    const r = parseImageRef(text);
+    expect(r.ok && r.value.ref).toBe(ref);
+  });
+  it("reports malformed digests as such", () => {
+    expect(parseImageRef("debian@sha256:abc")).toMatchObject({ ok: false, code: "malformed_digest" });
+    expect(parseImageRef(`debian@sha256:${D.toUpperCase()}`)).toMatchObject({ ok: false, code: "malformed_digest", message: expect.stringContaining("lower-case") });
+    expect(parseImageRef("Debian:12")).toMatchObject({ ok: false, code: "invalid_image_ref" });
+    expect(parseImageRef("debian:bad tag")).toMatchObject({ ok: false, code: "invalid_image_ref" });
+  });
+});
+
+describe("parsePort / parseDuration", () => {
+  it("normalises ports", () => {
+    expect(parsePort("6379")).toEqual({ ok: true, value: "6379/tcp" });
+    expect(parsePort("53/udp")).toEqual({ ok: true, value: "53/udp" });
+    expect(parsePort("0").ok).toBe(false);
+    expect(parsePort("65536").ok).toBe(false);
+  });
+  it("converts durations to nanoseconds", () => {
+    expect(parseDuration("30s")).toEqual({ ok: true, value: 30e9 });
+    expect(parseDuration("1m30s")).toEqual({ ok: true, value: 90e9 });
+    expect(parseDuration("500ms")).toEqual({ ok: true, value: 5e8 });
+    expect(parseDuration("1.5h")).toEqual({ ok: true, value: 5400e9 });
+    expect(parseDuration("30").ok).toBe(false);
+  });
+});
