@@ -29,7 +29,8 @@ WANT_DOCKER_MAJOR=26
 ENGINE_PKGS=(containerd runc tini iptables adduser sysvinit-utils init-system-helpers
   libsystemd0 ca-certificates git xz-utils pigz jq curl procps)
 TOOL_PKGS=(checksec qemu-user-static binfmt-support redis-tools skopeo umoci mmdebstrap
-  file binutils-aarch64-linux-gnu docker-registry dpkg-dev arch-test)
+  file binutils-aarch64-linux-gnu docker-registry dpkg-dev arch-test
+  protobuf-compiler gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 TRIXIE_PKGS=(docker.io docker-cli docker-buildx)
 
 pkgs_missing() {
