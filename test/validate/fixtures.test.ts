@@ -54,3 +54,14 @@ describe("invalid fixtures", () => {
     });
   }
 });
+
+describe("docs/format.md", () => {
+  it("lists every diagnostic code the fixtures produce", () => {
+    const doc = readFileSync(join(repo, "docs", "format.md"), "utf8");
+    const codes = new Set<string>();
+    for (const kind of ["valid", "invalid"] as const) {
+      for (const c of cases(kind)) for (const d of check(c.file).result.diagnostics) codes.add(d.code);
+    }
+    expect([...codes].filter((code) => !doc.includes(`\`${code}\``))).toEqual([]);
+  });
+});
