@@ -282,9 +282,11 @@ export function parseElf(bytes: Uint8Array): ElfFile {
       dynStr = { off: d.off, end: d.off + d.size };
     }
   }
+  const dynStrCache = new Map<bigint, string | undefined>();
   const dynString = (e: DynamicEntry): string | undefined => {
     if (dynStr === undefined || e.value >= BigInt(dynStr.end - dynStr.off)) return undefined;
-    return r.cstring(dynStr.off + Number(e.value), dynStr.end, 1 << 16);
+    if (!dynStrCache.has(e.value)) dynStrCache.set(e.value, r.cstring(dynStr.off + Number(e.value), dynStr.end, 1 << 16));
+    return dynStrCache.get(e.value);
   };
 
   // Symbol tables.
@@ -317,9 +319,15 @@ export function parseElf(bytes: Uint8Array): ElfFile {
   let symtab: ElfSymbol[] | undefined;
   let dynsym: ElfSymbol[] | undefined;
   let dynsymFromSegment = false;
+  // Real files have one .symtab and one .dynsym in disjoint ranges; many
+  // tables over the same bytes would multiply the work, so cap the total.
+  let symbolsLeft = Math.floor(bytes.length / symSize) + 1;
   for (const s of sections) {
+    if (s.type !== SHT.SYMTAB && s.type !== SHT.DYNSYM) continue;
+    symbolsLeft -= Math.floor(s.size / symSize);
+    if (symbolsLeft < 0) throw new ElfError("bad_header", "symbol tables overlap: more symbol entries than fit in the file");
     if (s.type === SHT.SYMTAB) symtab = (symtab ?? []).concat(tableFromSection(s));
-    else if (s.type === SHT.DYNSYM) dynsym = (dynsym ?? []).concat(tableFromSection(s));
+    else dynsym = (dynsym ?? []).concat(tableFromSection(s));
   }
   if (dynsym === undefined && sections.length === 0) {
     // No section headers (e.g. sstrip'd): find .dynsym through the dynamic segment.
@@ -370,6 +378,7 @@ export function parseElf(bytes: Uint8Array): ElfFile {
       const name = namesz === 4 ? r.cstring(nameOff, nameOff + 4) : undefined;
       if (name === "GNU") {
         if (type === NT_GNU_PROPERTY_TYPE_0) parseProperties(r, descOff, descsz, is64 ? 8 : 4, gnuProperties);
+        if (gnuProperties.length > LIMITS.notes) throw new ElfError("too_large", `more than ${LIMITS.notes} GNU properties`);
         else if (type === 3 /* NT_GNU_BUILD_ID */ && descsz <= 64) {
           buildId = Array.from(bytes.subarray(descOff, descOff + descsz), (b) => b.toString(16).padStart(2, "0")).join("");
         }

@@ -9,12 +9,19 @@ export class ByteReader {
   readonly size: number;
   readonly little: boolean;
   private readonly view: DataView;
+  /**
+   * Bytes string reads may still scan. A corrupted file can point thousands
+   * of symbols at one long unterminated string; this bounds time and memory
+   * to a small multiple of the file size.
+   */
+  private stringBudget: number;
 
   constructor(bytes: Uint8Array, little: boolean) {
     this.bytes = bytes;
     this.size = bytes.length;
     this.little = little;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.stringBudget = 8 * bytes.length + (1 << 20);
   }
 
   /** Throws unless [off, off+len) lies inside the file. */
@@ -59,10 +66,13 @@ export class ByteReader {
   cstring(off: number, end: number, maxLen = 4096): string | undefined {
     const stop = Math.min(end, this.size, off + maxLen);
     if (!Number.isSafeInteger(off) || off < 0 || off >= stop) return undefined;
-    let i = off;
-    while (i < stop && this.bytes[i] !== 0) i++;
-    if (i >= stop) return undefined; // unterminated within the table
-    return latin1(this.bytes, off, i);
+    const nul = this.bytes.subarray(off, stop).indexOf(0);
+    this.stringBudget -= nul < 0 ? stop - off : nul + 1;
+    if (this.stringBudget < 0) {
+      throw new ElfError("too_large", `string reads exceed ${8 * this.size + (1 << 20)} bytes: overlapping or corrupt string tables`, off);
+    }
+    if (nul < 0) return undefined; // unterminated within the table
+    return latin1(this.bytes, off, off + nul);
   }
 }
 
