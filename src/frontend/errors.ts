@@ -64,7 +64,7 @@ export function diagnosticsStatus(file: string, text: string, diagnostics: reado
     .slice(0, MAX_SOURCE_DETAILS)
     .map((d) => sourceDetail(d, file, data, index))
     .reverse();
-  return create(StatusSchema, { code: Code.INVALID_ARGUMENT, message: `${head}\n${lines.join("\n")}`, details });
+  return create(StatusSchema, { code: Code.UNKNOWN, message: `${head}\n${lines.join("\n")}`, details });
 }
 
 /** A status for any other failure (keeps a daemon status and its details when there is one). */

@@ -6,7 +6,6 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { compileDefinition, type CompiledPlatform } from "../compile/index.js";
 import { hasErrors } from "../diag/index.js";
 import {
-  LLBBridge,
   ReturnRequestSchema,
   type ReadFileRequestSchema,
   type ReadFileResponse,
@@ -18,7 +17,7 @@ import {
 import { formatPlatform, localSource, marshal, State, definitionBytes } from "../llb/index.js";
 import { diagnosticsStatus, errorStatus } from "./errors.js";
 import type { FrontendOptions } from "./options.js";
-import { assembleResult, sha256Hex, type SolvedPlatform } from "./result.js";
+import { assembleResult, RUNTIME_KEY, sha256Hex, type SolvedPlatform } from "./result.js";
 
 /** The LLBBridge calls the frontend makes (a gRPC client, or a fake in tests). */
 export interface Bridge {
@@ -96,5 +95,6 @@ async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promis
 
   // 4. The result the exporter reads.
   const forceMulti = opts.raw.get("multi-platform") === "true" || (opts.platforms?.length ?? 0) > 1;
-  return create(ReturnRequestSchema, { result: assembleResult(solved, forceMulti) });
+  const runtime = { uid: typeof process.getuid === "function" ? process.getuid() : -1, node: process.version };
+  return create(ReturnRequestSchema, { result: assembleResult(solved, forceMulti, { [RUNTIME_KEY]: runtime }) });
 }

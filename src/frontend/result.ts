@@ -14,6 +14,8 @@ export const PLATFORMS_KEY = "refs.platforms";
  * see it (`docker buildx build --metadata-file`).
  */
 export const DEFINITIONS_KEY = "frontend.caisson.definitions";
+/** Metadata key (JSON) describing the frontend process itself: uid, Node version. */
+export const RUNTIME_KEY = "frontend.caisson.runtime";
 
 /** One solved platform: the ref BuildKit gave back and the image config to export with it. */
 export interface SolvedPlatform {
@@ -43,9 +45,17 @@ function ociPlatform(p: Platform): Record<string, string> {
  * (or `forceMulti`, when the client asked for a platform list) → `refs` keyed
  * by platform id, `containerimage.config/<id>` each, and `refs.platforms`.
  */
-export function assembleResult(solved: readonly SolvedPlatform[], forceMulti = false): Result {
+export function assembleResult(
+  solved: readonly SolvedPlatform[],
+  forceMulti = false,
+  extra: Readonly<Record<string, unknown>> = {},
+): Result {
   if (solved.length === 0) throw new Error("no platform to return");
   const metadata: Record<string, Uint8Array> = {};
+  for (const [k, v] of Object.entries(extra)) {
+    if (!k.startsWith("frontend.")) throw new Error(`extra metadata key ${k} must start with "frontend."`);
+    metadata[k] = json(v);
+  }
   const digests: Record<string, string> = {};
   for (const s of solved) digests[formatPlatform(s.platform)] = sha256Hex(s.definitionBytes);
   metadata[DEFINITIONS_KEY] = json(digests);

@@ -1,0 +1,122 @@
+import { readFileSync } from "node:fs";
+import { create } from "@bufbuild/protobuf";
+import { describe, expect, it } from "vitest";
+import { compileDefinition } from "../../src/compile/index.js";
+import { runFrontend, type Bridge } from "../../src/frontend/frontend.js";
+import { parseFrontendEnv } from "../../src/frontend/options.js";
+import { DEFINITIONS_KEY, PLATFORMS_KEY, sha256Hex } from "../../src/frontend/result.js";
+import {
+  ReadFileResponseSchema,
+  RefSchema,
+  ResultSchema,
+  ReturnResponseSchema,
+  SolveResponseSchema,
+  type ReturnRequest,
+} from "../../src/gen/buildkit/gateway/gateway_pb.js";
+import { type Definition } from "../../src/gen/buildkit/pb/ops_pb.js";
+import { checkStructure, definitionBytes } from "../../src/llb/index.js";
+
+const HELLO = readFileSync("test/fixtures/engine/hello/image.yaml");
+const BROKEN = readFileSync("test/fixtures/engine/broken/image.yaml");
+const AMD64 = { os: "linux", architecture: "amd64" };
+
+/** A fake LLBBridge: ref "src" holds the definition file; every other solve gets ref "ref<n>". */
+function fakeBridge(file: Uint8Array) {
+  const solved: Definition[] = [];
+  const returned: ReturnRequest[] = [];
+  const reads: string[] = [];
+  const bridge: Bridge = {
+    solve: async (req) => {
+      const def = req.Definition as Definition;
+      solved.push(def);
+      const id = solved.length === 1 ? "src" : `ref${solved.length - 1}`;
+      return create(SolveResponseSchema, { result: create(ResultSchema, { result: { case: "ref", value: create(RefSchema, { id }) } }) });
+    },
+    readFile: async (req) => {
+      reads.push(`${req.Ref}:${req.FilePath}`);
+      return create(ReadFileResponseSchema, { Data: file });
+    },
+    return: async (req) => {
+      returned.push(req);
+      return create(ReturnResponseSchema);
+    },
+  };
+  return { bridge, solved, returned, reads };
+}
+
+const env = (extra: Record<string, string> = {}) =>
+  parseFrontendEnv({ BUILDKIT_SESSION_ID: "sess-1", BUILDKIT_FRONTEND_OPT_0: "filename=image.yaml", ...extra }, AMD64);
+
+describe("the frontend flow", () => {
+  it("reads the definition from local://dockerfile of the build's session, like the Dockerfile frontend", async () => {
+    const f = fakeBridge(HELLO);
+    await runFrontend(f.bridge, env(), () => undefined);
+    const ops = checkStructure(f.solved[0] as Definition);
+    const src = ops.find((o) => o.op.op.case === "source");
+    expect(src?.op.op.case === "source" && src.op.op.value).toMatchObject({
+      identifier: "local://dockerfile",
+      attrs: {
+        "local.session": "sess-1",
+        "local.followpaths": '["image.yaml"]',
+        "local.sharedkeyhint": "dockerfile",
+        "local.differ": "none",
+      },
+    });
+    expect(f.reads).toEqual(["src:image.yaml"]);
+  });
+
+  it("solves exactly compileDefinition's definitions, and returns refs for every platform", async () => {
+    const f = fakeBridge(HELLO);
+    const outcome = await runFrontend(f.bridge, env(), () => undefined);
+    expect(outcome.ok).toBe(true);
+    const want = compileDefinition("image.yaml", HELLO.toString("utf8"), { buildPlatform: AMD64 }).results ?? [];
+    expect(want).toHaveLength(2);
+    expect(f.solved.slice(1).map((d) => Buffer.from(definitionBytes(d)).toString("hex"))).toEqual(
+      want.map((w) => Buffer.from(definitionBytes(w.definition)).toString("hex")),
+    );
+    // The compiled definition's local sources carry no session: the engine uses the build's.
+    for (const d of f.solved.slice(1)) {
+      for (const o of checkStructure(d)) {
+        if (o.op.op.case === "source" && o.op.op.value.identifier.startsWith("local://")) {
+          expect(o.op.op.value.attrs["local.session"]).toBeUndefined();
+        }
+      }
+    }
+    const result = f.returned[0]?.result;
+    expect(result?.result.case).toBe("refs");
+    if (result?.result.case !== "refs") return;
+    expect(Object.keys(result.result.value.refs)).toEqual(["linux/amd64", "linux/arm64"]);
+    expect(JSON.parse(new TextDecoder().decode(result.metadata[PLATFORMS_KEY]))).toMatchObject({ Platforms: [{ ID: "linux/amd64" }, { ID: "linux/arm64" }] });
+    expect(JSON.parse(new TextDecoder().decode(result.metadata[DEFINITIONS_KEY]))).toEqual(
+      Object.fromEntries(want.map((w) => [`${w.platform.os}/${w.platform.architecture}`, sha256Hex(definitionBytes(w.definition))])),
+    );
+  });
+
+  it("one requested platform gives a single ref with containerimage.config", async () => {
+    const f = fakeBridge(HELLO);
+    await runFrontend(f.bridge, env({ BUILDKIT_FRONTEND_OPT_1: "platform=linux/arm64" }), () => undefined);
+    const result = f.returned[0]?.result;
+    expect(result?.result.case).toBe("ref");
+    expect(JSON.parse(new TextDecoder().decode(result?.metadata["containerimage.config"]))).toMatchObject({ architecture: "arm64", os: "linux" });
+  });
+
+  it("returns diagnostics as an error status instead of solving", async () => {
+    const f = fakeBridge(BROKEN);
+    const outcome = await runFrontend(f.bridge, env(), () => undefined);
+    expect(outcome.ok).toBe(false);
+    expect(f.solved).toHaveLength(1); // only the definition's source
+    const st = f.returned[0]?.error;
+    expect(st?.message).toMatch(/^image\.yaml: 2 errors\nimage\.yaml:6:5: error\[unknown_key\]/);
+    expect(st?.details.length).toBe(2);
+  });
+
+  it("turns a failing engine call into an error Return (never throws)", async () => {
+    const f = fakeBridge(HELLO);
+    f.bridge.readFile = async () => {
+      throw new Error("no such file");
+    };
+    const outcome = await runFrontend(f.bridge, env(), () => undefined);
+    expect(outcome.ok).toBe(false);
+    expect(f.returned[0]?.error?.message).toBe("caisson frontend: no such file");
+  });
+});
