@@ -6,8 +6,8 @@ import { Command, CommanderError, Option } from "commander";
 import { formatDiagnostics, hasErrors, toJsonDiagnostics, type Diagnostic } from "../diag/index.js";
 import { compileDefinition, hostPlatform, type CompiledPlatform } from "../compile/index.js";
 import { definitionBytes, definitionToDot, dumpDefinition, formatPlatform } from "../llb/index.js";
-import { parsePlatform, type Platform } from "../model/index.js";
-import { checkDefinition } from "../validate/index.js";
+import type { Platform } from "../model/index.js";
+import { checkDefinition, parsePlatform } from "../validate/index.js";
 import { readText, UsageError, writeAtomic, writeStdout } from "./io.js";
 
 const EXIT_FAILED = 1;
@@ -28,8 +28,8 @@ function report(diagnostics: readonly Diagnostic[], sources: Map<string, string>
 function platformsOption(value: string): Platform[] {
   return value.split(",").map((p) => {
     const parsed = parsePlatform(p);
-    if (typeof parsed === "string") throw new UsageError(parsed);
-    return parsed;
+    if (!parsed.ok) throw new UsageError(`${parsed.message}${parsed.hint ? ` (${parsed.hint})` : ""}`);
+    return parsed.value;
   });
 }
 

@@ -178,5 +178,3 @@ export interface ImageDefinition {
   readonly stages: readonly Stage[];
   readonly image: RuntimeImage;
 }
-
-export { parsePlatform, SUPPORTED_ARCHITECTURES } from "./platform.js";
