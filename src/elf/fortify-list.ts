@@ -5,7 +5,7 @@
 // i.e. every default-versioned `__*_chk` symbol. We cannot read the host's
 // libc (the image being checked may have none, or a different one), so the
 // list is built in. Generated from Debian 12 glibc 2.36 (x86_64) with the
-// command above; test/elf/fortify-list.test.ts checks it still covers the
+// command above; test/elf/checksec-agreement.test.ts checks it covers the
 // libc of the machine running the tests. Sorted, without the `_chk` suffix.
 
 /** Base names `X` for which libc exports `__X_chk`. */
