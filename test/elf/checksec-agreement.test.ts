@@ -8,9 +8,9 @@
 //  2. caisson's own verdicts (decided on ELF semantics) may differ from
 //     checksec only where a SEMANTIC_DIFFERENCES predicate proves the reason.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { basename } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DF_1_NOW, DT, PF, PT } from "../../src/elf/constants.js";
 import { FORTIFIABLE, analyzeElf, parseElf, reportOf } from "../../src/elf/index.js";
 import type { ElfFile, ElfReport } from "../../src/elf/index.js";
@@ -152,11 +152,17 @@ describe.skipIf(!haveTools && !IN_CI)("agreement with Debian checksec", () => {
   let checksec = new Map<string, ChecksecJson>();
   let checksecMs = 0;
   let fortifiable: string[] = [];
+  let fixtureDir: string | undefined;
+
+  afterAll(() => {
+    if (fixtureDir !== undefined) rmSync(fixtureDir, { recursive: true, force: true });
+  });
 
   beforeAll(async () => {
     if (!haveTools) throw new Error("checksec, readelf and gcc are required (apt-get install checksec binutils gcc)");
     const toolchains = TOOLCHAINS.filter((t) => t.arch === "amd64" || haveCross);
     const fixtures = compileFixtures(toolchains);
+    fixtureDir = fixtures.dir;
     files = [...systemCorpus(), ...fixtures.files];
     fortifiable = hostLibcFortifiable();
     const t0 = performance.now();

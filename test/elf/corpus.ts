@@ -6,7 +6,7 @@
 // gcc-aarch64-linux-gnu, libc6-dev-arm64-cross.
 
 import { execFile, execFileSync } from "node:child_process";
-import { lstatSync, mkdtempSync, openSync, readSync, closeSync, readdirSync, writeFileSync, readFileSync } from "node:fs";
+import { closeSync, lstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -187,6 +187,7 @@ export async function runChecksec(files: readonly string[], jobs = 4): Promise<M
         return stdout;
       }),
   );
+  rmSync(dir, { recursive: true, force: true });
   const result = new Map<string, ChecksecJson>();
   // setuid files end with " } }" and no newline, so match entries anywhere.
   for (const m of outputs.join("\n").matchAll(ENTRY)) {
