@@ -8,6 +8,8 @@ import { compileDefinition, hostPlatform, type CompiledPlatform } from "../compi
 import { definitionBytes, definitionToDot, dumpDefinition, formatPlatform } from "../llb/index.js";
 import type { Platform } from "../model/index.js";
 import { checkDefinition, parsePlatform } from "../validate/index.js";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { readText, UsageError, writeAtomic, writeStdout } from "./io.js";
 
 const EXIT_FAILED = 1;
@@ -36,18 +38,28 @@ function platformsOption(value: string): Platform[] {
 class Failed extends Error {}
 
 /** Compiles one definition for one platform, or fails after printing why. */
-async function compileOne(file: string, platform: string | undefined, format: Format): Promise<CompiledPlatform> {
+interface CompileFlags {
+  readonly platform?: string;
+  readonly format: Format;
+  readonly context: string;
+  readonly sourceMirror?: string;
+}
+
+async function compileOne(file: string, flags: CompileFlags): Promise<CompiledPlatform> {
+  const { platform, format, context, sourceMirror } = flags;
   const text = await readText(file);
   const build = hostPlatform();
   const requested = platform ? platformsOption(platform) : undefined;
   if (requested && requested.length !== 1) {
     throw new UsageError("raw LLB is single-platform: give one --platform (use `caisson build` for several)");
   }
-  const { definition, diagnostics, results } = compileDefinition(file, text, {
+  const { definition, diagnostics, results, texts } = await compileDefinition(file, text, {
     buildPlatform: build,
     ...(requested ? { platforms: requested } : {}),
+    ...(sourceMirror ? { sourceMirror } : {}),
+    readContext: (path) => readFile(join(context, path), "utf8"),
   });
-  if (report(diagnostics, new Map([[file, text]]), format) || !definition || !results) throw new Failed();
+  if (report(diagnostics, new Map(texts), format) || !definition || !results) throw new Failed();
   let chosen = results[0];
   if (!requested) {
     // Default: the engine's own platform when the definition lists it, else its first platform.
@@ -62,6 +74,10 @@ async function compileOne(file: string, platform: string | undefined, format: Fo
 
 const formatOption = () =>
   new Option("--format <format>", "diagnostics as readable text or JSON for tools").choices(["text", "json"]).default("text");
+const contextOption = () =>
+  new Option("--context <dir>", "build context root: imports and local sources are relative to it").default(".");
+const mirrorOption = () =>
+  new Option("--source-mirror <url>", "download http sources from a content-addressed mirror (<url>/sha256/<hex>)");
 const platformOption = () =>
   new Option("--platform <os/arch>", "target platform, e.g. linux/arm64 (default: this machine's, if the definition lists it)");
 
@@ -104,10 +120,12 @@ export function program(): Command {
     .argument("<file>", "definition file")
     .addOption(platformOption())
     .option("-o, --output <path>", "write to a file instead of stdout (written whole or not at all)")
+    .addOption(contextOption())
+    .addOption(mirrorOption())
     .option("--json", "print a readable JSON dump of the ops instead of protobuf bytes")
     .addOption(formatOption())
-    .action(async (file: string, opts: { platform?: string; output?: string; json?: boolean; format: Format }) => {
-      const compiled = await compileOne(file, opts.platform, opts.format);
+    .action(async (file: string, opts: CompileFlags & { output?: string; json?: boolean }) => {
+      const compiled = await compileOne(file, opts);
       const data = opts.json
         ? JSON.stringify(dumpDefinition(compiled.definition), null, 2) + "\n"
         : definitionBytes(compiled.definition);
@@ -123,9 +141,10 @@ export function program(): Command {
     .description("print the OCI image config for one platform (buildctl's containerimage.config exporter attribute)")
     .argument("<file>", "definition file")
     .addOption(platformOption())
+    .addOption(contextOption())
     .addOption(formatOption())
-    .action(async (file: string, opts: { platform?: string; format: Format }) => {
-      const compiled = await compileOne(file, opts.platform, opts.format);
+    .action(async (file: string, opts: CompileFlags) => {
+      const compiled = await compileOne(file, opts);
       await writeStdout(JSON.stringify(compiled.config, null, 2) + "\n");
     });
 
@@ -134,9 +153,11 @@ export function program(): Command {
     .description("print the LLB graph for one platform as Graphviz DOT (pipe to `dot -Tsvg`)")
     .argument("<file>", "definition file")
     .addOption(platformOption())
+    .addOption(contextOption())
+    .addOption(mirrorOption())
     .addOption(formatOption())
-    .action(async (file: string, opts: { platform?: string; format: Format }) => {
-      const compiled = await compileOne(file, opts.platform, opts.format);
+    .action(async (file: string, opts: CompileFlags) => {
+      const compiled = await compileOne(file, opts);
       await writeStdout(definitionToDot(compiled.definition));
     });
 

@@ -1,12 +1,13 @@
-// compile: the whole pipeline in one call, as the CLI and the BuildKit
-// frontend use it:
+// compile: the whole pipeline, as the CLI and the BuildKit frontend use it:
 //   load (text → nodes with spans) → validate (schema + semantics → model)
-//   → lower (model → LLB State per target) → llb.marshal (pb.Definition)
-import type { Diagnostic } from "../diag/index.js";
+//   → resolve (imported definitions, the only I/O) → lower (model → LLB
+//   State per target) → llb.marshal (pb.Definition)
+import { hasErrors, type Diagnostic } from "../diag/index.js";
 import type { Definition } from "../gen/buildkit/pb/ops_pb.js";
 import { formatPlatform, marshal } from "../llb/index.js";
-import { lowerImage, type ImageConfig } from "../lower/index.js";
+import { LowerError, lowerImage, type ImageConfig } from "../lower/index.js";
 import type { ImageDefinition, Platform } from "../model/index.js";
+import { resolveImports, type ContextReader } from "../resolve/index.js";
 import { checkDefinition } from "../validate/index.js";
 
 export interface CompileOptions {
@@ -14,8 +15,10 @@ export interface CompileOptions {
   readonly buildPlatform: Platform;
   /** Target platforms; the definition's own list when left out. */
   readonly platforms?: readonly Platform[];
-  /** Content-addressed mirror for http sources (see LowerOptions). */
+  /** Content-addressed mirror for http sources (`<mirror>/sha256/<hex>`). */
   readonly sourceMirror?: string;
+  /** Reads imported definitions from the build context; without it, imports are errors. */
+  readonly readContext?: ContextReader;
 }
 
 export interface CompiledPlatform {
@@ -30,17 +33,36 @@ export interface CompileResult {
   readonly results?: readonly CompiledPlatform[];
   readonly definition?: ImageDefinition;
   readonly diagnostics: readonly Diagnostic[];
+  /** Every file read (the definition and its imports), for printing diagnostics. */
+  readonly texts: ReadonlyMap<string, string>;
 }
+
+const noReader: ContextReader = () => Promise.reject(new Error("no build context to read imports from"));
 
 /** Compiles a definition's text for each target platform; never throws for bad input. */
-export function compileDefinition(file: string, text: string, opts: CompileOptions): CompileResult {
-  const { definition, diagnostics } = checkDefinition(file, text);
-  if (!definition) return { diagnostics };
-  return { definition, diagnostics, results: compileModel(definition, opts) };
+export async function compileDefinition(file: string, text: string, opts: CompileOptions): Promise<CompileResult> {
+  const texts = new Map([[file, text]]);
+  const checked = checkDefinition(file, text);
+  const definition = checked.definition;
+  if (!definition || hasErrors(checked.diagnostics)) return { diagnostics: checked.diagnostics, texts };
+  const resolved = await resolveImports(definition, opts.readContext ?? noReader);
+  for (const [f, t] of resolved.texts) texts.set(f, t);
+  const diagnostics = [...checked.diagnostics, ...resolved.diagnostics];
+  if (hasErrors(diagnostics)) return { definition, diagnostics, texts };
+  try {
+    const results = compileModel(definition, { ...opts, definitions: resolved.definitions });
+    return { definition, diagnostics, texts, results };
+  } catch (e) {
+    if (e instanceof LowerError) return { definition, diagnostics: [...diagnostics, e.diagnostic], texts };
+    throw e;
+  }
 }
 
-/** Lowers and marshals an already validated definition. */
-export function compileModel(definition: ImageDefinition, opts: CompileOptions): CompiledPlatform[] {
+/** Lowers and marshals a validated definition whose imports are resolved. Throws LowerError. */
+export function compileModel(
+  definition: ImageDefinition,
+  opts: CompileOptions & { readonly definitions?: ReadonlyMap<string, ImageDefinition> },
+): CompiledPlatform[] {
   const targets = opts.platforms ?? definition.platforms;
   const seen = new Set<string>();
   const out: CompiledPlatform[] = [];
@@ -52,6 +74,7 @@ export function compileModel(definition: ImageDefinition, opts: CompileOptions):
       buildPlatform: opts.buildPlatform,
       target,
       ...(opts.sourceMirror ? { sourceMirror: opts.sourceMirror } : {}),
+      ...(opts.definitions ? { definitions: opts.definitions } : {}),
     });
     out.push({ platform: target, definition: marshal(lowered.state), config: lowered.config, emulated: lowered.emulated });
   }

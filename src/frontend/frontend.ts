@@ -65,6 +65,7 @@ export async function runFrontend(bridge: Bridge, opts: FrontendOptions, log: Lo
 }
 
 async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promise<ReturnRequest> {
+  log(`caisson frontend: ${opts.filename}, options ${[...opts.raw.keys()].sort().join(" ")}`);
   // 1. The definition's bytes, from the client's session.
   const src = await bridge.solve({ Definition: definitionSource(opts), allowResultReturn: true, allowResultArrayRef: true });
   const srcRef = src.result?.result.case === "ref" ? src.result.result.value.id : "";
@@ -73,7 +74,7 @@ async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promis
   const text = new TextDecoder("utf-8", { fatal: false }).decode(file.Data);
 
   // 2. Compile for the requested platforms (or the definition's own).
-  const compiled = compileDefinition(opts.filename, text, {
+  const compiled = await compileDefinition(opts.filename, text, {
     buildPlatform: opts.buildPlatform,
     ...(opts.platforms ? { platforms: opts.platforms } : {}),
   });

@@ -4,6 +4,6 @@
 //  - toolchain.ts: GNU triples, BUILD*/TARGET* variables, compiler environment and hardening flags
 //  - collect-libs.ts: the script that gathers a binary's shared libraries without running it
 //  - image-config.ts: the OCI image config, with the runtime contract as labels
-export { lowerImage, type LowerOptions, type LoweredImage } from "./lower.js";
+export { lowerImage, LowerError, type LowerOptions, type LoweredImage } from "./lower.js";
 export { imageConfig, type ImageConfig } from "./image-config.js";
 export { gnuTriple, hardeningFlags, platformEnv, toolchainEnv } from "./toolchain.js";

@@ -1,4 +1,4 @@
-import { LineIndex } from "../diag/index.js";
+import { LineIndex, error, type Diagnostic } from "../diag/index.js";
 import {
   State,
   formatPlatform,
@@ -26,6 +26,27 @@ export interface LowerOptions {
    * that hash) to download http sources from instead of their own URLs.
    */
   readonly sourceMirror?: string;
+  /** Imported definitions by their context-relative path (see ImageDefinition.imports). */
+  readonly definitions?: ReadonlyMap<string, ImageDefinition>;
+}
+
+/** A definition that validates but cannot be lowered as asked (e.g. a source nothing can serve). */
+export class LowerError extends Error {
+  override readonly name = "LowerError";
+  constructor(readonly diagnostic: Diagnostic) {
+    super(diagnostic.message);
+  }
+}
+
+/** One SourceFile per definition text, so a source map lists each file once. */
+const sourceFiles = new WeakMap<ImageDefinition, SourceFile>();
+function sourceFileOf(def: ImageDefinition): SourceFile {
+  let f = sourceFiles.get(def);
+  if (!f) {
+    f = { filename: def.file, data: new TextEncoder().encode(def.text), language: "yaml" };
+    sourceFiles.set(def, f);
+  }
+  return f;
 }
 
 export interface LoweredImage {
@@ -50,6 +71,11 @@ interface SourceState {
   readonly root: string;
 }
 
+/** Quotes a string for POSIX sh. */
+function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
 function joinPath(root: string, path: string): string {
   const parts = `${root}/${path}`.split("/").filter((p) => p !== "" && p !== ".");
   return "/" + parts.join("/");
@@ -64,7 +90,7 @@ function joinPath(root: string, path: string): string {
 export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredImage {
   const { buildPlatform: build, target } = opts;
   const lines = new LineIndex(def.text);
-  const file: SourceFile = { filename: def.file, data: new TextEncoder().encode(def.text), language: "yaml" };
+  const file = sourceFileOf(def);
   const at = (span: Span): SourceLocation[] => {
     const s = lines.position(span.start);
     const e = lines.position(span.end);
@@ -87,7 +113,8 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
       stage.run.some((r) => TARGET_VARS.test(r.value)) ||
       stage.env.some(([, v]) => TARGET_VARS.test(v)) ||
       (stage.from.kind === "stage" && targetDependent(stagesByName.get(stage.from.name) as Stage)) ||
-      stage.mounts.some((m) => m.kind === "bind" && m.fromKind === "stage" && targetDependent(stagesByName.get(m.from) as Stage));
+      stage.mounts.some((m) => m.kind === "bind" && m.fromKind === "stage" && targetDependent(stagesByName.get(m.from) as Stage)) ||
+      stage.copy.some((c) => c.fromKind === "stage" && targetDependent(stagesByName.get(c.from) as Stage));
     dependsOnTarget.set(stage.name, uses);
     return uses;
   };
@@ -101,6 +128,13 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
     switch (src.kind) {
       case "http": {
         const url = opts.sourceMirror ? `${opts.sourceMirror.replace(/\/+$/, "")}/sha256/${src.sha256}` : src.url;
+        if (url === undefined) {
+          throw new LowerError(
+            error("no_source_url", `source "${src.name}" (${src.filename}${src.debian ? ` of Debian's ${src.debian}` : ""}) has no URL`, src.span, {
+              hint: "it can only come from a source store: build with --source-store DIR (a folder of files named by sha256; hack/fetch-sources.sh fills one from Debian's source packages)",
+            }),
+          );
+        }
         const dl = State.of(httpSource(url, src.sha256, { ...c, filename: src.filename }));
         result = src.extract
           ? {
@@ -144,6 +178,17 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
         return State.of(imageSource(from.ref, { platform, customName: `image ${from.ref}`, locations: at(from.span) }));
       case "stage":
         return lowerStage(stagesByName.get(from.name) as Stage);
+      case "import": {
+        const imp = def.imports.find((i) => i.name === from.name);
+        const imported = imp && opts.definitions?.get(imp.path);
+        if (!imp || !imported) {
+          throw new LowerError(error("unresolved_import", `import "${from.name}" was not resolved`, from.span, {
+            hint: "compile through the CLI or the frontend, which read imported definitions from the build context",
+          }));
+        }
+        // The imported image, built for the platform this stage runs on.
+        return lowerImage(imported, { ...opts, target: platform }).state;
+      }
     }
   };
 
@@ -185,6 +230,51 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
           return { type: "tmpfs", dest: m.dest };
       }
     });
+
+    if (stage.copy.length > 0) {
+      state = state.file(
+        stage.copy.map((c): FileAction => {
+          const from =
+            c.fromKind === "source"
+              ? lowerSource(sourcesByName.get(c.from) as SourceSpec)
+              : { state: lowerStage(stagesByName.get(c.from) as Stage), root: "/" };
+          return {
+            kind: "copy",
+            source: from.state.output,
+            src: joinPath(from.root, c.src),
+            dest: c.dest,
+            dirCopyContents: true,
+            createDestPath: true,
+            followSymlink: true,
+          };
+        }),
+        { customName: `${label}: copy ${stage.copy.map((c) => `${c.from}:${c.src}`).join(", ")}`, locations: at(stage.span) },
+      );
+    }
+
+    if (stage.patches.length > 0) {
+      // Each patch source is mounted read-only; every file is checked against its sha256, then applied in order.
+      const patchMounts: LlbMount[] = [];
+      const mountOf = new Map<string, string>();
+      for (const p of stage.patches) {
+        if (mountOf.has(p.from)) continue;
+        const src = lowerSource(sourcesByName.get(p.from) as SourceSpec);
+        const dest = `/caisson/patches/${p.from}`;
+        mountOf.set(p.from, dest);
+        patchMounts.push({ type: "bind", dest, ...(src.state.output ? { source: src.state.output } : {}), ...(src.root !== "/" ? { selector: src.root } : {}), readonly: true });
+      }
+      const script = ["set -eu"];
+      for (const p of stage.patches) {
+        const f = `${mountOf.get(p.from)}${p.path}`;
+        script.push(`echo ${shq(`${p.sha256}  ${f}`)} | sha256sum -c --quiet - || { echo ${shq(`caisson: patch ${p.path} does not match its sha256`)} >&2; exit 1; }`);
+        script.push(`echo ${shq(`caisson: applying ${p.path}`)} >&2; patch -p${p.strip} --forward --batch --no-backup-if-mismatch < ${shq(f)}`);
+      }
+      state = state.run(["/bin/sh", "-c", script.join("\n")], {
+        mounts: patchMounts,
+        customName: `${label}: apply ${stage.patches.length} patch${stage.patches.length === 1 ? "" : "es"}`,
+        locations: at(stage.patches[0]!.span),
+      });
+    }
 
     stage.run.forEach((cmd, i) => {
       const summary = cmd.value.length > 60 ? cmd.value.slice(0, 57) + "..." : cmd.value;

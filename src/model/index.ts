@@ -27,7 +27,13 @@ export type SourceSpec =
   | {
       readonly kind: "http";
       readonly name: string;
-      readonly url: string;
+      /**
+       * Where to download from. Undefined for a file that only a source
+       * store or mirror can serve (e.g. a file of a Debian source package).
+       */
+      readonly url?: string;
+      /** `package=version` of the Debian source package the file belongs to, if it is one. */
+      readonly debian?: string;
       /** lower-case hex sha256 of the downloaded file. */
       readonly sha256: string;
       /** File name in the source's root (defaults to the URL's last path segment). */
@@ -59,6 +65,12 @@ export type FromRef =
   | { readonly kind: "scratch"; readonly span: Span }
   | { readonly kind: "stage"; readonly name: string; readonly span: Span }
   | {
+      /** The runtime image of an imported definition, built for the platform the stage runs on. */
+      readonly kind: "import";
+      readonly name: string;
+      readonly span: Span;
+    }
+  | {
       readonly kind: "image";
       /** Fully normalised reference, e.g. docker.io/library/debian:bookworm@sha256:… */
       readonly ref: string;
@@ -87,6 +99,38 @@ export type MountSpec =
     }
   | { readonly kind: "tmpfs"; readonly dest: string; readonly span: Span };
 
+/** A file placed into a stage's root filesystem before its commands run. */
+export interface StageCopy {
+  /** A source name or a stage name. */
+  readonly from: string;
+  readonly fromKind: "source" | "stage";
+  /** Absolute path inside `from`. */
+  readonly src: string;
+  /** Absolute path in the stage. */
+  readonly dest: string;
+  readonly span: Span;
+}
+
+/** A patch applied with `patch -p<strip>` in the stage's workdir, after copies, before `run`. */
+export interface Patch {
+  /** The source holding the patch file. */
+  readonly from: string;
+  /** Absolute path of the patch file inside that source. */
+  readonly path: string;
+  /** sha256 of the patch file, checked before it is applied. */
+  readonly sha256: string;
+  readonly strip: number;
+  readonly span: Span;
+}
+
+/** Another definition whose runtime image this one can start stages from (`from: <name>`). */
+export interface Import {
+  readonly name: string;
+  /** Path of the imported definition, relative to the build context root. */
+  readonly path: string;
+  readonly span: Span;
+}
+
 export type Hardening = "strict" | "none";
 
 export interface Toolchain {
@@ -107,6 +151,9 @@ export interface Stage {
   readonly user?: string;
   readonly network: "sandbox" | "none";
   readonly mounts: readonly MountSpec[];
+  /** Files copied into the stage's filesystem before patches and commands. */
+  readonly copy: readonly StageCopy[];
+  readonly patches: readonly Patch[];
   /** Shell commands, each run by /bin/sh -c as its own step. */
   readonly run: readonly Located<string>[];
   readonly span: Span;
@@ -173,6 +220,7 @@ export interface ImageDefinition {
   readonly name: string;
   readonly version?: string;
   readonly platforms: readonly Platform[];
+  readonly imports: readonly Import[];
   readonly sources: readonly SourceSpec[];
   /** In the order written; validate guarantees names are unique and acyclic. */
   readonly stages: readonly Stage[];

@@ -69,7 +69,7 @@ describe("the frontend flow", () => {
     const f = fakeBridge(HELLO);
     const outcome = await runFrontend(f.bridge, env(), () => undefined);
     expect(outcome.ok).toBe(true);
-    const want = compileDefinition("image.yaml", HELLO.toString("utf8"), { buildPlatform: AMD64 }).results ?? [];
+    const want = (await compileDefinition("image.yaml", HELLO.toString("utf8"), { buildPlatform: AMD64 })).results ?? [];
     expect(want).toHaveLength(2);
     expect(f.solved.slice(1).map((d) => Buffer.from(definitionBytes(d)).toString("hex"))).toEqual(
       want.map((w) => Buffer.from(definitionBytes(w.definition)).toString("hex")),

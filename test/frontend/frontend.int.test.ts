@@ -23,9 +23,9 @@ const AMD64: Platform = { os: "linux", architecture: "amd64" };
 const ARM64: Platform = { os: "linux", architecture: "arm64" };
 
 /** sha256 of what compileDefinition gives for the file (named as the frontend sees it: its base name). */
-function compiledDigests(dir: string, platforms?: Platform[]): Record<string, string> {
+async function compiledDigests(dir: string, platforms?: Platform[]): Promise<Record<string, string>> {
   const text = readFileSync(join(dir, "image.yaml"), "utf8");
-  const r = compileDefinition("image.yaml", text, { buildPlatform: hostPlatform(), ...(platforms ? { platforms } : {}) });
+  const r = await compileDefinition("image.yaml", text, { buildPlatform: hostPlatform(), ...(platforms ? { platforms } : {}) });
   expect(r.results, JSON.stringify(r.diagnostics)).toBeDefined();
   return Object.fromEntries((r.results ?? []).map((p) => [formatPlatform(p.platform), sha256Hex(definitionBytes(p.definition))]));
 }
@@ -53,7 +53,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson frontend on the re
     for (const i of images) spawnSync(DOCKER, ["image", "rm", "-f", i]);
   });
 
-  it("builds a definition with docker buildx build and BUILDKIT_SYNTAX; solves exactly compileDefinition's bytes", () => {
+  it("builds a definition with docker buildx build and BUILDKIT_SYNTAX; solves exactly compileDefinition's bytes", async () => {
     const meta = join(tmp, "single.json");
     const name = "caisson-int/hello:single";
     images.push(name);
@@ -65,7 +65,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson frontend on the re
     expect(r.code, r.stderr).toBe(0);
     const m = JSON.parse(readFileSync(meta, "utf8")) as Record<string, string>;
     // The frontend reports the sha256 of every definition it solved.
-    expect(JSON.parse(m["frontend.caisson.definitions"] ?? "{}")).toEqual(compiledDigests(HELLO, [AMD64]));
+    expect(JSON.parse(m["frontend.caisson.definitions"] ?? "{}")).toEqual(await compiledDigests(HELLO, [AMD64]));
     // It ran unprivileged (BuildKit starts it as root; it drops to 65532).
     expect(JSON.parse(m["frontend.caisson.runtime"] ?? "{}")).toMatchObject({ uid: 65532 });
     const cfg = JSON.parse(execFileSync(DOCKER, ["image", "inspect", name, "--format", "{{json .Config}}"], { encoding: "utf8" })) as Record<string, unknown>;
@@ -78,7 +78,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson frontend on the re
     expect(readdirSync(dest).sort()).toEqual(["linux_amd64", "linux_arm64"]);
     expect(readFileSync(join(dest, "linux_arm64/platform"), "utf8").trim()).toBe("linux/arm64");
     expect(readFileSync(join(dest, "linux_amd64/hello.txt"), "utf8")).toBe("hello from caisson\n");
-    expect(res.definitions).toEqual(compiledDigests(HELLO));
+    expect(res.definitions).toEqual(await compiledDigests(HELLO));
     expect(res.frontend).toBe(frontend);
 
     const oci = join(tmp, "multi.oci.tar");
@@ -97,10 +97,10 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson frontend on the re
     };
     expect(list.manifests.map((x) => x.platform.architecture).sort()).toEqual(["amd64", "arm64"]);
     expect(r2.imageDigest).toBe(`sha256:${inner}`);
-    expect(r2.definitions).toEqual(compiledDigests(HELLO, [ARM64, AMD64]));
+    expect(r2.definitions).toEqual(await compiledDigests(HELLO, [ARM64, AMD64]));
   });
 
-  it("a broken definition fails with file:line:col and the offending YAML lines", () => {
+  it("a broken definition fails with file:line:col and the offending YAML lines", async () => {
     const r = buildx(["--progress=plain", "-f", "image.yaml", "--build-arg", `BUILDKIT_SYNTAX=${frontend}`, "."], BROKEN);
     expect(r.code).not.toBe(0);
     // BuildKit prints the errdefs.Source details: the file, then the lines around each range.
@@ -111,7 +111,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson frontend on the re
     expect(r.stderr).toContain('image.yaml:9:15: error[unknown_source_or_stage]: no source or stage named "biuld"');
   });
 
-  it("honours a `# syntax=` first line (no build argument)", () => {
+  it("honours a `# syntax=` first line (no build argument)", async () => {
     const dir = join(tmp, "syntax");
     cpSync(HELLO, dir, { recursive: true });
     const text = readFileSync(join(dir, "image.yaml"), "utf8");

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -17,8 +18,12 @@ function definitionFile(dir: string): string {
   return join(dir, name);
 }
 
-function compile(file: string, text: string) {
-  const { results, diagnostics } = compileDefinition(file, text, { buildPlatform: BUILD, platforms: TARGETS });
+async function compile(file: string, text: string) {
+  const { results, diagnostics } = await compileDefinition(file, text, {
+    buildPlatform: BUILD,
+    platforms: TARGETS,
+    readContext: (path) => readFile(path, "utf8"),
+  });
   if (!results) throw new Error(`does not compile: ${JSON.stringify(diagnostics)}`);
   return results;
 }
@@ -29,8 +34,8 @@ describe.each(cases)("fixture %s", (name) => {
   const file = definitionFile(join(VALID, name));
   const text = readFileSync(file, "utf8");
 
-  it("compiles to the checked-in LLB dump and digests (UPDATE=1 rewrites them)", () => {
-    for (const r of compile(file, text)) {
+  it("compiles to the checked-in LLB dump and digests (UPDATE=1 rewrites them)", async () => {
+    for (const r of await compile(file, text)) {
       const p = formatPlatform(r.platform).replace(/\//g, "-");
       const dumpPath = join(VALID, name, `llb.${p}.json`);
       const dump = JSON.stringify(dumpDefinition(r.definition), null, 2) + "\n";
@@ -45,24 +50,24 @@ describe.each(cases)("fixture %s", (name) => {
     }
   });
 
-  it("is a structurally valid Definition for every platform", () => {
-    for (const r of compile(file, text)) {
+  it("is a structurally valid Definition for every platform", async () => {
+    for (const r of await compile(file, text)) {
       const { ops } = decodeDefinition(definitionBytes(r.definition));
       expect(ops.at(-1)?.op.op.case).toBeUndefined();
     }
   });
 
-  it("gives identical bytes when compiled twice", () => {
-    const a = compile(file, text).map((r) => definitionBytes(r.definition));
-    const b = compile(file, text).map((r) => definitionBytes(r.definition));
+  it("gives identical bytes when compiled twice", async () => {
+    const a = (await compile(file, text)).map((r) => definitionBytes(r.definition));
+    const b = (await compile(file, text)).map((r) => definitionBytes(r.definition));
     expect(b).toEqual(a);
   });
 
-  it("gives identical ops whatever order map keys are written in", () => {
-    const ops = (t: string) => compile(file, t).map((r) => r.definition.def.map((d) => Buffer.from(d).toString("hex")));
-    const expected = ops(text);
-    fc.assert(
-      fc.property(fc.integer(), (seed) => {
+  it("gives identical ops whatever order map keys are written in", async () => {
+    const ops = async (t: string) => (await compile(file, t)).map((r) => r.definition.def.map((d) => Buffer.from(d).toString("hex")));
+    const expected = await ops(text);
+    await fc.assert(
+      fc.asyncProperty(fc.integer(), async (seed) => {
         const doc = parseDocument(text);
         let s = seed;
         const shuffle = (m: unknown) => {
@@ -79,7 +84,7 @@ describe.each(cases)("fixture %s", (name) => {
         const image = doc.get("image");
         if (isMap(image)) shuffle(image.get("labels"));
         const shuffled = file.endsWith(".json") ? JSON.stringify(doc.toJS(), null, 2) : doc.toString();
-        expect(ops(shuffled)).toEqual(expected);
+        expect(await ops(shuffled)).toEqual(expected);
       }),
       { numRuns: 20 },
     );
@@ -87,17 +92,17 @@ describe.each(cases)("fixture %s", (name) => {
 });
 
 describe("cross-compilation", () => {
-  it("lowers a target-independent stage to the same ops for every target", () => {
+  it("lowers a target-independent stage to the same ops for every target", async () => {
     const file = definitionFile(join(VALID, "redis"));
-    const [amd, arm] = compile(file, readFileSync(file, "utf8"));
+    const [amd, arm] = await compile(file, readFileSync(file, "utf8"));
     const digests = (r: typeof amd) => new Set(r!.definition.def.map((d) => digestOf(d)));
     const shared = [...digests(amd)].filter((d) => digests(arm).has(d));
     expect(shared.length).toBeGreaterThan(0);
   });
 
-  it("runs every exec of an arm64 image on the build platform unless asked", () => {
+  it("runs every exec of an arm64 image on the build platform unless asked", async () => {
     const file = definitionFile(join(VALID, "redis"));
-    const arm = compile(file, readFileSync(file, "utf8"))[1]!;
+    const arm = (await compile(file, readFileSync(file, "utf8")))[1]!;
     const { ops } = decodeDefinition(definitionBytes(arm.definition));
     const execs = ops.filter((o) => o.op.op.case === "exec");
     expect(execs.length).toBeGreaterThan(0);
