@@ -68,20 +68,29 @@ export function caissonVersion(): string {
  */
 function frontendEntry(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const f of ["../frontend/main.ts", "../../src/frontend/main.ts", "../../../src/frontend/main.ts", "../frontend/main.js"]) {
+  for (const f of ["../frontend/main.ts", "../src/frontend/main.ts", "../../src/frontend/main.ts", "../../../src/frontend/main.ts", "../frontend/main.js"]) {
     const p = join(here, f);
     if (existsSync(p)) return p;
   }
   throw new EngineError(`cannot find the frontend's entry module next to ${here}`);
 }
 
-/** The whole frontend (compiler included) as one CommonJS file for Node 20. */
+/** A prebuilt bundle shipped next to the compiled code (dist/frontend/), for installs without esbuild. */
+export const PREBUILT_BUNDLE = "caisson-frontend.cjs";
+
+/**
+ * The whole frontend (compiler included) as one CommonJS file for Node 20:
+ * bundled by esbuild when it is installed (a checkout), else the prebuilt
+ * dist/frontend/caisson-frontend.cjs (see writeFrontendBundle).
+ */
 export async function bundleFrontend(): Promise<Uint8Array> {
   let esbuild: typeof import("esbuild");
   try {
     esbuild = await import("esbuild");
   } catch {
-    throw new EngineError("building the frontend image needs esbuild (a devDependency of caisson): run npm install");
+    const prebuilt = join(dirname(fileURLToPath(import.meta.url)), "../frontend", PREBUILT_BUNDLE);
+    if (existsSync(prebuilt)) return readFileSync(prebuilt);
+    throw new EngineError(`building the frontend image needs esbuild (a devDependency of caisson) or a prebuilt ${prebuilt}`);
   }
   const out = await esbuild.build({
     entryPoints: [frontendEntry()],
@@ -98,6 +107,13 @@ export async function bundleFrontend(): Promise<Uint8Array> {
   const file = out.outputFiles[0];
   if (!file) throw new EngineError("esbuild produced no output");
   return file.contents;
+}
+
+/** Writes the bundle to `path` (e.g. dist/frontend/caisson-frontend.cjs at package build time). */
+export async function writeFrontendBundle(path: string): Promise<void> {
+  const { writeFileSync, mkdirSync } = await import("node:fs");
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, await bundleFrontend());
 }
 
 /** The files a dynamically linked executable loads: `ldd` paths (as listed) → real files. */
@@ -250,7 +266,21 @@ export async function hasImage(ref: string, docker = dockerBinary()): Promise<bo
  * the frontend, hashes bundle + runtime, and builds and loads the image only
  * when `caisson/frontend:<hash>` is missing (or `rebuild` is set).
  */
-export async function ensureFrontendImage(opts: FrontendImageOptions = {}): Promise<FrontendImage> {
+export function ensureFrontendImage(opts: FrontendImageOptions = {}): Promise<FrontendImage> {
+  // Once per process and engine: the code cannot change under a running process.
+  const key = `${opts.docker ?? dockerBinary()}\0${opts.node ?? process.execPath}`;
+  const known = opts.rebuild ? undefined : ensured.get(key);
+  if (known) return known;
+  const p = ensure(opts);
+  const later = p.then((img) => ({ ...img, built: false }));
+  later.catch(() => ensured.delete(key)); // a failure is not remembered
+  ensured.set(key, later);
+  return p;
+}
+
+const ensured = new Map<string, Promise<FrontendImage>>();
+
+async function ensure(opts: FrontendImageOptions): Promise<FrontendImage> {
   const docker = opts.docker ?? dockerBinary();
   const log = opts.log ?? ((l: string) => process.stderr.write(l + "\n"));
   const version = caissonVersion();

@@ -46,25 +46,39 @@ export function sourceDetail(d: Diagnostic, file: string, data: Uint8Array, inde
 /**
  * The status for a definition that does not compile: one `file:line:col:
  * error[code]: message` line per error (warnings follow the errors), and one
- * errdefs.Source detail per error in `file` so `docker buildx build` prints
+ * errdefs.Source detail per error (in any file whose text is known: the
+ * definition and the definitions it imports) so `docker buildx build` prints
  * the offending lines.
  */
-export function diagnosticsStatus(file: string, text: string, diagnostics: readonly Diagnostic[]): Status {
-  const index = new LineIndex(text);
-  const data = new TextEncoder().encode(text);
+export function diagnosticsStatus(
+  file: string,
+  text: string,
+  diagnostics: readonly Diagnostic[],
+  otherTexts: ReadonlyMap<string, string> = new Map(),
+): Status {
+  const texts = new Map(otherTexts);
+  texts.set(file, text);
+  const indexes = new Map<string, { index: LineIndex; data: Uint8Array }>();
+  const indexOf = (f: string) => {
+    const t = texts.get(f);
+    if (t === undefined) return undefined;
+    let i = indexes.get(f);
+    if (!i) indexes.set(f, (i = { index: new LineIndex(t), data: new TextEncoder().encode(t) }));
+    return i;
+  };
   const errors = diagnostics.filter((d) => d.severity === "error");
   const ordered = [...errors, ...diagnostics.filter((d) => d.severity !== "error")];
-  const lines = ordered.map((d) => diagnosticLine(d, d.span.file === file ? index : undefined));
+  const lines = ordered.map((d) => diagnosticLine(d, indexOf(d.span.file)?.index));
   const n = errors.length;
   const head = n === 1 ? `${file}: 1 error` : `${file}: ${n} errors`;
-  // BuildKit prints the innermost source detail first; keep file order by
-  // listing them reversed.
-  const details = errors
-    .filter((d) => d.span.file === file)
-    .slice(0, MAX_SOURCE_DETAILS)
-    .map((d) => sourceDetail(d, file, data, index))
-    .reverse();
-  return create(StatusSchema, { code: Code.UNKNOWN, message: `${head}\n${lines.join("\n")}`, details });
+  // buildx prints the details in reverse order of the list: reverse it so the
+  // snippets come out in the order of the message's lines.
+  const details: Any[] = [];
+  for (const d of errors) {
+    const i = indexOf(d.span.file);
+    if (i && details.length < MAX_SOURCE_DETAILS) details.push(sourceDetail(d, d.span.file, i.data, i.index));
+  }
+  return create(StatusSchema, { code: Code.UNKNOWN, message: `${head}\n${lines.join("\n")}`, details: details.reverse() });
 }
 
 /** A status for any other failure (keeps a daemon status and its details when there is one). */
