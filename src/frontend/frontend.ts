@@ -51,6 +51,42 @@ export function definitionSource(opts: Pick<FrontendOptions, "sessionId" | "file
   return marshal(State.of(src));
 }
 
+/**
+ * The build context's files, for definitions that import others: each path
+ * is fetched on its own (`local://context` of the build's session, only that
+ * path, as the Dockerfile frontend fetches a Dockerfile) and read, once.
+ */
+export function contextReader(bridge: Bridge, opts: Pick<FrontendOptions, "sessionId" | "raw">): (path: string) => Promise<string> {
+  const cache = new Map<string, Promise<string>>();
+  const name = opts.raw.get("contextkey") || "context";
+  return (path) => {
+    const clean = path.replace(/^(\.\/)+/, "").replace(/^\/+/, "");
+    let p = cache.get(clean);
+    if (!p) {
+      p = (async () => {
+        const def = marshal(
+          State.of(
+            localSource(name, {
+              sessionId: opts.sessionId,
+              followPaths: [clean],
+              sharedKeyHint: `${name}:${clean}`,
+              differ: "none",
+              customName: `[internal] load ${clean} from the build context`,
+            }),
+          ),
+        );
+        const res = await bridge.solve({ Definition: def, allowResultReturn: true, allowResultArrayRef: true });
+        const id = res.result?.result.case === "ref" ? res.result.result.value.id : "";
+        if (!id) throw new Error(`reading ${clean}: the engine returned no reference`);
+        const file = await bridge.readFile({ Ref: id, FilePath: clean });
+        return new TextDecoder().decode(file.Data);
+      })();
+      cache.set(clean, p);
+    }
+    return p;
+  };
+}
+
 /** Runs the whole frontend once and sends its Return. */
 export async function runFrontend(bridge: Bridge, opts: FrontendOptions, log: Logger): Promise<FrontendOutcome> {
   let request: ReturnRequest;
@@ -73,13 +109,15 @@ async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promis
   const file = await bridge.readFile({ Ref: srcRef, FilePath: opts.filename });
   const text = new TextDecoder("utf-8", { fatal: false }).decode(file.Data);
 
-  // 2. Compile for the requested platforms (or the definition's own).
+  // 2. Compile for the requested platforms (or the definition's own);
+  //    imported definitions are read from the build context.
   const compiled = await compileDefinition(opts.filename, text, {
     buildPlatform: opts.buildPlatform,
     ...(opts.platforms ? { platforms: opts.platforms } : {}),
+    readContext: contextReader(bridge, opts),
   });
   if (!compiled.results || hasErrors(compiled.diagnostics)) {
-    return create(ReturnRequestSchema, { error: diagnosticsStatus(opts.filename, text, compiled.diagnostics) });
+    return create(ReturnRequestSchema, { error: diagnosticsStatus(opts.filename, text, compiled.diagnostics, compiled.texts) });
   }
   for (const d of compiled.diagnostics) log(`${opts.filename}: warning[${d.code}]: ${d.message}`);
 
