@@ -25,8 +25,6 @@ export interface FrontendOptions {
   readonly buildPlatform: Platform;
   /** `build-arg:K=V` options. */
   readonly buildArgs: ReadonlyMap<string, string>;
-  /** Debug switches from the CAISSON_DEBUG build argument (comma list). */
-  readonly debug: ReadonlySet<string>;
 }
 
 /** Collects the BUILDKIT_FRONTEND_OPT_<i> variables, ordered by <i>. */
@@ -117,12 +115,6 @@ export function parseFrontendEnv(
   for (const [k, v] of raw) if (k.startsWith("build-arg:")) buildArgs.set(k.slice("build-arg:".length), v);
   const platformOpt = raw.get("platform");
   const platforms = platformOpt ? parsePlatformList(platformOpt) : [];
-  const debug = new Set(
-    (buildArgs.get("CAISSON_DEBUG") ?? "")
-      .split(",")
-      .map((s) => s.trim())
-      .filter((s) => s !== ""),
-  );
   return {
     raw,
     sessionId,
@@ -131,6 +123,5 @@ export function parseFrontendEnv(
     ...(platforms.length > 0 ? { platforms } : {}),
     buildPlatform: workersBuildPlatform(env["BUILDKIT_WORKERS"]) ?? fallbackPlatform,
     buildArgs,
-    debug,
   };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { compileDefinition } from "../../src/compile/index.js";
-import { runFrontend, type Bridge } from "../../src/frontend/frontend.js";
+import { contextReader, runFrontend, type Bridge } from "../../src/frontend/frontend.js";
 import { parseFrontendEnv } from "../../src/frontend/options.js";
 import { DEFINITIONS_KEY, PLATFORMS_KEY, sha256Hex } from "../../src/frontend/result.js";
 import {
@@ -118,5 +118,21 @@ describe("the frontend flow", () => {
     const outcome = await runFrontend(f.bridge, env(), () => undefined);
     expect(outcome.ok).toBe(false);
     expect(f.returned[0]?.error?.message).toBe("caisson frontend: no such file");
+  });
+});
+
+describe("contextReader", () => {
+  it("fetches each context path once, from local://context of the build's session, only that path", async () => {
+    const f = fakeBridge(new TextEncoder().encode("name: base\n"));
+    const read = contextReader(f.bridge, env());
+    expect(await read("./base/image.yaml")).toBe("name: base\n");
+    expect(await read("base/image.yaml")).toBe("name: base\n");
+    expect(f.solved).toHaveLength(1);
+    const src = checkStructure(f.solved[0] as Definition).find((o) => o.op.op.case === "source");
+    expect(src?.op.op.case === "source" && src.op.op.value).toMatchObject({
+      identifier: "local://context",
+      attrs: { "local.session": "sess-1", "local.followpaths": '["base/image.yaml"]', "local.differ": "none" },
+    });
+    expect(f.reads).toEqual(["src:base/image.yaml"]);
   });
 });

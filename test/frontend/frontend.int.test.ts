@@ -2,7 +2,7 @@
 // caisson frontend image. Needs the engine (hack/engine.sh) and the base
 // image (hack/base-image.sh); under CI=true a missing engine fails the tests.
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -121,6 +121,37 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson frontend on the re
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain(`resolve image config for docker-image://docker.io/${frontend}`);
     expect(readFileSync(join(out, "platform"), "utf8").trim()).toBe("linux/arm64");
+  });
+
+  it("reads imported definitions from the build context; errors in them show their lines", async () => {
+    const ctx = join(tmp, "imports");
+    cpSync(join(HELLO, "hello.txt"), join(ctx, "base/hello.txt"), { recursive: true });
+    const base = [
+      "name: base",
+      "platforms: [linux/amd64, linux/arm64]",
+      "sources:",
+      '  files: { path: base, exclude: ["*.yaml"] }',
+      "image:",
+      "  copy:",
+      "    - { from: files, src: /hello.txt, dest: /base.txt }",
+      "",
+    ].join("\n");
+    writeFileSync(join(ctx, "base/image.yaml"), base);
+    mkdirSync(join(ctx, "app"), { recursive: true });
+    writeFileSync(
+      join(ctx, "app/image.yaml"),
+      ["name: app", "platforms: [linux/amd64, linux/arm64]", "imports:", "  base: base/image.yaml", "image:", "  from: base", "  cmd: [/base.txt]", ""].join("\n"),
+    );
+    const out = join(tmp, "imports-out");
+    const res = await buildWithEngine({ file: join(ctx, "app/image.yaml"), contextDir: ctx, output: { type: "local", dest: out }, progress: "quiet", onProgress: () => undefined });
+    expect(readFileSync(join(out, "linux_arm64/base.txt"), "utf8")).toBe("hello from caisson\n");
+    expect(Object.keys(res.definitions).sort()).toEqual(["linux/amd64", "linux/arm64"]);
+
+    writeFileSync(join(ctx, "base/image.yaml"), base.replace("  copy:", "  copie:"));
+    const r = buildx(["--progress=plain", "-f", "app/image.yaml", "--build-arg", `BUILDKIT_SYNTAX=${frontend}`, "."], ctx);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/^base\/image\.yaml:6\n-+\n(.*\n)*\s+6 \| >>>\s+copie:/m);
+    expect(r.stderr).toContain('base/image.yaml:6:3: error[unknown_key]: unknown key "copie" in image');
   });
 
   it("buildWithEngine exports nothing and reports the reason when the build fails", async () => {
