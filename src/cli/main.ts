@@ -10,6 +10,7 @@ import type { Platform } from "../model/index.js";
 import { checkDefinition, parsePlatform } from "../validate/index.js";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { buildCommand, defaultSourceStore, type BuildFlags } from "./build.js";
 import { readText, UsageError, writeAtomic, writeStdout } from "./io.js";
 
 const EXIT_FAILED = 1;
@@ -159,6 +160,36 @@ export function program(): Command {
     .action(async (file: string, opts: CompileFlags) => {
       const compiled = await compileOne(file, opts);
       await writeStdout(definitionToDot(compiled.definition));
+    });
+
+  cli
+    .command("build")
+    .description(
+      "build a definition on the Docker engine (BuildKit) through the caisson frontend, for every\n" +
+        "platform it lists (cross-compiled on this machine's platform, nothing emulated unless asked)",
+    )
+    .argument("<file>", "definition file, e.g. images/redis/image.yaml")
+    .option("--platform <list>", "comma-separated target platforms (default: the definition's)")
+    .option(
+      "-o, --output <spec>",
+      "image=NAME (the engine's image store), oci=FILE (OCI layout tarball) or local=DIR (the filesystem);\n" +
+        "repeatable (default: image=caisson/<name>:<version>)",
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
+    .addOption(contextOption())
+    .addOption(
+      new Option("--source-store <dir>", "folder of source files named by sha256, served to the engine first").default(
+        defaultSourceStore(),
+        "$CAISSON_SOURCE_STORE or /var/cache/caisson/sources",
+      ),
+    )
+    .addOption(new Option("--progress <mode>", "BuildKit progress display").choices(["auto", "plain", "tty", "quiet"]).default("auto"))
+    .option("--no-cache", "rebuild every step")
+    .addOption(formatOption())
+    .action(async (file: string, opts: BuildFlags & { format: Format; cache: boolean }) => {
+      const ok = await buildCommand(file, { ...opts, noCache: !opts.cache }, (diagnostics, texts) => report(diagnostics, texts, opts.format));
+      if (!ok) throw new Failed();
     });
 
   return cli;

@@ -41,8 +41,12 @@ export interface StoreServer {
   close(): Promise<void>;
 }
 
-/** Serves `store` on 127.0.0.1 (a free port) until closed. */
-export async function serveStore(store: SourceStore): Promise<StoreServer> {
+/**
+ * Serves `store` on 127.0.0.1 (a free port) until closed. A hash the store
+ * lacks is redirected to `fallback`'s URL for it, if any (the engine still
+ * checks the bytes against the hash).
+ */
+export async function serveStore(store: SourceStore, fallback: ReadonlyMap<string, string> = new Map()): Promise<StoreServer> {
   const server: Server = createServer((req, res) => {
     const m = /^\/sha256\/([0-9a-f]{64})$/.exec(req.url ?? "");
     if (!m || (req.method !== "GET" && req.method !== "HEAD")) {
@@ -51,6 +55,11 @@ export async function serveStore(store: SourceStore): Promise<StoreServer> {
     }
     void store.find(m[1] as string).then(
       async (file) => {
+        const upstream = fallback.get(m[1] as string);
+        if (!file && upstream) {
+          res.writeHead(302, { location: upstream }).end();
+          return;
+        }
         if (!file) {
           res.writeHead(404, { "content-type": "text/plain" }).end(`not in the source store ${store.dir}\n`);
           return;

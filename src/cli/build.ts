@@ -1,0 +1,117 @@
+// `caisson build`: validate and resolve locally (so mistakes are reported
+// before the engine starts), serve the source store on loopback, then build
+// on the engine through the caisson frontend.
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join, relative, resolve } from "node:path";
+import { hasErrors } from "../diag/index.js";
+import { compileDefinition, hostPlatform } from "../compile/index.js";
+import { buildWithEngine, EngineError, type EngineOutput } from "../engine/index.js";
+import { formatPlatform } from "../llb/index.js";
+import { SourceStore, serveStore, type StoreServer } from "../sources/index.js";
+import { readText, UsageError } from "./io.js";
+
+export interface BuildFlags {
+  readonly platform?: string;
+  readonly output: string[];
+  readonly context: string;
+  readonly sourceStore?: string;
+  readonly progress: "auto" | "plain" | "tty" | "quiet";
+  readonly noCache?: boolean;
+}
+
+/** Where `--source-store` points when not given: $CAISSON_SOURCE_STORE, else the folder hack/fetch-sources.sh fills. */
+export function defaultSourceStore(): string | undefined {
+  const env = process.env["CAISSON_SOURCE_STORE"];
+  if (env) return env;
+  const cache = join(process.env["CAISSON_CACHE"] ?? "/var/cache/caisson", "sources");
+  return existsSync(cache) ? cache : undefined;
+}
+
+/** Parses `image=NAME`, `oci=FILE`, `local=DIR` (or a bare image name). */
+export function parseOutput(spec: string): EngineOutput {
+  const eq = spec.indexOf("=");
+  const kind = eq < 0 ? "image" : spec.slice(0, eq);
+  const value = eq < 0 ? spec : spec.slice(eq + 1);
+  if (!value) throw new UsageError(`--output ${spec}: missing value (e.g. image=caisson/redis:7.0.15, oci=dist/redis.oci.tar, local=out/)`);
+  switch (kind) {
+    case "image":
+      return { type: "docker", name: value };
+    case "oci":
+      return { type: "oci", dest: value };
+    case "local":
+      return { type: "local", dest: value };
+    default:
+      throw new UsageError(`--output ${spec}: unknown kind "${kind}" (use image=NAME, oci=FILE or local=DIR)`);
+  }
+}
+
+export type Reporter = (diagnostics: Parameters<typeof hasErrors>[0], texts: Map<string, string>) => boolean;
+
+/** Runs one build; resolves to the outputs written. Throws UsageError / EngineError, or returns false after reporting diagnostics. */
+export async function buildCommand(file: string, flags: BuildFlags, report: Reporter): Promise<boolean> {
+  const context = resolve(flags.context);
+  const rel = relative(context, resolve(file));
+  if (rel.startsWith("..")) throw new UsageError(`${file} is outside the build context ${flags.context} (give --context)`);
+  const text = await readText(file);
+
+  // Compile locally first: every mistake reported with file:line:col before the engine is involved.
+  const platforms = flags.platform?.split(",").map((p) => p.trim());
+  const local = await compileDefinition(file, text, {
+    buildPlatform: hostPlatform(),
+    readContext: (path) => readFile(join(context, path), "utf8"),
+    sourceMirror: "http://127.0.0.1",
+  });
+  if (report(local.diagnostics, new Map(local.texts)) || !local.definition) return false;
+  const def = local.definition;
+
+  // Sources come from the store when it has them; the server redirects the rest to their URLs.
+  const storeDir = flags.sourceStore ?? defaultSourceStore();
+  const fallback = new Map<string, string>();
+  const collect = (d: typeof def) => {
+    for (const s of d.sources) if (s.kind === "http" && s.url) fallback.set(s.sha256, s.url);
+  };
+  collect(def);
+  const store = new SourceStore(storeDir ?? "/nonexistent");
+  const missing: string[] = [];
+  for (const s of def.sources) {
+    if (s.kind === "http" && !s.url && !(await store.find(s.sha256))) {
+      missing.push(`  ${s.name}: ${s.filename} (sha256 ${s.sha256})${s.debian ? `, from Debian's ${s.debian}` : ""}`);
+    }
+  }
+  if (missing.length > 0) {
+    throw new UsageError(
+      `these sources can only come from the source store, which lacks them (looked in ${storeDir ?? "no store: give --source-store DIR or set CAISSON_SOURCE_STORE"}):\n${missing.join("\n")}\n` +
+        "fill it with hack/fetch-sources.sh <debian source package> (files named by sha256)",
+    );
+  }
+  let server: StoreServer | undefined;
+  const outputs = flags.output.length > 0 ? flags.output.map(parseOutput) : [{ type: "docker", name: `caisson/${def.name}:${def.version ?? "latest"}` } as const];
+  try {
+    server = await serveStore(store, fallback);
+    for (const output of outputs) {
+      const where = output.type === "docker" ? `the engine's image store as ${output.name}` : `${output.dest} (${output.type})`;
+      process.stderr.write(`caisson: building ${file} for ${platforms?.join(", ") ?? def.platforms.map(formatPlatform).join(", ")} into ${where}\n`);
+      const result = await buildWithEngine({
+        file,
+        contextDir: context,
+        ...(platforms ? { platforms } : {}),
+        output,
+        progress: flags.progress,
+        buildArgs: { CAISSON_SOURCE_MIRROR: server.url, CAISSON_DEFINITION: rel },
+        ...(flags.noCache ? { noCache: true } : {}),
+        provenance: false,
+      });
+      process.stderr.write(`caisson: built in ${result.seconds.toFixed(1)}s${result.imageDigest ? ` (${result.imageDigest})` : ""}\n`);
+    }
+  } catch (e) {
+    if (e instanceof EngineError) {
+      process.stderr.write(`caisson: build failed: ${e.message}\n`);
+      return false;
+    }
+    throw e;
+  } finally {
+    await server?.close();
+  }
+  return true;
+}
