@@ -255,6 +255,17 @@ export function frontendArchive(inputs: Inputs, version: string): { archive: Buf
   return { archive, names };
 }
 
+/** Removes earlier content-hash tags of the frontend image (best effort; images in use stay). */
+async function pruneOldFrontends(keep: string, docker: string): Promise<void> {
+  const r = await runDocker(["image", "ls", FRONTEND_REPO, "--format", "{{.Tag}}"], { docker });
+  if (r.code !== 0) return;
+  const old = r.stdout
+    .split("\n")
+    .map((t) => t.trim())
+    .filter((t) => /^[0-9a-f]{16}$/.test(t) && t !== keep);
+  for (const t of old) await runDocker(["image", "rm", `${FRONTEND_REPO}:${t}`], { docker });
+}
+
 /** True when the engine's image store has `ref`. */
 export async function hasImage(ref: string, docker = dockerBinary()): Promise<boolean> {
   const r = await runDocker(["image", "inspect", "--format", "{{.Id}}", ref], { docker });
@@ -297,6 +308,7 @@ async function ensure(opts: FrontendImageOptions): Promise<FrontendImage> {
   if (!(await hasImage(ref, docker))) throw new EngineError(`after docker load, the engine has no ${ref}`);
   // Older engines keep only one name per manifest on load: tag the others.
   for (const a of aliases) await runDocker(["tag", ref, a], { docker });
+  await pruneOldFrontends(inputs.tag, docker);
   log(`caisson: loaded ${ref} (${(archive.length / 1e6).toFixed(1)} MB archive) in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   return { ref, tag: inputs.tag, aliases, built: true };
 }
