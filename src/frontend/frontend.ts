@@ -111,15 +111,16 @@ async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promis
 
   // 2. Compile for the requested platforms (or the definition's own);
   //    imported definitions are read from the build context.
-  const compiled = await compileDefinition(opts.filename, text, {
+  const compiled = await compileDefinition(opts.definitionName, text, {
     buildPlatform: opts.buildPlatform,
     ...(opts.platforms ? { platforms: opts.platforms } : {}),
+    ...(opts.sourceMirror ? { sourceMirror: opts.sourceMirror } : {}),
     readContext: contextReader(bridge, opts),
   });
   if (!compiled.results || hasErrors(compiled.diagnostics)) {
-    return create(ReturnRequestSchema, { error: diagnosticsStatus(opts.filename, text, compiled.diagnostics, compiled.texts) });
+    return create(ReturnRequestSchema, { error: diagnosticsStatus(opts.definitionName, text, compiled.diagnostics, compiled.texts) });
   }
-  for (const d of compiled.diagnostics) log(`${opts.filename}: warning[${d.code}]: ${d.message}`);
+  for (const d of compiled.diagnostics) log(`${d.span.file}: warning[${d.code}]: ${d.message}`);
 
   // 3. Solve every platform (lazily: BuildKit builds what the exporter needs).
   const solved: SolvedPlatform[] = [];

@@ -25,7 +25,19 @@ export interface FrontendOptions {
   readonly buildPlatform: Platform;
   /** `build-arg:K=V` options. */
   readonly buildArgs: ReadonlyMap<string, string>;
+  /**
+   * The definition's name in diagnostics and in the LLB source map: build arg
+   * CAISSON_DEFINITION (its path relative to the build context, as `caisson
+   * build` passes it), else `filename`.
+   */
+  readonly definitionName: string;
+  /** Content-addressed mirror for http sources (build arg CAISSON_SOURCE_MIRROR). */
+  readonly sourceMirror?: string;
 }
+
+/** Build arguments the frontend reads (all others are ignored). */
+export const BUILD_ARG_DEFINITION = "CAISSON_DEFINITION";
+export const BUILD_ARG_SOURCE_MIRROR = "CAISSON_SOURCE_MIRROR";
 
 /** Collects the BUILDKIT_FRONTEND_OPT_<i> variables, ordered by <i>. */
 export function frontendOpts(env: Readonly<Record<string, string | undefined>>): Map<string, string> {
@@ -115,8 +127,18 @@ export function parseFrontendEnv(
   for (const [k, v] of raw) if (k.startsWith("build-arg:")) buildArgs.set(k.slice("build-arg:".length), v);
   const platformOpt = raw.get("platform");
   const platforms = platformOpt ? parsePlatformList(platformOpt) : [];
+  const definitionName = (buildArgs.get(BUILD_ARG_DEFINITION) ?? "").replace(/^(\.\/)+/, "") || filename;
+  if (definitionName.startsWith("/") || definitionName.split("/").includes("..")) {
+    throw new FrontendOptionError(`${BUILD_ARG_DEFINITION}="${definitionName}" must be a path inside the build context`);
+  }
+  const sourceMirror = buildArgs.get(BUILD_ARG_SOURCE_MIRROR);
+  if (sourceMirror !== undefined && sourceMirror !== "" && !/^https?:\/\/[^\s]+$/.test(sourceMirror)) {
+    throw new FrontendOptionError(`${BUILD_ARG_SOURCE_MIRROR}="${sourceMirror}" is not an http(s) URL`);
+  }
   return {
     raw,
+    definitionName,
+    ...(sourceMirror ? { sourceMirror } : {}),
     sessionId,
     filename,
     definitionLocal: raw.get("dockerfilekey") || "dockerfile",

@@ -143,9 +143,23 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson frontend on the re
       ["name: app", "platforms: [linux/amd64, linux/arm64]", "imports:", "  base: base/image.yaml", "image:", "  from: base", "  cmd: [/base.txt]", ""].join("\n"),
     );
     const out = join(tmp, "imports-out");
-    const res = await buildWithEngine({ file: join(ctx, "app/image.yaml"), contextDir: ctx, output: { type: "local", dest: out }, progress: "quiet", onProgress: () => undefined });
+    const res = await buildWithEngine({
+      file: join(ctx, "app/image.yaml"),
+      contextDir: ctx,
+      output: { type: "local", dest: out },
+      progress: "quiet",
+      onProgress: () => undefined,
+      // What `caisson build` passes: the definition's name = its context path.
+      buildArgs: { CAISSON_DEFINITION: "app/image.yaml" },
+    });
     expect(readFileSync(join(out, "linux_arm64/base.txt"), "utf8")).toBe("hello from caisson\n");
-    expect(Object.keys(res.definitions).sort()).toEqual(["linux/amd64", "linux/arm64"]);
+    const local = await compileDefinition("app/image.yaml", readFileSync(join(ctx, "app/image.yaml"), "utf8"), {
+      buildPlatform: hostPlatform(),
+      readContext: async (p) => readFileSync(join(ctx, p), "utf8"),
+    });
+    expect(res.definitions).toEqual(
+      Object.fromEntries((local.results ?? []).map((p) => [formatPlatform(p.platform), sha256Hex(definitionBytes(p.definition))])),
+    );
 
     writeFileSync(join(ctx, "base/image.yaml"), base.replace("  copy:", "  copie:"));
     const r = buildx(["--progress=plain", "-f", "app/image.yaml", "--build-arg", `BUILDKIT_SYNTAX=${frontend}`, "."], ctx);

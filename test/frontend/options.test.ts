@@ -77,6 +77,27 @@ describe("frontend options", () => {
     expect(o.buildPlatform).toEqual(AMD64);
   });
 
+  it("reads caisson's build arguments: the definition's context path and the source mirror", () => {
+    const o = parseFrontendEnv(
+      {
+        BUILDKIT_SESSION_ID: "s",
+        BUILDKIT_FRONTEND_OPT_0: "filename=image.yaml",
+        BUILDKIT_FRONTEND_OPT_1: "build-arg:CAISSON_DEFINITION=./images/hello/image.yaml",
+        BUILDKIT_FRONTEND_OPT_2: "build-arg:CAISSON_SOURCE_MIRROR=http://127.0.0.1:41234",
+      },
+      AMD64,
+    );
+    expect(o.definitionName).toBe("images/hello/image.yaml");
+    expect(o.filename).toBe("image.yaml");
+    expect(o.sourceMirror).toBe("http://127.0.0.1:41234");
+    expect(parseFrontendEnv({ BUILDKIT_SESSION_ID: "s" }, AMD64).definitionName).toBe("image.yaml");
+    const bad = (k: string, v: string) => () =>
+      parseFrontendEnv({ BUILDKIT_SESSION_ID: "s", BUILDKIT_FRONTEND_OPT_0: `build-arg:${k}=${v}` }, AMD64);
+    expect(bad("CAISSON_DEFINITION", "../x.yaml")).toThrow(/inside the build context/);
+    expect(bad("CAISSON_DEFINITION", "/abs.yaml")).toThrow(/inside the build context/);
+    expect(bad("CAISSON_SOURCE_MIRROR", "file:///etc")).toThrow(/http/);
+  });
+
   it("refuses a missing session and a filename that climbs out", () => {
     expect(() => parseFrontendEnv({}, AMD64)).toThrow(/BUILDKIT_SESSION_ID/);
     expect(() => parseFrontendEnv({ BUILDKIT_SESSION_ID: "s", BUILDKIT_FRONTEND_OPT_0: "filename=../x.yaml" }, AMD64)).toThrow(
