@@ -145,6 +145,61 @@ export function checkContextPath(p: string): ParseResult<string> {
   return { ok: true, value: norm };
 }
 
+/** Checks the path of an imported definition: relative to the build context root, normalised, no `..`, a .yaml/.yml/.json file. */
+export function checkImportPath(p: string): ParseResult<string> {
+  if (p.startsWith("/")) {
+    return { ok: false, message: `path "${p}" must be relative to the build context root`, hint: `write "${posix.normalize(`.${p}`).replace(/(.)\/$/, "$1")}"` };
+  }
+  if (p.split("/").includes("..")) {
+    return { ok: false, message: `path "${p}" must not contain ".."`, hint: "imports are paths inside the build context, from its root (not from this file's folder)" };
+  }
+  const norm = posix.normalize(p).replace(/(.)\/$/, "$1");
+  if (!/\.(ya?ml|json)$/.test(p) || /(^|\/)\.(ya?ml|json)$/.test(p)) {
+    const message = `path "${p}" must name a definition file (.yaml, .yml or .json)`;
+    return /\.[^/]*$/.test(p) ? { ok: false, message } : { ok: false, message, hint: `if it is a folder, write "${norm === "." ? "" : `${norm}/`}image.yaml"` };
+  }
+  if (norm !== p) return { ok: false, message: `path "${p}" is not normalised`, hint: `write "${norm}"` };
+  return { ok: true, value: p };
+}
+
+/** The package name of a Debian source package (Debian policy 5.6.1). */
+export const DEBIAN_PACKAGE = /^[a-z0-9][a-z0-9+.-]+$/;
+/** [epoch:]upstream_version[-debian_revision] (Debian policy 5.6.12); a hyphen in the upstream part needs a revision. */
+export const DEBIAN_VERSION = /^(?:[0-9]+:)?[0-9](?:[A-Za-z0-9.+~]*|[A-Za-z0-9.+~-]*-[A-Za-z0-9.+~]+)$/;
+
+/** Parses `package=version` naming a Debian source package, e.g. redis=5:7.0.15-1~deb12u10. */
+export function parseDebianSource(text: string): ParseResult<{ package: string; version: string }> {
+  const eq = text.indexOf("=");
+  if (eq < 0) {
+    return { ok: false, message: `"${text}" must be <source package>=<version>`, hint: `e.g. redis=5:7.0.15-1~deb12u10 (apt-cache showsrc ${DEBIAN_PACKAGE.test(text) ? text : "<package>"})` };
+  }
+  const pkg = text.slice(0, eq);
+  const version = text.slice(eq + 1);
+  if (!DEBIAN_PACKAGE.test(pkg)) {
+    const lower = pkg.toLowerCase();
+    return {
+      ok: false,
+      message: `"${pkg}" is not a Debian source package name`,
+      hint: lower !== pkg && DEBIAN_PACKAGE.test(lower) ? `package names are lower-case: write "${lower}=${version}"` : "names are at least 2 of a-z, 0-9, '+', '-', '.', starting with a letter or digit",
+    };
+  }
+  if (DEBIAN_VERSION.test(version)) return { ok: true, value: { package: pkg, version } };
+  let why = "write [epoch:]upstream_version[-debian_revision], e.g. 5:7.0.15-1~deb12u10";
+  const colon = version.indexOf(":");
+  const epoch = colon >= 0 ? version.slice(0, colon) : undefined;
+  const rest = colon >= 0 ? version.slice(colon + 1) : version;
+  if (version === "") why = "the version is missing: write it as apt-cache showsrc prints it, e.g. 5:7.0.15-1~deb12u10";
+  else if (epoch !== undefined && !/^[0-9]+$/.test(epoch)) why = `the epoch "${epoch}" must be a number`;
+  else if (rest.includes(":")) why = "only the epoch is followed by a colon";
+  else if (!/^[0-9]/.test(rest)) why = `the upstream version must start with a digit, found "${rest}"`;
+  else if (rest.endsWith("-")) why = "the Debian revision after the last '-' is empty";
+  else if (/[^A-Za-z0-9.+~-]/.test(rest)) {
+    const bad = /[^A-Za-z0-9.+~-]/.exec(rest)?.[0] ?? "";
+    why = `'${bad}' cannot appear in a version (allowed: letters, digits, '.', '+', '~', and '-' before the revision)`;
+  }
+  return { ok: false, message: `"${version}" is not a Debian version`, hint: why };
+}
+
 /** "6379", "6379/tcp", "53/udp" → "6379/tcp" etc., port within 1–65535. */
 export function parsePort(text: string): ParseResult<string> {
   const m = /^([0-9]+)(?:\/(tcp|udp|sctp))?$/.exec(text);

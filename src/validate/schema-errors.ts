@@ -6,6 +6,7 @@ import { resolvePointer } from "../load/index.js";
 import type { YamlNode } from "../load/index.js";
 import type { Span } from "../model/index.js";
 import { describeNode, describePath, describeTypes } from "./describe.js";
+import { parseDebianSource } from "./refs.js";
 
 /** The value at a JSON Pointer in a plain value. */
 function valueAt(data: unknown, pointer: string): unknown {
@@ -42,13 +43,15 @@ function pruneBranches(errors: readonly ErrorObject[], data: unknown): ErrorObje
     done.add(`${u.instancePath}\0${u.schemaPath}`);
     const P = u.instancePath;
     const value = valueAt(data, P);
-    const count = Array.isArray((u.parentSchema as { oneOf?: unknown[] } | undefined)?.oneOf)
-      ? ((u.parentSchema as { oneOf: unknown[] }).oneOf.length)
-      : 0;
+    const oneOf = (u.parentSchema as { oneOf?: unknown[] } | undefined)?.oneOf;
+    const count = Array.isArray(oneOf) ? oneOf.length : 0;
     const score = (list: readonly ErrorObject[]): number =>
       list.reduce((s, e) => {
         const here = e.instancePath === "";
         if (here && e.keyword === "type") return s + 1000;
+        // Missing the key that tells the branches apart (its first required key, e.g. url, debian, git): not this branch.
+        const first = (e.parentSchema as { required?: unknown[] } | undefined)?.required?.[0];
+        if (here && e.keyword === "required" && first === e.params["missingProperty"]) return s + 100;
         if (here && (e.keyword === "additionalProperties" || e.keyword === "required")) return s + 10;
         return s + 1;
       }, 0);
@@ -60,7 +63,11 @@ function pruneBranches(errors: readonly ErrorObject[], data: unknown): ErrorObje
       const sc = score(list);
       if (sc < bestScore) {
         bestScore = sc;
-        best = list;
+        // A branch validated on its own reports schema paths relative to it: put back the $defs it refers to (patternCode needs it).
+        const target = (oneOf?.[i] as { $ref?: unknown } | undefined)?.$ref;
+        best = list.map((e) =>
+          typeof target === "string" && target.startsWith("#/$defs/") && !e.schemaPath.includes("$defs/") ? { ...e, schemaPath: `${target}${e.schemaPath.slice(1)}` } : e,
+        );
       }
     }
     if (!best || bestScore === 0) continue; // cannot tell, or several branches matched: keep ajv's errors
@@ -71,6 +78,11 @@ function pruneBranches(errors: readonly ErrorObject[], data: unknown): ErrorObje
       errs = [...others.filter((e) => e !== u), ...best.map((e) => ({ ...e, instancePath: `${P}${e.instancePath}` }))];
     }
   }
+}
+
+/** closest(), or else a property the key extends or abbreviates (filename → file). */
+function guessKey(key: string, props: readonly string[]): string | undefined {
+  return closest(key, props) ?? props.find((p) => p.length >= 3 && key !== p && (key.startsWith(p) || p.startsWith(key)));
 }
 
 function keySpanAt(root: YamlNode, pointer: string, key: string): Span | undefined {
@@ -108,6 +120,8 @@ function patternCode(err: ErrorObject): string {
       return "invalid_user";
     case "httpSource":
       return "invalid_url";
+    case "debianSource":
+      return "invalid_debian_source";
     case "copy":
       return "invalid_mode";
     case "runtime":
@@ -165,7 +179,7 @@ export function schemaDiagnostics(root: YamlNode, data: unknown, errors: readonl
     if (e.keyword !== "additionalProperties") continue;
     const key = String(e.params["additionalProperty"]);
     const props = Object.keys((e.parentSchema as { properties?: object } | undefined)?.properties ?? {});
-    const guess = closest(key, props);
+    const guess = guessKey(key, props);
     if (guess !== undefined) typoFor.set(`${e.instancePath}\0${guess}`, key);
   }
 
@@ -179,10 +193,17 @@ export function schemaDiagnostics(root: YamlNode, data: unknown, errors: readonl
       case "additionalProperties": {
         const key = String(e.params["additionalProperty"]);
         const props = Object.keys((parent?.["properties"] as object | undefined) ?? {});
-        const guess = closest(key, props);
+        const guess = guessKey(key, props);
         const span = keySpanAt(root, path, key) ?? spanAt(root, path, false);
+        const both = /^\/sources\/[^/]+$/.test(path) && ((key === "debian" && props.includes("url")) || (key === "url" && props.includes("debian")));
         d = error("unknown_key", `unknown key "${key}" ${inWhere}`, span, {
-          hint: guess !== undefined ? `did you mean "${guess}"?` : props.length > 0 ? `expected one of: ${props.filter((p) => p !== "$schema").join(", ")}` : undefined,
+          hint: both
+            ? "a file source has either url (a download) or debian (a file of a Debian source package), not both"
+            : guess !== undefined
+              ? `did you mean "${guess}"?`
+              : props.length > 0
+                ? `expected one of: ${props.filter((p) => p !== "$schema").join(", ")}`
+                : undefined,
         });
         break;
       }
@@ -192,9 +213,16 @@ export function schemaDiagnostics(root: YamlNode, data: unknown, errors: readonl
         const span = spanAt(root, path, true);
         const m = /^\/sources\/([^/]+)$/.exec(path);
         const name = m?.[1]?.replace(/~1/g, "/").replace(/~0/g, "~");
+        const patch = /^\/stages\/([^/]+)\/patches\/\d+$/.test(path);
         if (name !== undefined && key === "sha256") {
-          d = error("unpinned_source", `source "${name}" is not pinned: it has a url but no sha256`, span, {
-            hint: "add sha256: <hex digest of the file> (sha256sum <file>)",
+          const debian = (valueAt(data, path) as Record<string, unknown> | undefined)?.["debian"] !== undefined;
+          d = error("unpinned_source", `source "${name}" is not pinned: it has ${debian ? "a Debian source package file" : "a url"} but no sha256`, span, {
+            hint: debian ? "add sha256: <hex digest of the file> (its Checksums-Sha256 line in the .dsc, or sha256sum <file>)" : "add sha256: <hex digest of the file> (sha256sum <file>)",
+          });
+        } else if (patch && key === "sha256") {
+          const file = (valueAt(data, path) as Record<string, unknown> | undefined)?.["path"];
+          d = error("unpinned_patch", `patch ${where} is not pinned: it has no sha256`, span, {
+            hint: `add sha256: <hex digest of the patch file> (sha256sum ${typeof file === "string" ? (file.split("/").pop() ?? file) : "<file>"})`,
           });
         } else if (name !== undefined && key === "commit") {
           d = error("unpinned_source", `source "${name}" is not pinned: it has a git url but no commit`, span, {
@@ -231,6 +259,11 @@ export function schemaDiagnostics(root: YamlNode, data: unknown, errors: readonl
         if (code === "malformed_sha256" || code === "malformed_commit") {
           const h = hashMessage(code, value, where);
           d = error(h.code, h.message, span, { hint: h.hint });
+        } else if (code === "invalid_debian_source") {
+          const r = parseDebianSource(value);
+          d = r.ok
+            ? error(code, `invalid ${where} ${JSON.stringify(value)}`, span)
+            : error(code, `invalid ${where}: ${r.message}`, span, { hint: r.hint });
         } else {
           const why = typeof parent?.["patternErrorMessage"] === "string" ? parent["patternErrorMessage"] : `must match ${String(e.params["pattern"])}`;
           d = error(code, `${e.propertyName !== undefined ? `invalid ${what}` : `invalid ${where} ${JSON.stringify(value)}`}: ${why}`, span);

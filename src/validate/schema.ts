@@ -5,6 +5,8 @@
 // platforms, paths) live in semantic.ts; they need more than a schema can say.
 
 const NAME = "^[a-z0-9][a-z0-9._-]*$";
+/** `<source package>=<Debian version>`; refs.ts parses it again to say what is wrong. */
+const DEBIAN_SOURCE = "^[a-z0-9][a-z0-9+.-]+=(?:[0-9]+:)?[0-9](?:[A-Za-z0-9.+~]*|[A-Za-z0-9.+~-]*-[A-Za-z0-9.+~]+)$";
 
 const str = (description: string, extra: Record<string, unknown> = {}) => ({ type: "string", description, ...extra });
 const bool = (description: string, dflt: boolean) => ({ type: "boolean", description, default: dflt });
@@ -34,9 +36,21 @@ export const imageSchema = {
       minItems: 1,
       items: str("A target platform, e.g. linux/amd64.", { minLength: 1 }),
     },
+    imports: {
+      type: "object",
+      description:
+        "Other definitions whose runtime images stages (and the image) can start from with `from: <import name>`. Import names share one namespace with sources and stages.",
+      propertyNames: ref("name", "Import name, referred to by `from`."),
+      additionalProperties: str(
+        "Path of the imported definition relative to the build context root (not to this file), normalised, without `..`, ending in .yaml, .yml or .json.",
+        { minLength: 1 },
+      ),
+      default: {},
+    },
     sources: {
       type: "object",
-      description: "Named inputs, each pinned by content: a tarball by sha256, a git repository by commit, or a folder of the build context.",
+      description:
+        "Named inputs, each pinned by content: a file by sha256 (from a URL or a Debian source package), a git repository by commit, or a folder of the build context.",
       propertyNames: ref("name", "Source name, referred to by mounts and copies."),
       additionalProperties: ref("source", "A named source."),
       default: {},
@@ -83,14 +97,16 @@ export const imageSchema = {
       items: { type: ["string", "number"], description: "One argument (numbers are kept as written)." },
     },
     fromRef: str(
-      "What to start from: `scratch` (empty), the name of a stage, or an image reference with a tag and/or digest, e.g. caisson/debian:bookworm or docker.io/library/debian:bookworm@sha256:….",
+      "What to start from: `scratch` (empty), the name of a stage or of an import, or an image reference with a tag and/or digest, e.g. caisson/debian:bookworm or docker.io/library/debian:bookworm@sha256:….",
       { minLength: 1 },
     ),
     source: {
-      description: "A source: {url, sha256} for a file, {git, commit} for a repository, or {path} for a folder of the build context.",
-      oneOf: [{ $ref: "#/$defs/httpSource" }, { $ref: "#/$defs/gitSource" }, { $ref: "#/$defs/localSource" }],
+      description:
+        "A source: {url, sha256} for a file, {debian, file, sha256} for a file of a Debian source package, {git, commit} for a repository, or {path} for a folder of the build context.",
+      oneOf: [{ $ref: "#/$defs/httpSource" }, { $ref: "#/$defs/debianSource" }, { $ref: "#/$defs/gitSource" }, { $ref: "#/$defs/localSource" }],
       defaultSnippets: [
         { label: "tarball", body: { url: "https://$1", sha256: "$2", extract: true } },
+        { label: "debian source file", body: { debian: "${1:package}=${2:version}", file: "$3", sha256: "$4", extract: true } },
         { label: "git", body: { git: "https://$1", commit: "$2" } },
         { label: "local", body: { path: "$1" } },
       ],
@@ -104,6 +120,22 @@ export const imageSchema = {
         url: str("http:// or https:// URL of the file.", { pattern: "^https?://[^\\s]+$", patternErrorMessage: "must be an http:// or https:// URL" }),
         sha256: ref("sha256", "Lower-case hex SHA-256 of the file; the download fails if it differs."),
         filename: str("File name in the source's root; defaults to the URL's last path segment.", { minLength: 1 }),
+        extract: bool("Unpack the tar archive (gzip/xz/zstd/bzip2) into the source's root instead of keeping the file.", false),
+      },
+    },
+    debianSource: {
+      type: "object",
+      description:
+        "A file of a Debian source package (.orig.tar.*, .debian.tar.*, .dsc), served by a sha256-keyed source store or mirror: it has no upstream URL.",
+      additionalProperties: false,
+      required: ["debian", "file", "sha256"],
+      properties: {
+        debian: str("The source package and its Debian version as <package>=<version>, e.g. redis=5:7.0.15-1~deb12u10 (as apt-cache showsrc prints them).", {
+          pattern: DEBIAN_SOURCE,
+          patternErrorMessage: "write <source package>=<Debian version>, e.g. redis=5:7.0.15-1~deb12u10",
+        }),
+        file: str("The file's name in the source package, e.g. redis_7.0.15.orig.tar.gz (a plain file name); also its name in the source's root.", { minLength: 1 }),
+        sha256: ref("sha256", "Lower-case hex SHA-256 of the file (as in the .dsc's Checksums-Sha256); the fetch fails if it differs."),
         extract: bool("Unpack the tar archive (gzip/xz/zstd/bzip2) into the source's root instead of keeping the file.", false),
       },
     },
@@ -189,13 +221,36 @@ export const imageSchema = {
         { $ref: "#/$defs/tmpfsMount" },
       ],
     },
+    stageCopy: {
+      type: "object",
+      description: "Copy a file or directory from a source or another stage into the stage's file system before its patches and commands.",
+      additionalProperties: false,
+      required: ["from", "src", "dest"],
+      properties: {
+        from: ref("name", "Name of a source or a stage."),
+        src: str("Absolute, normalised path inside `from`.", { minLength: 1 }),
+        dest: str("Absolute, normalised destination path in the stage.", { minLength: 1 }),
+      },
+    },
+    patch: {
+      type: "object",
+      description: "A patch file from a source, checked against its sha256 and applied with patch -p<strip> in the stage's workdir.",
+      additionalProperties: false,
+      required: ["from", "path", "sha256"],
+      properties: {
+        from: ref("name", "Name of the source holding the patch file (not a stage)."),
+        path: str("Absolute, normalised path of the patch file inside the source, e.g. /debian/patches/0001-fix.patch.", { minLength: 1 }),
+        sha256: ref("sha256", "Lower-case hex SHA-256 of the patch file (sha256sum <file>); the build fails if it differs."),
+        strip: { type: "integer", minimum: 0, maximum: 9, default: 1, description: "Leading path components to strip from file names in the patch (patch -p<strip>)." },
+      },
+    },
     stage: {
       type: "object",
-      description: "A build stage: runs shell commands on top of `from`, with mounts.",
+      description: "A build stage: starts from `from`, gets its copies, then its patches, then runs shell commands with its mounts.",
       additionalProperties: false,
       required: ["from", "run"],
       properties: {
-        from: ref("fromRef", "What the stage starts from: scratch, another stage, or an image reference."),
+        from: ref("fromRef", "What the stage starts from: scratch, another stage, an import, or an image reference."),
         on: {
           type: "string",
           enum: ["build", "target"],
@@ -219,6 +274,18 @@ export const imageSchema = {
           type: "object",
           description: "Mounts by absolute destination path.",
           additionalProperties: ref("mount", "What to mount at this path."),
+        },
+        copy: {
+          type: "array",
+          description: "Files copied into the stage's file system, in order, before patches and commands.",
+          items: ref("stageCopy", "One copy."),
+          default: [],
+        },
+        patches: {
+          type: "array",
+          description: "Patches applied in order in the workdir after the copies and before the commands; each pinned by sha256.",
+          items: ref("patch", "One patch."),
+          default: [],
         },
         run: {
           type: "array",

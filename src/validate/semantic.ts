@@ -1,7 +1,8 @@
 // Semantic pass: walks the tree (tolerating whatever the schema already
 // reported), builds the normalised ImageDefinition and reports what a schema
 // cannot: references, cycles, platforms, image refs, paths, ports, durations,
-// root without a reason, weakened runtime settings, unused stages and sources.
+// root without a reason, weakened runtime settings, unused stages, sources and
+// imports. Imported definitions are not read here (resolving them is I/O).
 import { closest, error, warning } from "../diag/index.js";
 import type { Diagnostic, RelatedSpan } from "../diag/index.js";
 import { child, entry } from "../load/index.js";
@@ -11,20 +12,25 @@ import type {
   FromRef,
   Healthcheck,
   ImageDefinition,
+  Import,
   Located,
   MountSpec,
+  Patch,
   Platform,
   RuntimeImage,
   RuntimeUser,
   SourceSpec,
   Span,
   Stage,
+  StageCopy,
   Toolchain,
 } from "../model/index.js";
 import {
   CAPABILITIES,
   checkAbsolutePath,
   checkContextPath,
+  checkImportPath,
+  parseDebianSource,
   parseDuration,
   parseImageRef,
   parsePlatform,
@@ -76,6 +82,7 @@ function oneOfStr<T extends string>(n: YamlNode | undefined, allowed: readonly T
 class Builder {
   readonly diagnostics: Diagnostic[] = [];
   private readonly sources = new Map<string, MapEntry>();
+  private readonly imports = new Map<string, MapEntry>();
   private readonly stages = new Map<string, MapEntry>();
   /** Stage → stages it depends on, with the span of each reference. */
   private readonly edges = new Map<string, { to: string; span: Span }[]>();
@@ -101,6 +108,16 @@ class Builder {
     const root = map(this.doc.root);
     if (!root) return undefined;
     for (const e of map(child(root, "sources"))?.entries ?? []) this.sources.set(e.key, e);
+    for (const e of map(child(root, "imports"))?.entries ?? []) {
+      this.imports.set(e.key, e);
+      if (e.key === "scratch") this.err("reserved_name", `"scratch" cannot name an import`, e.keySpan, "it means the empty image; choose another name");
+      const src = this.sources.get(e.key);
+      if (src) {
+        this.err("name_conflict", `"${e.key}" names both a source and an import`, e.keySpan, "rename one of them; sources, stages and imports share one namespace", [
+          { span: src.keySpan, message: "source defined here" },
+        ]);
+      }
+    }
     for (const e of map(child(root, "stages"))?.entries ?? []) {
       this.stages.set(e.key, e);
       if (e.key === "scratch") this.err("reserved_name", `"scratch" cannot name a stage`, e.keySpan, "it means the empty image; choose another name");
@@ -110,11 +127,18 @@ class Builder {
           { span: src.keySpan, message: "source defined here" },
         ]);
       }
+      const imp = this.imports.get(e.key);
+      if (imp) {
+        this.err("name_conflict", `"${e.key}" names both an import and a stage`, e.keySpan, "rename one of them; sources, stages and imports share one namespace", [
+          { span: imp.keySpan, message: "import defined here" },
+        ]);
+      }
     }
 
     const name = str(child(root, "name"));
     const version = text(child(root, "version"));
     const platforms = this.platforms(child(root, "platforms"));
+    const imports = [...this.imports.values()].map((e) => this.import(e));
     const sources = [...this.sources.values()].map((e) => this.source(e));
     const stages = [...this.stages.values()].map((e) => this.stage(e));
     const imageEntry = entry(root, "image");
@@ -123,12 +147,13 @@ class Builder {
     this.unused();
 
     if (name === undefined || platforms === undefined || image === undefined) return undefined;
-    if (sources.some((s) => s === undefined) || stages.some((s) => s === undefined)) return undefined;
+    if (sources.some((s) => s === undefined) || stages.some((s) => s === undefined) || imports.some((s) => s === undefined)) return undefined;
     const def: Mutable<ImageDefinition> = {
       file: this.doc.file,
       text: this.doc.text,
       name,
       platforms,
+      imports: imports as Import[],
       sources: sources as SourceSpec[],
       stages: stages as Stage[],
       image,
@@ -158,15 +183,36 @@ class Builder {
     return out;
   }
 
+  /** An import: only its path is checked; the imported file is read by the resolve step. */
+  private import(e: MapEntry): Import | undefined {
+    const p = str(e.value);
+    if (p === undefined) return undefined; // the schema reported the type
+    const path = this.check(checkImportPath(p), "invalid_path", e.value.span);
+    if (path === undefined) return undefined;
+    return { name: e.key, path, span: e.span };
+  }
+
   private source(e: MapEntry): SourceSpec | undefined {
     const n = map(e.value);
     if (!n) return undefined;
     const name = e.key;
     const span = e.span;
     if (entry(n, "url")) {
-      const url = str(child(n, "url"));
+      const urlNode = child(n, "url");
+      const url = str(urlNode);
       const sha256 = str(child(n, "sha256"));
-      if (url === undefined || sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+      if (url === undefined || !/^https?:\/\/\S+$/.test(url)) return undefined; // the schema reported it
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(url);
+      } catch {
+        parsed = undefined;
+      }
+      if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:") || parsed.hostname === "") {
+        this.err("invalid_url", `source "${name}": "${url}" is not a valid http:// or https:// URL`, urlNode?.span ?? span, "write https://host/path");
+        return undefined;
+      }
+      if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
       let filename = str(child(n, "filename"));
       if (filename === undefined) {
         const last = url.replace(/[?#].*$/, "").replace(/^https?:\/\/[^/]*/, "").split("/").pop() ?? "";
@@ -186,6 +232,25 @@ class Builder {
         return undefined;
       }
       return { kind: "http", name, url, sha256, filename, extract: bool(child(n, "extract"), false), span };
+    }
+    if (entry(n, "debian")) {
+      const debian = str(child(n, "debian"));
+      const fileNode = child(n, "file");
+      const file = str(fileNode);
+      const sha256 = str(child(n, "sha256"));
+      if (debian === undefined || !parseDebianSource(debian).ok) return undefined; // the schema reported it
+      if (file !== undefined && (file.includes("/") || file.includes("\\") || file === "." || file === "..")) {
+        const base = file.split(/[/\\]/).filter(Boolean).pop();
+        this.err(
+          "invalid_filename",
+          `file "${file}" must be a plain file name`,
+          fileNode?.span ?? span,
+          base !== undefined && base !== "." && base !== ".." ? `the file's name in the source package, without the archive's directory: write "${base}"` : "give the file's name in the source package",
+        );
+        return undefined;
+      }
+      if (file === undefined || sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+      return { kind: "http", name, debian, sha256, filename: file, extract: bool(child(n, "extract"), false), span };
     }
     if (entry(n, "git")) {
       const url = str(child(n, "git"));
@@ -215,19 +280,26 @@ class Builder {
       this.use(owner, t, span);
       return { kind: "stage", name: t, span };
     }
+    if (this.imports.has(t)) {
+      this.use(owner, t, span);
+      return { kind: "import", name: t, span };
+    }
     if (NAME.test(t) && !/[/:@]/.test(t)) {
       const names = [...this.stages.keys()];
-      const guess = closest(t, names);
+      const imports = [...this.imports.keys()];
+      const guess = closest(t, [...names, ...imports]);
       const isSource = this.sources.has(t);
+      const needs = imports.length ? "a stage, an import or an image" : "a stage or an image";
+      const known = [names.length ? `stages are ${names.join(", ")}` : "", imports.length ? `imports are ${imports.join(", ")}` : ""].filter(Boolean).join("; ");
       this.err(
         "unknown_stage",
-        isSource ? `"${t}" is a source, not a stage; \`from\` needs a stage or an image` : `stage "${t}" not found`,
+        isSource ? `"${t}" is a source, not a stage; \`from\` needs ${needs}` : imports.length ? `no stage or import named "${t}"` : `stage "${t}" not found`,
         span,
         guess !== undefined
           ? `did you mean "${guess}"?`
           : isSource
             ? `mount the source instead: mounts: { /src: ${t} }`
-            : `to use an image, give its tag and digest: ${t}:<tag>@sha256:<digest>${names.length ? `; stages are ${names.join(", ")}` : ""}`,
+            : `to use an image, give its tag and digest: ${t}:<tag>@sha256:<digest>${known ? `; ${known}` : ""}`,
       );
       return undefined;
     }
@@ -270,8 +342,48 @@ class Builder {
       this.use(owner, t, n.span);
       return { from: t, fromKind: "source" };
     }
+    if (this.imports.has(t)) {
+      this.err(
+        "unknown_source_or_stage",
+        `"${t}" is an import, not a source or stage`,
+        n.span,
+        `start a stage from it (from: ${t}) and use that stage here`,
+      );
+      return undefined;
+    }
     const guess = closest(t, [...this.sources.keys(), ...this.stages.keys()]);
     this.err("unknown_source_or_stage", `no source or stage named "${t}"`, n.span, guess !== undefined ? `did you mean "${guess}"?` : this.knownNames());
+    return undefined;
+  }
+
+  /** The source a patch comes from; patches cannot come from stages (they are pinned files of an input). */
+  private patchSource(n: YamlNode | undefined, owner: string): string | undefined {
+    const t = str(n);
+    if (t === undefined || n === undefined) return undefined;
+    if (this.sources.has(t)) {
+      this.use(owner, t, n.span);
+      return t;
+    }
+    if (this.stages.has(t) || this.imports.has(t)) {
+      const what = this.stages.has(t) ? "a stage" : "an import";
+      this.err(
+        "patch_needs_source",
+        `a patch must come from a source; "${t}" is ${what}`,
+        n.span,
+        this.stages.has(t)
+          ? `keep the patch in a source (e.g. sources: { patches: { path: patches } }), or copy it in with copy: [{ from: ${t}, src: …, dest: … }] and apply it in run:`
+          : "keep the patch in a source, e.g. sources: { patches: { path: patches } }",
+      );
+      return undefined;
+    }
+    const names = [...this.sources.keys()];
+    const guess = closest(t, names);
+    this.err(
+      "unknown_source",
+      `no source named "${t}"`,
+      n.span,
+      guess !== undefined ? `did you mean "${guess}"?` : names.length ? `sources are ${names.join(", ")}` : "define it under sources:",
+    );
     return undefined;
   }
 
@@ -314,6 +426,20 @@ class Builder {
       if (spec) mounts.push(spec);
       else mountsOk = false;
     }
+    const copy: StageCopy[] = [];
+    let copyOk = true;
+    for (const it of items(child(n, "copy"))) {
+      const c = this.stageCopy(it, name);
+      if (c) copy.push(c);
+      else copyOk = false;
+    }
+    const patches: Patch[] = [];
+    let patchesOk = true;
+    for (const it of items(child(n, "patches"))) {
+      const p = this.patch(it, name);
+      if (p) patches.push(p);
+      else patchesOk = false;
+    }
     const workdirNode = child(n, "workdir");
     const workdir = workdirNode === undefined ? "/" : this.absPath(workdirNode, "workdir");
     const run: Located<string>[] = [];
@@ -330,7 +456,7 @@ class Builder {
         span: tcNode.span,
       };
     }
-    if (!from || workdir === undefined || !mountsOk) return undefined;
+    if (!from || workdir === undefined || !mountsOk || !copyOk || !patchesOk) return undefined;
     const stage: Mutable<Stage> = {
       name,
       from,
@@ -339,6 +465,8 @@ class Builder {
       workdir,
       network: oneOfStr(child(n, "network"), ["sandbox", "none"], "sandbox"),
       mounts,
+      copy,
+      patches,
       run,
       span: e.span,
     };
@@ -346,6 +474,30 @@ class Builder {
     const user = text(child(n, "user"));
     if (user !== undefined) stage.user = user;
     return stage;
+  }
+
+  private stageCopy(n: YamlNode, owner: string): StageCopy | undefined {
+    const m = map(n);
+    if (!m) return undefined;
+    const r = this.ref(child(m, "from"), owner);
+    const src = this.absPath(child(m, "src"), "copy source");
+    const dest = this.absPath(child(m, "dest"), "copy destination");
+    if (!r || src === undefined || dest === undefined) return undefined;
+    return { from: r.from, fromKind: r.fromKind, src, dest, span: n.span };
+  }
+
+  private patch(n: YamlNode, owner: string): Patch | undefined {
+    const m = map(n);
+    if (!m) return undefined;
+    const from = this.patchSource(child(m, "from"), owner);
+    const path = this.absPath(child(m, "path"), "patch path");
+    const sha256 = str(child(m, "sha256"));
+    const stripNode = child(m, "strip");
+    const strip = stripNode === undefined ? 1 : int(stripNode);
+    // A missing or malformed sha256 and a bad strip were reported by the schema.
+    if (from === undefined || path === undefined || sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+    if (strip === undefined || strip < 0 || strip > 9) return undefined;
+    return { from, path, sha256, strip, span: n.span };
   }
 
   private mount(m: MapEntry, owner: string): MountSpec | undefined {
@@ -614,7 +766,7 @@ class Builder {
     return ok ? hc : null;
   }
 
-  /** Reports each cycle among stages (through `from` or mounts) once, with its path. */
+  /** Reports each cycle among stages (through `from`, mounts or copies) once, with its path. */
   private cycles(): void {
     const state = new Map<string, "active" | "done">();
     const stack: { name: string; span: Span | undefined }[] = [];
@@ -664,6 +816,9 @@ class Builder {
     }
     for (const [name, e] of this.sources) {
       if (!reach.has(name)) this.warn("unused_source", `source "${name}" is not used`, e.keySpan, "mount it in a stage, copy from it, or remove it");
+    }
+    for (const [name, e] of this.imports) {
+      if (!reach.has(name)) this.warn("unused_import", `import "${name}" is not used`, e.keySpan, `start a stage or the image from it (from: ${name}), or remove it`);
     }
   }
 }

@@ -73,4 +73,67 @@ describe("model", () => {
     expect(d?.image.expose).toEqual(["80/tcp", "53/udp"]);
     expect(d?.image.copy[0]?.mode).toBe(0o555);
   });
+
+  it("imports-patches: imports, Debian source files, stage copies and patches", () => {
+    const { text } = fixture("imports-patches");
+    const { definition: d, diagnostics } = checkDefinition("image.yaml", text);
+    expect(diagnostics).toEqual([]);
+    if (!d) throw new Error("no definition");
+    const lines = new LineIndex(text);
+    expect(d.imports).toMatchObject([{ name: "builder", path: "images/debian-builder/image.yaml" }]);
+    expect(lines.slice(d.imports[0]?.span.start ?? 0, d.imports[0]?.span.end ?? 0)).toBe("builder: images/debian-builder/image.yaml");
+    expect(d.sources[0]).toEqual({
+      kind: "http",
+      name: "orig",
+      debian: "redis=5:7.0.15-1~deb12u10",
+      sha256: "fcb933106b6b621988f5c08e6575b6f046c65c6e7b6bfcd44520c66352a56186",
+      filename: "redis_7.0.15.orig.tar.gz",
+      extract: true,
+      span: expect.anything(),
+    });
+    expect(d.sources[0]).not.toHaveProperty("url");
+    const [build, config] = d.stages;
+    expect(build?.from).toMatchObject({ kind: "import", name: "builder" });
+    expect(lines.slice(build?.from.span.start ?? 0, build?.from.span.end ?? 0)).toBe("builder");
+    expect(build?.copy).toMatchObject([
+      { from: "orig", fromKind: "source", src: "/redis-7.0.15", dest: "/src/redis" },
+      { from: "packaging", fromKind: "source", src: "/debian", dest: "/src/redis/debian" },
+    ]);
+    expect(build?.patches.map((p) => [p.from, p.path, p.strip])).toEqual([
+      ["packaging", "/debian/patches/0002-Add-CPPFLAGS-to-upstream-makefiles.patch", 1],
+      ["packaging", "/debian/patches/0003-Use-get_current_dir_name-over-PATHMAX-etc.patch", 1],
+      ["local-patches", "/no-lto.patch", 0],
+    ]);
+    expect(build?.patches[2]?.sha256).toBe("a0fde963011374836c232265091f86178e806064be01f8f81abe195816b50153");
+    expect(lines.slice(build?.patches[2]?.span.start ?? 0, build?.patches[2]?.span.end ?? 0)).toMatch(/^\{ from: local-patches, .* strip: 0 \}$/);
+    expect(config?.copy).toMatchObject([{ from: "build", fromKind: "stage", src: "/src/redis/redis.conf" }]);
+    expect(config?.patches).toEqual([]);
+  });
+
+  it("older definitions get empty imports, copies and patches", () => {
+    const { text } = fixture("redis");
+    const { definition: d } = checkDefinition("redis.yaml", text);
+    expect(d?.imports).toEqual([]);
+    expect(d?.stages[0]?.copy).toEqual([]);
+    expect(d?.stages[0]?.patches).toEqual([]);
+  });
+
+  it("warns about an unused import; the image may start from an import", () => {
+    const base = "name: app\nplatforms: [linux/amd64]\nimports:\n  base: images/base/image.yaml\n  extra: images/extra/image.json\n";
+    const r = checkDefinition("image.yaml", `${base}image:\n  from: base\n`);
+    expect(r.diagnostics.map((x) => [x.code, x.message])).toEqual([["unused_import", 'import "extra" is not used']]);
+    expect(r.definition?.image.from).toMatchObject({ kind: "import", name: "base" });
+  });
+
+  it("a copy from another stage is a dependency (cycles are found through copies)", () => {
+    const yaml = [
+      "name: app",
+      "platforms: [linux/amd64]",
+      "stages:",
+      "  a: { from: scratch, copy: [{ from: b, src: /x, dest: /x }], run: [make] }",
+      "  b: { from: a, run: [make] }",
+      "image: { from: b }",
+    ].join("\n");
+    expect(checkDefinition("image.yaml", yaml).diagnostics.map((x) => x.code)).toEqual(["stage_cycle"]);
+  });
 });

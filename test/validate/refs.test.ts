@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseDuration, parseImageRef, parsePlatform, parsePort } from "../../src/validate/index.js";
+import { checkImportPath, parseDebianSource } from "../../src/validate/refs.js";
+import { imageSchema } from "../../src/validate/schema.js";
 
 const D = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -61,5 +63,61 @@ describe("parsePort / parseDuration", () => {
     expect(parseDuration("500ms")).toEqual({ ok: true, value: 5e8 });
     expect(parseDuration("1.5h")).toEqual({ ok: true, value: 5400e9 });
     expect(parseDuration("30").ok).toBe(false);
+  });
+});
+
+const DEBIAN_PATTERN = new RegExp((imageSchema.$defs.debianSource.properties.debian as unknown as { pattern: string }).pattern, "u");
+
+describe("parseDebianSource", () => {
+  it.each([
+    ["redis=5:7.0.15-1~deb12u10", "redis", "5:7.0.15-1~deb12u10"],
+    ["openssl=3.0.15-1~deb12u1", "openssl", "3.0.15-1~deb12u1"],
+    ["gcc-12=12.2.0-14+deb12u1", "gcc-12", "12.2.0-14+deb12u1"],
+    ["libxml2=2.9.14+dfsg-1.3~deb12u1", "libxml2", "2.9.14+dfsg-1.3~deb12u1"],
+    ["dpkg=1.21.22", "dpkg", "1.21.22"],
+    ["tzdata=2024a-0+deb12u1", "tzdata", "2024a-0+deb12u1"],
+    ["g++-12=12.2.0-14", "g++-12", "12.2.0-14"],
+    ["pkg=1:2.0-rc1-3", "pkg", "1:2.0-rc1-3"],
+    ["pkg=0~git20240101.abc-1", "pkg", "0~git20240101.abc-1"],
+  ])("%s", (text, pkg, version) => {
+    expect(parseDebianSource(text)).toEqual({ ok: true, value: { package: pkg, version } });
+    expect(DEBIAN_PATTERN.test(text)).toBe(true);
+  });
+  it.each([
+    ["redis", "must be <source package>=<version>"],
+    ["redis=", "the version is missing"],
+    ["r=1.0", "not a Debian source package name"],
+    ["Redis=1.0", 'write "redis=1.0"'],
+    ["redis=v1.0", "must start with a digit"],
+    ["redis=x:1.0", 'the epoch "x" must be a number'],
+    ["redis=1:2:3", "only the epoch"],
+    ["redis=1.0-", "revision after the last '-' is empty"],
+    ["redis=1.0_2", "'_' cannot appear"],
+    ["redis=1.0-1_2", "'_' cannot appear"],
+  ])("rejects %s", (text, why) => {
+    const r = parseDebianSource(text);
+    expect(r.ok).toBe(false);
+    expect(r.ok ? "" : `${r.message} ${r.hint ?? ""}`).toContain(why);
+    expect(DEBIAN_PATTERN.test(text)).toBe(false);
+  });
+});
+
+describe("checkImportPath", () => {
+  it.each(["images/builder/image.yaml", "b.yml", "x/y.json"])("accepts %s", (p) => {
+    expect(checkImportPath(p)).toEqual({ ok: true, value: p });
+  });
+  it.each([
+    ["/images/b.yaml", 'write "images/b.yaml"'],
+    ["../b/image.yaml", '".."'],
+    ["a/../b.yaml", '".."'],
+    ["./b.yaml", 'write "b.yaml"'],
+    ["a//b.yaml", 'write "a/b.yaml"'],
+    ["images/builder", 'write "images/builder/image.yaml"'],
+    ["images/builder/", 'write "images/builder/image.yaml"'],
+    ["notes.txt", ".yaml, .yml or .json"],
+  ])("rejects %s", (p, why) => {
+    const r = checkImportPath(p);
+    expect(r.ok).toBe(false);
+    expect(r.ok ? "" : `${r.message} ${r.hint ?? ""}`).toContain(why);
   });
 });
