@@ -106,7 +106,8 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
     }
   } catch (e) {
     if (e instanceof EngineError) {
-      process.stderr.write(`caisson: build failed: ${e.message}\n`);
+      // buildx has already printed the engine's error with the definition's lines.
+      process.stderr.write(`caisson: build of ${file} failed (exit ${e.exitCode})\n`);
       return false;
     }
     throw e;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseDocument, isMap, type YAMLMap } from "yaml";
@@ -22,7 +22,8 @@ async function compile(file: string, text: string) {
   const { results, diagnostics } = await compileDefinition(file, text, {
     buildPlatform: BUILD,
     platforms: TARGETS,
-    readContext: (path) => readFile(path, "utf8"),
+    sourceMirror: "http://127.0.0.1:8080",
+    readContext: (path) => readFile(join(dirname(file), path), "utf8"),
   });
   if (!results) throw new Error(`does not compile: ${JSON.stringify(diagnostics)}`);
   return results;

@@ -1,0 +1,63 @@
+// Compile-time benchmark: `caisson compile` on the example definitions and on
+// a generated 1,000-stage definition, as ratios to bare `node` start-up
+// measured in the same run (so the figures survive a slow or busy machine).
+// Usage: npm run bench:compile   (needs `npm run build` first; npm ci does it)
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+
+const RUNS = Number(process.env.RUNS ?? 7);
+const cli = join(process.cwd(), "bin/caisson.js");
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function time(args) {
+  const xs = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, args, { stdio: ["ignore", "ignore", "pipe"] });
+    xs.push(performance.now() - t0);
+    if (r.status !== 0) throw new Error(`${args.join(" ")} failed: ${r.stderr}`);
+  }
+  return median(xs);
+}
+
+function generated(n) {
+  const lines = ["name: generated", "platforms: [linux/amd64, linux/arm64]", "stages:"];
+  for (let i = 0; i < n; i++) {
+    lines.push(`  s${i}:`);
+    lines.push(`    from: ${i === 0 ? "scratch" : `s${i - 1}`}`);
+    lines.push(`    run: ["echo ${i} > /f${i}"]`);
+  }
+  lines.push("image:", "  from: scratch", "  copy:", `    - { from: s${n - 1}, src: /f0, dest: /f0 }`, "  entrypoint: [/f0]");
+  return lines.join("\n") + "\n";
+}
+
+const dir = mkdtempSync(join(tmpdir(), "caisson-bench-"));
+try {
+  const big = join(dir, "image.yaml");
+  writeFileSync(big, generated(1000));
+  const node = time(["-e", "0"]);
+  const rows = [["bare node start-up", node]];
+  const examples = [];
+  for (const root of ["images", "test/fixtures/valid"]) {
+    if (!existsSync(root)) continue;
+    for (const d of readdirSync(root)) {
+      const f = ["image.yaml", "image.json"].map((n) => join(root, d, n)).find(existsSync);
+      if (f) examples.push(f);
+    }
+  }
+  for (const f of examples) rows.push([`compile ${f}`, time([cli, "compile", f, "--platform", "linux/arm64", "-o", join(dir, "out.pb")])]);
+  rows.push(["compile generated 1,000 stages", time([cli, "compile", big, "--platform", "linux/arm64", "-o", join(dir, "out.pb")])]);
+  console.log(`median of ${RUNS} runs each, wall clock`);
+  for (const [name, ms] of rows) console.log(`${name.padEnd(58)} ${ms.toFixed(1).padStart(8)} ms  ${(ms / node).toFixed(2).padStart(6)}x node`);
+  const size = execFileSync(process.execPath, [cli, "compile", big, "--platform", "linux/arm64"]).length;
+  console.log(`generated definition: ${size} bytes of LLB`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
