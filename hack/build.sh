@@ -25,12 +25,14 @@ fi
 
 # Files of Debian source packages the definition (or an import) pins: fetch
 # them into the sha256-keyed source store unless it has them already.
-for f in "$def" $(sed -n 's/^  [a-z0-9_-]*: *\(images\/.*\.yaml\)/\1/p' "$def"); do
-  sed -n 's/^ *debian: *\([a-z0-9][a-z0-9+.-]*\)=\(.*\)$/\1 \2/p' "$f"
-done | sort -u | while read -r pkg version; do
-  sha=$(sed -n "/debian: *$pkg=/,/sha256:/s/^ *sha256: *\([0-9a-f]\{64\}\).*/\1/p" "$def" "$f" 2>/dev/null | head -n1)
-  if [ -n "$sha" ] && [ -d "${CAISSON_CACHE:-/var/cache/caisson}/sources/$sha" ]; then continue; fi
+store=${CAISSON_SOURCE_STORE:-${CAISSON_CACHE:-/var/cache/caisson}/sources}
+for f in "$def" $(sed -n 's/^  [a-z0-9_-]*: *\(images\/.*\.ya\?ml\)$/\1/p' "$def"); do
+  # "debian: pkg=version" followed (within its source) by "sha256: <hex>"
+  awk '/^ *debian: /{split($2, a, "="); pkg=a[1]; ver=a[2]} /^ *sha256: / && pkg {print pkg, ver, $2; pkg=""}' "$f"
+done | sort -u | while read -r pkg version sha; do
+  [ -e "$store/$sha" ] && continue
   bash hack/fetch-sources.sh "$pkg=${version#*:}" >/dev/null
+  [ -e "$store/$sha" ] || echo "build.sh: warning: $pkg $version gave no file with sha256 $sha" >&2
 done
 
 version=$(node -e 'const y=require("fs").readFileSync(process.argv[1],"utf8");const m=/^version:\s*"?([^"\s#]+)/m.exec(y);console.log(m?m[1]:"latest")' "$def")
