@@ -98,7 +98,8 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
         ...(platforms ? { platforms } : {}),
         output,
         progress: flags.progress,
-        buildArgs: { CAISSON_SOURCE_MIRROR: server.url, CAISSON_DEFINITION: rel },
+        // SOURCE_DATE_EPOCH=0 dates the image config and index at the epoch, so rebuilds give the same digests.
+        buildArgs: { CAISSON_SOURCE_MIRROR: server.url, CAISSON_DEFINITION: rel, SOURCE_DATE_EPOCH: "0" },
         ...(flags.noCache ? { noCache: true } : {}),
         provenance: false,
       });
