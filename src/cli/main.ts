@@ -9,10 +9,12 @@ import { definitionBytes, definitionToDot, dumpDefinition, formatPlatform } from
 import type { Platform } from "../model/index.js";
 import { checkDefinition, parsePlatform } from "../validate/index.js";
 import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { buildCommand, defaultSourceStore, type BuildFlags } from "./build.js";
 import { readText, UsageError, writeAtomic, writeStdout } from "./io.js";
 
+const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 const EXIT_INTERNAL = 70;
@@ -84,10 +86,18 @@ const platformOption = () =>
 
 export function program(): Command {
   const cli = new Command("caisson")
-    .description(
-      "Build minimal, hardened, multi-arch container images from declarative definitions,\n" +
-        "compiled straight to BuildKit LLB.\n\n" +
-        "Exit codes: 0 success, 1 invalid definition or failed build, 2 bad usage or unreadable file, 70 internal error.",
+    .description("Build minimal, hardened, multi-arch container images from declarative definitions, compiled straight to BuildKit LLB.")
+    .version(VERSION, "--version", "print caisson's version")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  caisson validate images/*/image.yaml
+  caisson build images/redis/image.yaml -o image=caisson/redis:7.0.15 -o oci=dist/redis.oci.tar
+  caisson compile images/redis/image.yaml --platform linux/arm64 --json | less
+
+Exit codes: 0 success, 1 invalid definition or failed build, 2 bad usage or unreadable file, 70 internal error.
+Docs: README.md and docs/ (format.md is the definition reference).`,
     )
     .showHelpAfterError("(run `caisson --help` for usage)")
     .exitOverride();
@@ -114,9 +124,10 @@ export function program(): Command {
 
   cli
     .command("compile")
+    .summary("compile a definition to raw BuildKit LLB for one platform")
     .description(
-      "compile a definition to a marshaled BuildKit pb.Definition for one platform\n" +
-        "(what `buildctl build` reads on stdin; local sources need --local context=<dir>)",
+      "Compile a definition to a marshaled BuildKit pb.Definition for one platform: what `buildctl build` reads on stdin " +
+        "(local sources need --local context=<dir>). The image config for the exporter comes from `caisson config`.",
     )
     .argument("<file>", "definition file")
     .addOption(platformOption())
@@ -164,18 +175,19 @@ export function program(): Command {
 
   cli
     .command("build")
+    .summary("build a definition on the Docker engine for every platform it lists")
     .description(
-      "build a definition on the Docker engine (BuildKit) through the caisson frontend, for every\n" +
-        "platform it lists (cross-compiled on this machine's platform, nothing emulated unless asked)",
+      "Build a definition on the Docker engine (its BuildKit) through the caisson frontend, for every platform it lists: " +
+        "commands run on this machine's platform and cross-compile, so nothing is emulated unless a stage says `on: target`. " +
+        "The definition and its imports are checked here first, and sources are served from the sha256 source store.",
     )
     .argument("<file>", "definition file, e.g. images/redis/image.yaml")
     .option("--platform <list>", "comma-separated target platforms (default: the definition's)")
     .option(
       "-o, --output <spec>",
-      "image=NAME (the engine's image store), oci=FILE (OCI layout tarball) or local=DIR (the filesystem);\n" +
+      "image=NAME (the engine's image store), oci=FILE (OCI layout tarball) or local=DIR (the filesystem); " +
         "repeatable (default: image=caisson/<name>:<version>)",
-      (v: string, prev: string[]) => [...prev, v],
-      [] as string[],
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
     )
     .addOption(contextOption())
     .addOption(
@@ -187,8 +199,16 @@ export function program(): Command {
     .addOption(new Option("--progress <mode>", "BuildKit progress display").choices(["auto", "plain", "tty", "quiet"]).default("auto"))
     .option("--no-cache", "rebuild every step")
     .addOption(formatOption())
-    .action(async (file: string, opts: BuildFlags & { format: Format; cache: boolean }) => {
-      const ok = await buildCommand(file, { ...opts, noCache: !opts.cache }, (diagnostics, texts) => report(diagnostics, texts, opts.format));
+    .addHelpText(
+      "after",
+      `
+Examples:
+  caisson build images/redis/image.yaml
+  caisson build images/redis/image.yaml --platform linux/arm64 -o oci=dist/redis-arm64.oci.tar
+  caisson build test/fixtures/e2e/hello/image.yaml --context test/fixtures/e2e/hello -o local=out/`,
+    )
+    .action(async (file: string, opts: Omit<BuildFlags, "output"> & { output?: string[]; format: Format; cache: boolean }) => {
+      const ok = await buildCommand(file, { ...opts, output: opts.output ?? [], noCache: !opts.cache }, (diagnostics, texts) => report(diagnostics, texts, opts.format));
       if (!ok) throw new Failed();
     });
 
