@@ -131,7 +131,7 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
         if (url === undefined) {
           throw new LowerError(
             error("no_source_url", `source "${src.name}" (${src.filename}${src.debian ? ` of Debian's ${src.debian}` : ""}) has no URL`, src.span, {
-              hint: "it can only come from a source store: build with --source-store DIR (a folder of files named by sha256; hack/fetch-sources.sh fills one from Debian's source packages)",
+              hint: "it can only come from a mirror that serves files by sha256: `caisson build` serves its source store (--source-store DIR) itself; `caisson compile` needs --source-mirror URL",
             }),
           );
         }
