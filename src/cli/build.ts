@@ -9,6 +9,7 @@ import { compileDefinition, hostPlatform } from "../compile/index.js";
 import { buildWithEngine, EngineError, type EngineOutput } from "../engine/index.js";
 import { formatPlatform } from "../llb/index.js";
 import { SourceStore, serveStore, type StoreServer } from "../sources/index.js";
+import { runCheck } from "./check.js";
 import { readText, UsageError } from "./io.js";
 
 export interface BuildFlags {
@@ -18,6 +19,8 @@ export interface BuildFlags {
   readonly sourceStore?: string;
   readonly progress: "auto" | "plain" | "tty" | "quiet";
   readonly noCache?: boolean;
+  /** Skip `caisson check` on the result. */
+  readonly noCheck?: boolean;
 }
 
 /** Where `--source-store` points when not given: $CAISSON_SOURCE_STORE, else the folder hack/fetch-sources.sh fills. */
@@ -104,6 +107,25 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
         provenance: false,
       });
       process.stderr.write(`caisson: built in ${result.seconds.toFixed(1)}s${result.imageDigest ? ` (${result.imageDigest})` : ""}\n`);
+    }
+    if (!flags.noCheck) {
+      // Verify what was produced: the OCI archive or directory if one was written, else the engine's image.
+      const target = outputs.find((o) => o.type === "oci") ?? outputs.find((o) => o.type === "local") ?? outputs[0];
+      if (target) {
+        const input =
+          target.type === "oci" ? ({ kind: "oci-archive", ref: target.dest } as const)
+          : target.type === "local" ? ({ kind: "dir", ref: target.dest } as const)
+          : ({ kind: "engine", ref: target.name } as const);
+        const u = def.image.user;
+        const waivers = u.uid === 0 && u.rootReason ? [{ rule: "user.root", reason: u.rootReason }] : [];
+        const report = await runCheck(input, { ...(platforms ? { platforms } : {}), waivers, format: "text" }, (t) => {
+          process.stderr.write(t);
+        });
+        if (!report.ok) {
+          process.stderr.write(`caisson: ${file} was built but breaks the rules above (caisson check); fix the definition or waive each finding with a reason\n`);
+          return false;
+        }
+      }
     }
   } catch (e) {
     if (e instanceof EngineError) {

@@ -12,6 +12,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { buildCommand, defaultSourceStore, type BuildFlags } from "./build.js";
+import { registerCheckCommand } from "./check.js";
 import { readText, UsageError, writeAtomic, writeStdout } from "./io.js";
 
 const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
@@ -198,6 +199,7 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
     )
     .addOption(new Option("--progress <mode>", "BuildKit progress display").choices(["auto", "plain", "tty", "quiet"]).default("auto"))
     .option("--no-cache", "rebuild every step")
+    .option("--no-check", "do not verify the result with `caisson check` (hardening and runtime contract)")
     .addOption(formatOption())
     .addHelpText(
       "after",
@@ -207,10 +209,12 @@ Examples:
   caisson build images/redis/image.yaml --platform linux/arm64 -o oci=dist/redis-arm64.oci.tar
   caisson build test/fixtures/e2e/hello/image.yaml --context test/fixtures/e2e/hello -o local=out/`,
     )
-    .action(async (file: string, opts: Omit<BuildFlags, "output"> & { output?: string[]; format: Format; cache: boolean }) => {
-      const ok = await buildCommand(file, { ...opts, output: opts.output ?? [], noCache: !opts.cache }, (diagnostics, texts) => report(diagnostics, texts, opts.format));
+    .action(async (file: string, opts: Omit<BuildFlags, "output"> & { output?: string[]; format: Format; cache: boolean; check: boolean }) => {
+      const ok = await buildCommand(file, { ...opts, output: opts.output ?? [], noCache: !opts.cache, noCheck: !opts.check }, (diagnostics, texts) => report(diagnostics, texts, opts.format));
       if (!ok) throw new Failed();
     });
+
+  registerCheckCommand(cli, () => new Failed());
 
   return cli;
 }
