@@ -11,6 +11,8 @@ import { formatPlatform } from "../llb/index.js";
 import { SourceStore, serveStore, type StoreServer } from "../sources/index.js";
 import { runCheck } from "./check.js";
 import { readText, UsageError } from "./io.js";
+import { parseMirror, mirrorUrls } from "../lock/index.js";
+import { explainSources, frozenDefault, readLockBeside } from "./lock.js";
 
 export interface BuildFlags {
   readonly platform?: string;
@@ -21,6 +23,10 @@ export interface BuildFlags {
   readonly noCache?: boolean;
   /** Skip `caisson check` on the result. */
   readonly noCheck?: boolean;
+  /** Refuse moving references the lockfile does not pin (default under CI=true). */
+  readonly frozen?: boolean;
+  /** `--mirror from=to` URL prefix rewrites, where the source store lacks a file. */
+  readonly mirror?: string[];
 }
 
 /** Where `--source-store` points when not given: $CAISSON_SOURCE_STORE, else the folder hack/fetch-sources.sh fills. */
@@ -60,8 +66,20 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
 
   // Compile locally first: every mistake reported with file:line:col before the engine is involved.
   const platforms = flags.platform?.split(",").map((p) => p.trim());
+  const { lock, lockPath } = await readLockBeside(file);
+  const frozen = frozenDefault(flags.frozen);
+  const mirrors = (flags.mirror ?? []).map((m) => {
+    try {
+      return parseMirror(m);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  });
   const local = await compileDefinition(file, text, {
     buildPlatform: hostPlatform(),
+    ...(lock ? { lock } : {}),
+    lockPath,
+    frozen,
     readContext: (path) => readFile(join(context, path), "utf8"),
     sourceMirror: "http://127.0.0.1",
   });
@@ -72,7 +90,8 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
   const storeDir = flags.sourceStore ?? defaultSourceStore();
   const fallback = new Map<string, string>();
   const collect = (d: typeof def) => {
-    for (const s of d.sources) if (s.kind === "http" && s.url) fallback.set(s.sha256, s.url);
+    // Where the store lacks a file: the first mirror of its URL, else the URL itself.
+    for (const s of d.sources) if (s.kind === "http" && s.url) fallback.set(s.sha256, mirrorUrls(s.url, mirrors)[0] as string);
   };
   collect(def);
   const store = new SourceStore(storeDir ?? "/nonexistent");
@@ -102,7 +121,7 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
         output,
         progress: flags.progress,
         // SOURCE_DATE_EPOCH=0 dates the image config and index at the epoch, so rebuilds give the same digests.
-        buildArgs: { CAISSON_SOURCE_MIRROR: server.url, CAISSON_DEFINITION: rel, SOURCE_DATE_EPOCH: "0" },
+        buildArgs: { CAISSON_SOURCE_MIRROR: server.url, CAISSON_DEFINITION: rel, SOURCE_DATE_EPOCH: "0", ...(frozen ? { CAISSON_FROZEN: "true" } : {}) },
         ...(flags.noCache ? { noCache: true } : {}),
         provenance: false,
       });
@@ -131,6 +150,7 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
     if (e instanceof EngineError) {
       // buildx has already printed the engine's error with the definition's lines.
       process.stderr.write(`caisson: build of ${file} failed (exit ${e.exitCode})\n`);
+      for (const block of await explainSources(def, store, storeDir, mirrors)) process.stderr.write(`caisson: ${block}\n`);
       return false;
     }
     throw e;

@@ -12,6 +12,8 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { buildCommand, defaultSourceStore, type BuildFlags } from "./build.js";
+import { applyPins, parseMirror, type Mirror } from "../lock/index.js";
+import { ExitStatus, frozenDefault, readLockBeside, registerPinningCommands } from "./lock.js";
 import { registerCheckCommand } from "./check.js";
 import { readText, UsageError, writeAtomic, writeStdout } from "./io.js";
 
@@ -47,6 +49,19 @@ interface CompileFlags {
   readonly format: Format;
   readonly context: string;
   readonly sourceMirror?: string;
+  readonly frozen?: boolean;
+  readonly mirror?: string[];
+}
+
+/** `--mirror from=to` values, parsed. */
+export function mirrorsOption(values: readonly string[] | undefined): Mirror[] {
+  return (values ?? []).map((v) => {
+    try {
+      return parseMirror(v);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  });
 }
 
 async function compileOne(file: string, flags: CompileFlags): Promise<CompiledPlatform> {
@@ -57,8 +72,13 @@ async function compileOne(file: string, flags: CompileFlags): Promise<CompiledPl
   if (requested && requested.length !== 1) {
     throw new UsageError("raw LLB is single-platform: give one --platform (use `caisson build` for several)");
   }
+  const { lock, lockPath } = await readLockBeside(file);
   const { definition, diagnostics, results, texts } = await compileDefinition(file, text, {
     buildPlatform: build,
+    ...(lock ? { lock } : {}),
+    lockPath,
+    frozen: frozenDefault(flags.frozen),
+    mirrors: mirrorsOption(flags.mirror),
     ...(requested ? { platforms: requested } : {}),
     ...(sourceMirror ? { sourceMirror } : {}),
     readContext: (path) => readFile(join(context, path), "utf8"),
@@ -82,6 +102,10 @@ const contextOption = () =>
   new Option("--context <dir>", "build context root: imports and local sources are relative to it").default(".");
 const mirrorOption = () =>
   new Option("--source-mirror <url>", "download http sources from a content-addressed mirror (<url>/sha256/<hex>)");
+const urlMirrorOption = () =>
+  new Option("--mirror <from=to>", "rewrite http source URLs starting with <from> to start with <to> (repeatable; the sha256 is still checked)").argParser(
+    (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
+  );
 const platformOption = () =>
   new Option("--platform <os/arch>", "target platform, e.g. linux/arm64 (default: this machine's, if the definition lists it)");
 
@@ -108,15 +132,21 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
     .description("check definitions against the schema and the semantic rules; report every problem at once")
     .argument("<files...>", "definition files (YAML or JSON)")
     .addOption(formatOption())
-    .action(async (files: string[], opts: { format: Format }) => {
+    .addOption(new Option("--frozen", "fail on any moving reference the definition and its lockfile do not pin (default under CI=true)"))
+    .addOption(new Option("--no-frozen", "do not require pins for image tags, even under CI=true").hideHelp())
+    .action(async (files: string[], opts: { format: Format; frozen?: boolean }) => {
       let failed = false;
       const sources = new Map<string, string>();
       const all: Diagnostic[] = [];
       for (const file of files) {
         const text = await readText(file);
         sources.set(file, text);
-        const { diagnostics } = checkDefinition(file, text);
-        all.push(...diagnostics);
+        const { definition, diagnostics } = checkDefinition(file, text);
+        if (definition && frozenDefault(opts.frozen)) {
+          // Every moving reference must be pinned by the lockfile beside the definition.
+          const { lock, lockPath } = await readLockBeside(file);
+          all.push(...diagnostics.filter((d) => d.code !== "unpinned_image"), ...applyPins(definition, lock, { frozen: true, lockPath }).diagnostics);
+        } else all.push(...diagnostics);
       }
       failed = report(all, sources, opts.format);
       if (failed) throw new Failed();
@@ -135,8 +165,11 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
     .option("-o, --output <path>", "write to a file instead of stdout (written whole or not at all)")
     .addOption(contextOption())
     .addOption(mirrorOption())
+    .addOption(urlMirrorOption())
     .option("--json", "print a readable JSON dump of the ops instead of protobuf bytes")
     .addOption(formatOption())
+    .addOption(new Option("--frozen", "fail on any moving reference the definition and its lockfile do not pin (default under CI=true)"))
+    .addOption(new Option("--no-frozen", "do not require pins for image tags, even under CI=true").hideHelp())
     .action(async (file: string, opts: CompileFlags & { output?: string; json?: boolean }) => {
       const compiled = await compileOne(file, opts);
       const data = opts.json
@@ -198,6 +231,9 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
       ),
     )
     .addOption(new Option("--progress <mode>", "BuildKit progress display").choices(["auto", "plain", "tty", "quiet"]).default("auto"))
+    .addOption(urlMirrorOption())
+    .addOption(new Option("--frozen", "fail on any moving reference the definition and its lockfile do not pin (default under CI=true)"))
+    .addOption(new Option("--no-frozen", "do not require pins for image tags, even under CI=true").hideHelp())
     .option("--no-cache", "rebuild every step")
     .option("--no-check", "do not verify the result with `caisson check` (hardening and runtime contract)")
     .addOption(formatOption())
@@ -216,6 +252,7 @@ Examples:
 
   registerCheckCommand(cli, () => new Failed());
 
+  registerPinningCommands(cli);
   return cli;
 }
 
@@ -226,6 +263,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof Failed) return EXIT_FAILED;
+    if (e instanceof ExitStatus) return e.code;
     if (e instanceof UsageError) {
       process.stderr.write(`caisson: ${e.message}\n`);
       return EXIT_USAGE;

@@ -2,9 +2,10 @@
 //   load (text → nodes with spans) → validate (schema + semantics → model)
 //   → resolve (imported definitions, the only I/O) → lower (model → LLB
 //   State per target) → llb.marshal (pb.Definition)
-import { hasErrors, type Diagnostic } from "../diag/index.js";
+import { error, hasErrors, sortDiagnostics, type Diagnostic } from "../diag/index.js";
 import type { Definition } from "../gen/buildkit/pb/ops_pb.js";
 import { formatPlatform, marshal } from "../llb/index.js";
+import { applyMirrors, applyPins, LockfileError, lockPathFor, parseLockfile, type Lockfile, type Mirror } from "../lock/index.js";
 import { LowerError, lowerImage, type ImageConfig } from "../lower/index.js";
 import type { ImageDefinition, Platform } from "../model/index.js";
 import { resolveImports, type ContextReader } from "../resolve/index.js";
@@ -19,6 +20,20 @@ export interface CompileOptions {
   readonly sourceMirror?: string;
   /** Reads imported definitions from the build context; without it, imports are errors. */
   readonly readContext?: ContextReader;
+  /**
+   * The pins of the definition's lockfile (src/lock), for its moving
+   * references; imported definitions' lockfiles are read through
+   * `readContext`, beside each of them.
+   */
+  readonly lock?: Lockfile;
+  /** Reads the definition's lockfile when `lock` is not given, only if the definition has moving references (the frontend's way). */
+  readonly loadLock?: () => Promise<Lockfile | undefined>;
+  /** The lockfile's path as the user knows it, for messages (default: beside `file`). */
+  readonly lockPath?: string;
+  /** Every moving reference must be pinned: an image tag without a pin is an error, not a warning. */
+  readonly frozen?: boolean;
+  /** URL prefix rewrites for http sources (the checksum is unchanged). */
+  readonly mirrors?: readonly Mirror[];
 }
 
 export interface CompiledPlatform {
@@ -43,14 +58,47 @@ const noReader: ContextReader = () => Promise.reject(new Error("no build context
 export async function compileDefinition(file: string, text: string, opts: CompileOptions): Promise<CompileResult> {
   const texts = new Map([[file, text]]);
   const checked = checkDefinition(file, text);
-  const definition = checked.definition;
-  if (!definition || hasErrors(checked.diagnostics)) return { diagnostics: checked.diagnostics, texts };
-  const resolved = await resolveImports(definition, opts.readContext ?? noReader);
+  if (!checked.definition || hasErrors(checked.diagnostics)) return { diagnostics: checked.diagnostics, texts };
+  // Moving references get their pins from the lockfile (validate's unpinned_image warnings are re-judged there).
+  let rootLock = opts.lock;
+  if (!rootLock && opts.loadLock && (checked.definition.moving ?? []).length > 0) {
+    try {
+      rootLock = await opts.loadLock();
+    } catch (e) {
+      if (!(e instanceof LockfileError)) throw e;
+      return { diagnostics: [error("invalid_lockfile", e.message, { file, start: 0, end: 0 }, { hint: `run \`caisson lock ${file}\`` })], texts };
+    }
+  }
+  const pinned = applyPins(checked.definition, rootLock, { ...(opts.frozen ? { frozen: true } : {}), ...(opts.lockPath ? { lockPath: opts.lockPath } : {}) });
+  const definition = applyMirrors(pinned.definition, opts.mirrors ?? []);
+  const read = opts.readContext ?? noReader;
+  const resolved = await resolveImports(checked.definition, read);
   for (const [f, t] of resolved.texts) texts.set(f, t);
-  const diagnostics = [...checked.diagnostics, ...resolved.diagnostics];
+  const diagnostics = [...checked.diagnostics.filter((d) => d.code !== "unpinned_image"), ...pinned.diagnostics];
+  const definitions = new Map<string, ImageDefinition>();
+  for (const [path, def] of resolved.definitions) {
+    // An imported definition's pins come from the lockfile beside it in the build context.
+    let lock: Lockfile | undefined;
+    if ((def.moving ?? []).length > 0) {
+      const lockPath = lockPathFor(path);
+      const lockText = await read(lockPath).catch(() => undefined);
+      try {
+        lock = lockText === undefined ? undefined : parseLockfile(lockText, lockPath);
+      } catch (e) {
+        if (!(e instanceof LockfileError)) throw e;
+        diagnostics.push(error("invalid_lockfile", e.message, { file: path, start: 0, end: 0 }, { hint: `run \`caisson lock ${path}\`` }));
+      }
+    }
+    const p = applyPins(def, lock, { ...(opts.frozen ? { frozen: true } : {}), lockCommand: `caisson lock ${path}` });
+    diagnostics.push(...p.diagnostics);
+    definitions.set(path, applyMirrors(p.definition, opts.mirrors ?? []));
+  }
+  const importDiagnostics = resolved.diagnostics.filter((d) => d.code !== "unpinned_image" || !definitions.has(d.span.file));
+  diagnostics.push(...importDiagnostics);
+  diagnostics.splice(0, diagnostics.length, ...sortDiagnostics(diagnostics));
   if (hasErrors(diagnostics)) return { definition, diagnostics, texts };
   try {
-    const results = compileModel(definition, { ...opts, definitions: resolved.definitions });
+    const results = compileModel(definition, { ...opts, definitions });
     return { definition, diagnostics, texts, results };
   } catch (e) {
     if (e instanceof LowerError) return { definition, diagnostics: [...diagnostics, e.diagnostic], texts };

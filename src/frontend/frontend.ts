@@ -15,6 +15,7 @@ import {
   type SolveResponse,
 } from "../gen/buildkit/gateway/gateway_pb.js";
 import { formatPlatform, localSource, marshal, State, definitionBytes } from "../llb/index.js";
+import { lockPathFor, parseLockfile } from "../lock/index.js";
 import { diagnosticsStatus, errorStatus } from "./errors.js";
 import type { FrontendOptions } from "./options.js";
 import { assembleResult, RUNTIME_KEY, sha256Hex, type SolvedPlatform } from "./result.js";
@@ -43,7 +44,8 @@ export interface FrontendOutcome {
 export function definitionSource(opts: Pick<FrontendOptions, "sessionId" | "filename" | "definitionLocal">) {
   const src = localSource(opts.definitionLocal, {
     sessionId: opts.sessionId,
-    followPaths: [opts.filename],
+    // The lockfile beside the definition (src/lock) comes along; it is read only when the definition has moving references.
+    followPaths: [opts.filename, lockPathFor(opts.filename)],
     sharedKeyHint: opts.definitionLocal,
     differ: "none",
     customName: `[internal] load build definition from ${opts.filename}`,
@@ -116,6 +118,12 @@ async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promis
     ...(opts.platforms ? { platforms: opts.platforms } : {}),
     ...(opts.sourceMirror ? { sourceMirror: opts.sourceMirror } : {}),
     readContext: contextReader(bridge, opts),
+    // The lockfile beside the definition (src/lock), read from the definition's own directory only when needed.
+    loadLock: async () => {
+      const lock = await bridge.readFile({ Ref: srcRef, FilePath: lockPathFor(opts.filename) }).catch(() => undefined);
+      return lock === undefined ? undefined : parseLockfile(new TextDecoder().decode(lock.Data), lockPathFor(opts.definitionName));
+    },
+    ...(opts.buildArgs.get("CAISSON_FROZEN") === "true" ? { frozen: true } : {}),
   });
   if (!compiled.results || hasErrors(compiled.diagnostics)) {
     return create(ReturnRequestSchema, { error: diagnosticsStatus(opts.definitionName, text, compiled.diagnostics, compiled.texts) });

@@ -22,7 +22,37 @@ export interface Located<T> {
   readonly span: Span;
 }
 
-/** Where a source's bytes come from; every kind is pinned by content. */
+/**
+ * How `caisson outdated` finds newer releases of a source: the repository's
+ * tags, or the links of a release listing page, matched by `pattern` (a
+ * regular expression whose first group is the version).
+ */
+export type ReleaseRule =
+  | { readonly kind: "git-tags"; readonly pattern: string; readonly span: Span }
+  | { readonly kind: "listing"; readonly url: string; readonly pattern: string; readonly span: Span };
+
+/**
+ * A reference that can move, written in the definition without its pin: a
+ * git branch or tag, a URL without a sha256, an image without a digest.
+ * `caisson lock` resolves each into the definition's lockfile; compilation
+ * takes the pins from there (see src/lock).
+ */
+export type MovingRef =
+  | { readonly kind: "git"; readonly source: string; readonly url: string; readonly ref: string; readonly span: Span }
+  | { readonly kind: "http"; readonly source: string; readonly url: string; readonly span: Span }
+  | {
+      readonly kind: "image";
+      /** The normalised reference without a digest, e.g. docker.io/caisson/debian:bookworm. */
+      readonly ref: string;
+      readonly span: Span;
+    };
+
+/**
+ * Where a source's bytes come from; every kind is pinned by content. A
+ * source written with a moving reference (`ImageDefinition.moving`) has an
+ * empty `sha256` / `commit` until its pin is applied (src/lock applyPins);
+ * compilation never lowers one that stays empty.
+ */
 export type SourceSpec =
   | {
       readonly kind: "http";
@@ -40,6 +70,8 @@ export type SourceSpec =
       readonly filename: string;
       /** Unpack a tar archive into the source's root instead of keeping the file. */
       readonly extract: boolean;
+      /** How `caisson outdated` finds newer releases. */
+      readonly release?: ReleaseRule;
       readonly span: Span;
     }
   | {
@@ -48,7 +80,11 @@ export type SourceSpec =
       readonly url: string;
       /** Full 40-hex commit id. */
       readonly commit: string;
+      /** The branch or tag as written (`ref:`), when given. */
+      readonly ref?: string;
       readonly keepGitDir: boolean;
+      /** How `caisson outdated` finds newer releases. */
+      readonly release?: ReleaseRule;
       readonly span: Span;
     }
   | {
@@ -225,4 +261,10 @@ export interface ImageDefinition {
   /** In the order written; validate guarantees names are unique and acyclic. */
   readonly stages: readonly Stage[];
   readonly image: RuntimeImage;
+  /**
+   * References written without a pin (a git `ref`, a `url` without sha256,
+   * an image without a digest), in the order written; absent or empty when
+   * everything is pinned in the definition itself.
+   */
+  readonly moving?: readonly MovingRef[];
 }

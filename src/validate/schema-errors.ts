@@ -154,7 +154,7 @@ function hashMessage(code: string, value: string, what: string): { message: stri
       return {
         code: "unpinned_source",
         message: `commit "${value}" is not a commit id (a branch or tag can move)`,
-        hint: `pin the commit it points to: git ls-remote <url> ${value}`,
+        hint: `write ref: ${value} instead and run \`caisson lock\` to pin the commit it points to (or give the commit: git ls-remote <url> ${value})`,
       };
     }
     return { code, message: `commit "${value}" must be 40 hex digits, found ${value.length}` };
@@ -223,10 +223,6 @@ export function schemaDiagnostics(root: YamlNode, data: unknown, errors: readonl
           const file = (valueAt(data, path) as Record<string, unknown> | undefined)?.["path"];
           d = error("unpinned_patch", `patch ${where} is not pinned: it has no sha256`, span, {
             hint: `add sha256: <hex digest of the patch file> (sha256sum ${typeof file === "string" ? (file.split("/").pop() ?? file) : "<file>"})`,
-          });
-        } else if (name !== undefined && key === "commit") {
-          d = error("unpinned_source", `source "${name}" is not pinned: it has a git url but no commit`, span, {
-            hint: "add commit: <full 40-hex commit id> (git ls-remote <url> <branch or tag>)",
           });
         } else {
           d = error("missing_key", `missing key "${key}" ${inWhere}`, span, {

@@ -102,23 +102,26 @@ export const imageSchema = {
     ),
     source: {
       description:
-        "A source: {url, sha256} for a file, {debian, file, sha256} for a file of a Debian source package, {git, commit} for a repository, or {path} for a folder of the build context.",
+        "A source: {url, sha256} for a file, {debian, file, sha256} for a file of a Debian source package, {git, commit} or {git, ref} for a repository, or {path} for a folder of the build context. A url without sha256 and a git ref are pinned by the lockfile (caisson lock).",
       oneOf: [{ $ref: "#/$defs/httpSource" }, { $ref: "#/$defs/debianSource" }, { $ref: "#/$defs/gitSource" }, { $ref: "#/$defs/localSource" }],
       defaultSnippets: [
         { label: "tarball", body: { url: "https://$1", sha256: "$2", extract: true } },
         { label: "debian source file", body: { debian: "${1:package}=${2:version}", file: "$3", sha256: "$4", extract: true } },
         { label: "git", body: { git: "https://$1", commit: "$2" } },
+        { label: "git (locked)", body: { git: "https://$1", ref: "$2" } },
         { label: "local", body: { path: "$1" } },
       ],
     },
     httpSource: {
       type: "object",
-      description: "A file downloaded over HTTP(S), verified by its sha256.",
+      description:
+        "A file downloaded over HTTP(S), verified by its sha256. Without sha256 the URL is a moving reference: `caisson lock` downloads and hashes it into the lockfile.",
       additionalProperties: false,
-      required: ["url", "sha256"],
+      required: ["url"],
       properties: {
         url: str("http:// or https:// URL of the file.", { pattern: "^https?://[^\\s]+$", patternErrorMessage: "must be an http:// or https:// URL" }),
-        sha256: ref("sha256", "Lower-case hex SHA-256 of the file; the download fails if it differs."),
+        sha256: ref("sha256", "Lower-case hex SHA-256 of the file; the download fails if it differs. Left out, the lockfile pins it (caisson lock)."),
+        release: ref("listingRelease", "Where `caisson outdated` looks for newer releases of this file."),
         filename: str("File name in the source's root; defaults to the URL's last path segment.", { minLength: 1 }),
         extract: bool("Unpack the tar archive (gzip/xz/zstd/bzip2) into the source's root instead of keeping the file.", false),
       },
@@ -143,11 +146,36 @@ export const imageSchema = {
       type: "object",
       description: "A git repository checked out at a full commit id.",
       additionalProperties: false,
-      required: ["git", "commit"],
+      required: ["git"],
       properties: {
         git: str("URL of the repository (https://, ssh:// or git@host:path).", { minLength: 1 }),
         commit: ref("commit", "Full 40-hex commit id to check out."),
+        ref: str("A branch or tag (a moving reference): `caisson lock` pins the commit it points to in the lockfile; with `commit`, only a note of what the commit is.", {
+          minLength: 1,
+        }),
         keepGitDir: bool("Keep the .git directory in the checkout.", false),
+        release: ref("tagsRelease", "How `caisson outdated` finds newer releases among the repository's tags."),
+      },
+    },
+    tagsRelease: {
+      type: "object",
+      description: "Newer releases are the repository's tags matching `tags`, ordered as semantic versions.",
+      additionalProperties: false,
+      required: ["tags"],
+      properties: {
+        tags: str("Regular expression a release tag matches in full; its first group is the version, e.g. v?(\\d+\\.\\d+\\.\\d+).", { minLength: 1 }),
+      },
+    },
+    listingRelease: {
+      type: "object",
+      description: "Newer releases are found on a listing page (an HTML index or any text) by a pattern.",
+      additionalProperties: false,
+      required: ["listing", "pattern"],
+      properties: {
+        listing: str("http:// or https:// URL of the page listing the releases.", { pattern: "^https?://[^\\s]+$", patternErrorMessage: "must be an http:// or https:// URL" }),
+        pattern: str("Regular expression matching a release's file name on the page; its first group is the version, e.g. app-(\\d+\\.\\d+\\.\\d+)\\.tar\\.gz.", {
+          minLength: 1,
+        }),
       },
     },
     localSource: {

@@ -15,6 +15,8 @@ import type {
   Import,
   Located,
   MountSpec,
+  MovingRef,
+  ReleaseRule,
   Patch,
   Platform,
   RuntimeImage,
@@ -89,6 +91,8 @@ class Builder {
   /** Names referred to from anywhere (for unused warnings). */
   private readonly used = new Map<string, Set<string>>();
   private readonly imageUses = new Set<string>();
+  /** References written without a pin, in the order written. */
+  private readonly moving: MovingRef[] = [];
 
   constructor(private readonly doc: LoadedDocument) {}
 
@@ -159,6 +163,7 @@ class Builder {
       image,
     };
     if (version !== undefined) def.version = version;
+    if (this.moving.length > 0) def.moving = [...this.moving].sort((a, b) => a.span.start - b.span.start);
     return def;
   }
 
@@ -212,7 +217,9 @@ class Builder {
         this.err("invalid_url", `source "${name}": "${url}" is not a valid http:// or https:// URL`, urlNode?.span ?? span, "write https://host/path");
         return undefined;
       }
-      if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+      if (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+      const release = this.release(n, "listing");
+      if (release === null) return undefined;
       let filename = str(child(n, "filename"));
       if (filename === undefined) {
         const last = url.replace(/[?#].*$/, "").replace(/^https?:\/\/[^/]*/, "").split("/").pop() ?? "";
@@ -231,7 +238,10 @@ class Builder {
         this.err("invalid_filename", `filename "${filename}" must be a plain file name`, child(n, "filename")?.span ?? span, "remove the directory part");
         return undefined;
       }
-      return { kind: "http", name, url, sha256, filename, extract: bool(child(n, "extract"), false), span };
+      if (sha256 === undefined) this.moving.push({ kind: "http", source: name, url, span: urlNode?.span ?? span });
+      const spec: Mutable<Extract<SourceSpec, { kind: "http" }>> = { kind: "http", name, url, sha256: sha256 ?? "", filename, extract: bool(child(n, "extract"), false), span };
+      if (release) spec.release = release;
+      return spec;
     }
     if (entry(n, "debian")) {
       const debian = str(child(n, "debian"));
@@ -255,8 +265,24 @@ class Builder {
     if (entry(n, "git")) {
       const url = str(child(n, "git"));
       const commit = str(child(n, "commit"));
-      if (url === undefined || commit === undefined || !/^[0-9a-f]{40}$/.test(commit)) return undefined;
-      return { kind: "git", name, url, commit, keepGitDir: bool(child(n, "keepGitDir"), false), span };
+      const refNode = child(n, "ref");
+      const ref = str(refNode);
+      if (url === undefined) return undefined;
+      if (commit === undefined && entry(n, "commit") === undefined && ref === undefined) {
+        if (entry(n, "ref") === undefined) {
+          this.err("unpinned_source", `source "${name}" is not pinned: it has a git url but neither commit nor ref`, e.keySpan, "add ref: <branch or tag> and run `caisson lock <file>` to pin it, or commit: <full 40-hex commit id>");
+        }
+        return undefined;
+      }
+      if (commit !== undefined && !/^[0-9a-f]{40}$/.test(commit)) return undefined; // the schema reported it
+      if (commit === undefined && ref === undefined) return undefined;
+      const release = this.release(n, "git-tags");
+      if (release === null) return undefined;
+      if (commit === undefined && ref !== undefined) this.moving.push({ kind: "git", source: name, url, ref, span: refNode?.span ?? span });
+      const spec: Mutable<Extract<SourceSpec, { kind: "git" }>> = { kind: "git", name, url, commit: commit ?? "", keepGitDir: bool(child(n, "keepGitDir"), false), span };
+      if (ref !== undefined) spec.ref = ref;
+      if (release) spec.release = release;
+      return spec;
     }
     if (entry(n, "path")) {
       const p = str(child(n, "path"));
@@ -267,6 +293,32 @@ class Builder {
       return { kind: "local", name, path, exclude, span };
     }
     return undefined;
+  }
+
+  /** A source's `release:` rule: undefined when absent, null when invalid (reported). */
+  private release(n: MapNode, kind: ReleaseRule["kind"]): ReleaseRule | undefined | null {
+    const e = entry(n, "release");
+    const m = map(e?.value);
+    if (!e) return undefined;
+    if (!m) return null; // the schema reported the type
+    const patNode = child(m, kind === "git-tags" ? "tags" : "pattern");
+    const pattern = str(patNode);
+    if (pattern === undefined || patNode === undefined) return null;
+    let re: RegExp;
+    try {
+      re = new RegExp(pattern);
+    } catch (err) {
+      this.err("invalid_pattern", `release pattern ${JSON.stringify(pattern)} is not a regular expression: ${(err as Error).message}`, patNode.span);
+      return null;
+    }
+    if (new RegExp(`${re.source}|`).exec("")?.length === 1) {
+      this.err("invalid_pattern", `release pattern ${JSON.stringify(pattern)} has no group for the version`, patNode.span, "put the version in parentheses, e.g. v?(\\d+\\.\\d+\\.\\d+)");
+      return null;
+    }
+    if (kind === "git-tags") return { kind, pattern, span: e.span };
+    const listing = str(child(m, "listing"));
+    if (listing === undefined) return null;
+    return { kind, url: listing, pattern, span: e.span };
   }
 
   /** Resolves `from:` of a stage (`owner`) or of the image (owner undefined). */
@@ -309,7 +361,8 @@ class Builder {
       return undefined;
     }
     if (r.value.digest === undefined) {
-      this.warn("unpinned_image", `image "${t}" is not pinned by digest`, span, `pin it: ${t}@sha256:<digest>`);
+      this.warn("unpinned_image", `image "${t}" is not pinned by digest`, span, `pin it: ${t}@sha256:<digest>, or run \`caisson lock <file>\` to pin it in the lockfile`);
+      this.moving.push({ kind: "image", ref: r.value.ref, span });
     }
     return { kind: "image", ref: r.value.ref, span };
   }

@@ -34,6 +34,7 @@ function fakeBridge(file: Uint8Array) {
     },
     readFile: async (req) => {
       reads.push(`${req.Ref}:${req.FilePath}`);
+      if (req.FilePath?.endsWith(".lock.json")) throw new Error("no such file"); // no lockfile beside the definition
       return create(ReadFileResponseSchema, { Data: file });
     },
     return: async (req) => {
@@ -57,12 +58,13 @@ describe("the frontend flow", () => {
       identifier: "local://dockerfile",
       attrs: {
         "local.session": "sess-1",
-        "local.followpaths": '["image.yaml"]',
+        "local.followpaths": '["image.yaml","image.lock.json"]',
         "local.sharedkeyhint": "dockerfile",
         "local.differ": "none",
       },
     });
-    expect(f.reads).toEqual(["src:image.yaml"]);
+    // The lockfile is looked for because the definition names an image by tag (a moving reference).
+    expect(f.reads).toEqual(["src:image.yaml", "src:image.lock.json"]);
   });
 
   it("solves exactly compileDefinition's definitions, and returns refs for every platform", async () => {

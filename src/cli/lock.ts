@@ -1,0 +1,268 @@
+// `caisson lock` and `caisson outdated`, and what the other commands need to
+// honour lockfiles: reading the lockfile beside a definition and the
+// --frozen default (on under CI=true).
+import { Command, Option } from "commander";
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync, readdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { formatDiagnostics, hasErrors, toJsonDiagnostics, type Diagnostic } from "../diag/index.js";
+import { lockPathFor, LockfileError, mirrorUrls, parseLockfile, serializeLockfile, type Lockfile, type Mirror } from "../lock/index.js";
+import { lockDefinition } from "../lock/lock.js";
+import { hashUrl } from "../lock/resolve.js";
+import type { ImageDefinition } from "../model/index.js";
+import type { SourceStore } from "../sources/index.js";
+import { checkOutdated, writeUpdates, type Check, type Update } from "../outdated/index.js";
+import { checkDefinition } from "../validate/index.js";
+import { readText, UsageError, writeAtomic, writeStdout } from "./io.js";
+
+/** Ends the command with this exit code (after its output); main() returns it. */
+export class ExitStatus extends Error {
+  override readonly name = "ExitStatus";
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+/** `caisson outdated` found newer releases (with --write: and applied them). */
+export const EXIT_OUTDATED = 10;
+
+/** --frozen unless told otherwise: on when CI=true. */
+export function frozenDefault(flag: boolean | undefined): boolean {
+  return flag ?? process.env["CI"] === "true";
+}
+
+/** The lockfile beside `file`, if there is one. Throws UsageError when it is unreadable or malformed. */
+export async function readLockBeside(file: string): Promise<{ lock?: Lockfile; lockPath: string }> {
+  const lockPath = lockPathFor(file);
+  let text: string;
+  try {
+    text = await readFile(lockPath, "utf8");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { lockPath };
+    throw new UsageError(`cannot read ${lockPath}: ${(e as Error).message}`);
+  }
+  try {
+    return { lock: parseLockfile(text, lockPath), lockPath };
+  } catch (e) {
+    if (e instanceof LockfileError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+type Format = "text" | "json";
+
+function report(diagnostics: readonly Diagnostic[], sources: Map<string, string>, format: Format): boolean {
+  if (diagnostics.length > 0) {
+    if (format === "json") process.stderr.write(JSON.stringify(toJsonDiagnostics(diagnostics, sources), null, 2) + "\n");
+    else process.stderr.write(formatDiagnostics(diagnostics, sources) + "\n");
+  }
+  return hasErrors(diagnostics);
+}
+
+/** Definitions named on the command line, or every images/<name>/image.{yaml,yml,json} under the current directory. */
+function definitionsOrDefault(files: readonly string[]): string[] {
+  if (files.length > 0) return [...files];
+  const dir = "images";
+  const found: string[] = [];
+  if (existsSync(dir)) {
+    for (const e of readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+      const f = ["image.yaml", "image.yml", "image.json"].map((n) => join(dir, e.name, n)).find((p) => existsSync(p));
+      if (f) found.push(f);
+    }
+  }
+  if (found.length === 0) throw new UsageError("no definitions given, and none found in images/*/image.yaml");
+  return found;
+}
+
+/** Writes `text` to `path` only when it differs; says whether it did. */
+async function writeIfChanged(path: string, text: string): Promise<boolean> {
+  const old = await readFile(path, "utf8").catch(() => undefined);
+  if (old === text) return false;
+  await writeAtomic(path, text);
+  return true;
+}
+
+/** Locks one definition's text; returns false after reporting errors. */
+async function lockOne(file: string, text: string, opts: { refresh?: boolean; check?: boolean; format: Format }): Promise<{ ok: boolean; changed: boolean }> {
+  const sources = new Map([[file, text]]);
+  const checked = checkDefinition(file, text);
+  const quiet = checked.diagnostics.filter((d) => d.code !== "unpinned_image");
+  if (report(quiet, sources, opts.format) || !checked.definition) return { ok: false, changed: false };
+  const { lock: existing, lockPath } = await readLockBeside(file);
+  const result = await lockDefinition(checked.definition, existing, {
+    ...(opts.refresh ? { refresh: true } : {}),
+    log: (l) => process.stderr.write(`${l}\n`),
+  });
+  if (report(result.diagnostics, sources, opts.format)) return { ok: false, changed: false };
+  const moving = checked.definition.moving ?? [];
+  if (moving.length === 0 && !existing) {
+    process.stderr.write(`${file}: every reference is pinned in the definition; no lockfile needed\n`);
+    return { ok: true, changed: false };
+  }
+  const serialized = serializeLockfile(result.lock);
+  if (opts.check) {
+    const old = await readFile(lockPath, "utf8").catch(() => undefined);
+    if (old !== serialized) {
+      process.stderr.write(`${lockPath}: out of date${result.changes.length ? `:\n  ${result.changes.join("\n  ")}` : ""}\n  run \`caisson lock ${file}\`\n`);
+      return { ok: false, changed: true };
+    }
+    process.stderr.write(`${lockPath}: up to date\n`);
+    return { ok: true, changed: false };
+  }
+  const changed = await writeIfChanged(lockPath, serialized);
+  process.stderr.write(changed ? `${lockPath}: written${result.changes.length ? `\n  ${result.changes.join("\n  ")}` : ""}\n` : `${lockPath}: unchanged\n`);
+  return { ok: true, changed };
+}
+
+function table(rows: readonly string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd()).join("\n") + "\n";
+}
+
+function howToUpdate(c: Check): string {
+  if (c.status === "error" || c.status === "unknown") return c.message ?? "";
+  if (!c.update) return "";
+  const u = c.update;
+  const what = u.ref !== undefined ? `ref: ${u.ref}` : u.url !== undefined ? `url: ${u.url}` : "";
+  return `${what} (caisson outdated --write ${c.file})`;
+}
+
+/** Adds `lock` and `outdated` to the CLI. */
+export function registerPinningCommands(cli: Command): void {
+  cli
+    .command("lock")
+    .summary("pin every moving reference of definitions in lockfiles beside them")
+    .description(
+      "Resolve every moving reference — git branches and tags to commits (annotated tags to the commit, not the tag object), " +
+        "URLs without sha256 to the sha256 of their bytes, image tags to digests from the local engine — and write them to " +
+        "<definition>.lock.json beside each definition (sorted, stable: unchanged pins give the same bytes). Pins already in the " +
+        "lockfile are kept unless --refresh. Compilation and builds take pins from there; --frozen refuses anything unpinned.",
+    )
+    .argument("[files...]", "definition files (default: images/*/image.yaml)")
+    .option("--refresh", "re-resolve every reference, moving branches and tags forward")
+    .option("--check", "write nothing; fail (exit 1) when a lockfile is missing or would change")
+    .addOption(new Option("--format <format>", "diagnostics as readable text or JSON").choices(["text", "json"]).default("text"))
+    .addHelpText("after", "\nExamples:\n  caisson lock images/app/image.yaml\n  caisson lock --refresh\n  caisson lock --check images/*/image.yaml   # in CI\n\nSee docs/pinning.md.")
+    .action(async (files: string[], opts: { refresh?: boolean; check?: boolean; format: Format }) => {
+      let failed = false;
+      for (const file of definitionsOrDefault(files)) {
+        const r = await lockOne(file, await readText(file), opts);
+        if (!r.ok) failed = true;
+      }
+      if (failed) throw new ExitStatus(1);
+    });
+
+  cli
+    .command("outdated")
+    .summary("check pinned sources for newer upstream releases; --write updates the definitions")
+    .description(
+      "For each source with a `release:` rule, find the newest release upstream — git tags matching `release.tags` in " +
+        "semantic-version order (pre-releases only with --pre), or file names on `release.listing` matching `release.pattern` — " +
+        "and print a table. --write edits the definition in place (ref and commit, or url, sha256 and filename, and the top-level " +
+        "version), keeping its comments and layout, and updates its lockfile.",
+    )
+    .argument("[files...]", "definition files (default: images/*/image.yaml)")
+    .option("--write", "update the definitions and their lockfiles to the newest releases")
+    .option("--pre", "consider pre-releases (1.3.0-rc.1) too")
+    .option("--json", "print the checks as JSON")
+    .addHelpText(
+      "after",
+      `
+Exit codes: 0 everything up to date, ${EXIT_OUTDATED} something is outdated (with --write: and was updated),
+1 a check failed or a definition is invalid, 2 bad usage.
+
+Examples:
+  caisson outdated
+  caisson outdated images/app/image.yaml --write && git diff`,
+    )
+    .action(async (files: string[], opts: { write?: boolean; pre?: boolean; json?: boolean }) => {
+      const checks: Check[] = [];
+      let failed = false;
+      const defs: { file: string; text: string }[] = [];
+      for (const file of definitionsOrDefault(files)) {
+        const text = await readText(file);
+        const checked = checkDefinition(file, text);
+        if (!checked.definition) {
+          report(checked.diagnostics, new Map([[file, text]]), "text");
+          failed = true;
+          continue;
+        }
+        defs.push({ file, text });
+        checks.push(...(await checkOutdated(checked.definition, opts.pre ? { pre: true } : {})));
+      }
+      if (opts.json) await writeStdout(JSON.stringify(checks.map(({ span: _span, ...c }) => c), null, 2) + "\n");
+      else if (checks.length === 0) process.stderr.write("no source has a release: rule to check\n");
+      else {
+        const rows = [["FILE", "SOURCE", "CURRENT", "LATEST", "STATUS", "UPDATE"]];
+        for (const c of checks) rows.push([c.file, c.source, c.current ?? "?", c.latest ?? "?", c.status, howToUpdate(c)]);
+        await writeStdout(table(rows));
+      }
+      if (checks.some((c) => c.status === "error")) failed = true;
+      const outdated = checks.filter((c) => c.status === "outdated" && c.update);
+      if (opts.write) {
+        for (const { file, text } of defs) {
+          const updates = new Map<string, Update>(outdated.filter((c) => c.file === file).map((c) => [c.source, c.update as Update]));
+          if (updates.size === 0) continue;
+          const written = await writeUpdates(file, text, updates);
+          const after = checkDefinition(file, written.text);
+          if (!after.definition) {
+            report(after.diagnostics, new Map([[file, written.text]]), "text");
+            throw new UsageError(`${file}: the updated definition would be invalid; left unchanged`);
+          }
+          await writeAtomic(file, written.text);
+          process.stderr.write(`${file}: updated\n${written.notes.map((n) => `  ${n}`).join("\n")}\n`);
+          const r = await lockOne(file, written.text, { format: "text" });
+          if (!r.ok) failed = true;
+        }
+      }
+      if (failed) throw new ExitStatus(1);
+      if (outdated.length > 0) throw new ExitStatus(EXIT_OUTDATED);
+    });
+}
+
+/**
+ * After a failed build: for each http source, the places it was looked for
+ * (the source store's file, then the mirror or upstream URL it redirects to)
+ * and what is wrong with each — missing, unreachable, or bytes whose sha256
+ * differs. Returns one block per source with a problem (empty when none).
+ */
+export async function explainSources(
+  def: ImageDefinition,
+  store: SourceStore,
+  storeDir: string | undefined,
+  mirrors: readonly Mirror[],
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const s of def.sources) {
+    if (s.kind !== "http") continue;
+    const places: string[] = [];
+    let ok = false;
+    const file = await store.find(s.sha256);
+    if (file) {
+      const actual = await hashFile(file);
+      if (actual === s.sha256) ok = true;
+      places.push(`${file}: ${actual === s.sha256 ? "ok" : `corrupt: its sha256 is ${actual}`}`);
+    } else places.push(`${storeDir ? join(storeDir, s.sha256) : "(no source store)"}: missing`);
+    if (!file && s.url !== undefined) {
+      const url = mirrorUrls(s.url, mirrors)[0] as string;
+      try {
+        const { sha256 } = await hashUrl(url);
+        if (sha256 === s.sha256) ok = true;
+        places.push(`${url}: ${sha256 === s.sha256 ? "ok" : `wrong bytes: their sha256 is ${sha256}`}`);
+      } catch (e) {
+        places.push(`${url}: ${(e as Error).message.replace(/^downloading \S+: /, "")}`);
+      }
+    }
+    if (!ok) {
+      out.push(`source "${s.name}" (${s.filename}, sha256 ${s.sha256}) could not be fetched intact; looked in:\n${places.map((p) => `    ${p}`).join("\n")}`);
+    }
+  }
+  return out;
+}
+
+async function hashFile(path: string): Promise<string> {
+  const h = createHash("sha256");
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest("hex");
+}

@@ -1,0 +1,93 @@
+// Applying a lockfile to a validated definition: every moving reference
+// (ImageDefinition.moving) gets its pin, or a diagnostic saying it has none
+// and how to get one. Pure.
+import { error, warning, type Diagnostic } from "../diag/index.js";
+import type { FromRef, ImageDefinition, MovingRef, SourceSpec, Stage } from "../model/index.js";
+import { gitKey, lockPathFor, type Lockfile } from "./lockfile.js";
+
+export interface PinOptions {
+  /** Refuse every moving reference the lockfile does not pin (images too, which otherwise only warn). */
+  readonly frozen?: boolean;
+  /** The lockfile's path as the user knows it, for messages (default: beside the definition). */
+  readonly lockPath?: string;
+  /** The command the hint names (default `caisson lock <definition file>`). */
+  readonly lockCommand?: string;
+}
+
+export interface PinResult {
+  /** The definition with every pin found applied (sources' sha256/commit, images' digests). */
+  readonly definition: ImageDefinition;
+  /** unpinned_source errors, and unpinned_image errors (frozen) or warnings. */
+  readonly diagnostics: Diagnostic[];
+  /** The moving references left without a pin. */
+  readonly unresolved: readonly MovingRef[];
+}
+
+/** The pin the lockfile has for a moving reference, if any. */
+export function pinFor(lock: Lockfile | undefined, m: MovingRef): string | undefined {
+  if (!lock) return undefined;
+  switch (m.kind) {
+    case "git":
+      return lock.git[gitKey(m.url, m.ref)]?.commit;
+    case "http":
+      return lock.http[m.url]?.sha256;
+    case "image":
+      return lock.images[m.ref]?.digest;
+  }
+}
+
+/** Describes a moving reference for messages: `git ref "main" of source "app"`. */
+export function describeMoving(m: MovingRef): string {
+  switch (m.kind) {
+    case "git":
+      return `source "${m.source}": git ref "${m.ref}" of ${m.url}`;
+    case "http":
+      return `source "${m.source}": ${m.url} (no sha256)`;
+    case "image":
+      return `image ${m.ref} (no digest)`;
+  }
+}
+
+/** Applies `lock` to `def`; see PinResult. */
+export function applyPins(def: ImageDefinition, lock: Lockfile | undefined, opts: PinOptions = {}): PinResult {
+  const moving = def.moving ?? [];
+  const lockPath = opts.lockPath ?? lockPathFor(def.file);
+  const command = opts.lockCommand ?? `caisson lock ${def.file}`;
+  const diagnostics: Diagnostic[] = [];
+  const unresolved: MovingRef[] = [];
+  const sourcePins = new Map<string, string>();
+  const imagePins = new Map<number, string>();
+  for (const m of moving) {
+    const pin = pinFor(lock, m);
+    if (pin !== undefined) {
+      if (m.kind === "image") imagePins.set(m.span.start, `${m.ref}@${pin}`);
+      else sourcePins.set(m.source, pin);
+      continue;
+    }
+    unresolved.push(m);
+    const where = lock ? `is pinned neither in the definition nor in ${lockPath}` : `is not pinned in the definition, and there is no lockfile (${lockPath})`;
+    const hint = `run \`${command}\` to pin it in the lockfile${m.kind === "image" ? ", or write the digest: …@sha256:<digest>" : ""}`;
+    if (m.kind === "image") {
+      const msg = `${describeMoving(m)} ${where}`;
+      diagnostics.push(opts.frozen ? error("unpinned_image", `${msg} (--frozen)`, m.span, { hint }) : warning("unpinned_image", msg, m.span, { hint }));
+    } else {
+      diagnostics.push(error("unpinned_source", `${describeMoving(m)} ${where}`, m.span, { hint }));
+    }
+  }
+  if (sourcePins.size === 0 && imagePins.size === 0) return { definition: def, diagnostics, unresolved };
+  const from = (f: FromRef): FromRef => {
+    if (f.kind !== "image") return f;
+    const pinned = imagePins.get(f.span.start);
+    return pinned === undefined ? f : { ...f, ref: pinned };
+  };
+  const sources = def.sources.map((s): SourceSpec => {
+    const pin = sourcePins.get(s.name);
+    if (pin === undefined) return s;
+    if (s.kind === "http") return { ...s, sha256: pin };
+    if (s.kind === "git") return { ...s, commit: pin };
+    return s;
+  });
+  const stages = def.stages.map((s): Stage => (s.from.kind === "image" ? { ...s, from: from(s.from) } : s));
+  const definition: ImageDefinition = { ...def, sources, stages, image: { ...def.image, from: from(def.image.from) } };
+  return { definition, diagnostics, unresolved };
+}

@@ -1,0 +1,201 @@
+// `caisson outdated`: for each source with a `release:` rule, finds the
+// newest release upstream (git tags, or a listing page matched by a pattern)
+// and, with `write`, edits the definition in place — only the values that
+// change (ref, commit, url, sha256, filename, version), so comments and
+// layout stay as they are.
+import { LineIndex } from "../diag/index.js";
+import { child, entry, loadDefinition, type ScalarNode, type YamlNode } from "../load/index.js";
+import { hashUrl, lsRemote, fetchText, ResolveError, type RemoteRef } from "../lock/resolve.js";
+import type { ImageDefinition, SourceSpec, Span } from "../model/index.js";
+import { compareVersions, latest, parseVersion, type Version } from "./version.js";
+
+export interface OutdatedOptions {
+  /** Consider pre-releases (1.3.0-rc.1) too. */
+  readonly pre?: boolean;
+}
+
+/** One source's check. */
+export interface Check {
+  readonly file: string;
+  readonly source: string;
+  readonly rule: "git-tags" | "listing";
+  /** The current version (from the ref, the tag of the commit, or the URL), if it can be told. */
+  readonly current?: string;
+  /** The newest release upstream. */
+  readonly latest?: string;
+  readonly status: "outdated" | "up to date" | "unknown" | "error";
+  /** What changes, as the user would write it: `ref: v1.3.0`, `url: …`. */
+  readonly update?: Update;
+  readonly message?: string;
+  readonly span: Span;
+}
+
+/** The new values for a source (and what they replace). */
+export interface Update {
+  readonly oldVersion: string;
+  readonly newVersion: string;
+  /** git: the new tag and the commit it points to. */
+  readonly ref?: string;
+  readonly commit?: string;
+  /** http: the new URL. */
+  readonly url?: string;
+}
+
+const full = (pattern: string) => new RegExp(`^(?:${pattern})$`);
+
+/** Checks every source of `def` that has a release rule. */
+export async function checkOutdated(def: ImageDefinition, opts: OutdatedOptions = {}): Promise<Check[]> {
+  const out: Check[] = [];
+  const remotes = new Map<string, Promise<RemoteRef[]>>();
+  for (const s of def.sources) {
+    if ((s.kind !== "git" && s.kind !== "http") || !s.release) continue;
+    const base = { file: def.file, source: s.name, rule: s.release.kind, span: s.release.span } as const;
+    try {
+      out.push({ ...base, ...(await checkOne(s, remotes, opts)) });
+    } catch (e) {
+      if (!(e instanceof ResolveError)) throw e;
+      out.push({ ...base, status: "error", message: e.message });
+    }
+  }
+  return out;
+}
+
+type Result = Omit<Check, "file" | "source" | "rule" | "span">;
+
+async function checkOne(s: SourceSpec, remotes: Map<string, Promise<RemoteRef[]>>, opts: OutdatedOptions): Promise<Result> {
+  if (s.kind === "git" && s.release?.kind === "git-tags") {
+    const re = full(s.release.pattern);
+    let refs = remotes.get(s.url);
+    if (!refs) remotes.set(s.url, (refs = lsRemote(s.url)));
+    const tags = (await refs)
+      .filter((r) => r.name.startsWith("refs/tags/"))
+      .map((r) => ({ tag: r.name.slice("refs/tags/".length), commit: r.peeled ?? r.object }))
+      .map((t) => ({ ...t, m: re.exec(t.tag) }))
+      .filter((t) => t.m?.[1] !== undefined)
+      .map((t) => ({ tag: t.tag, commit: t.commit, version: parseVersion(t.m?.[1] as string) }))
+      .filter((t): t is { tag: string; commit: string; version: Version } => t.version !== undefined);
+    // The current version: the ref as written, else a release tag pointing at the commit.
+    const currentTag = s.ref !== undefined ? tags.find((t) => t.tag === s.ref) : tags.find((t) => t.commit === s.commit);
+    const currentText = currentTag?.version.text ?? (s.ref !== undefined ? re.exec(s.ref)?.[1] : undefined);
+    const newest = latest(tags, opts.pre);
+    if (!newest) return { status: "unknown", ...(currentText ? { current: currentText } : {}), message: `no tag of ${s.url} matches ${s.release.pattern}` };
+    const cur = currentText !== undefined ? parseVersion(currentText) : undefined;
+    if (!cur) return { status: "unknown", latest: newest.version.text, message: `cannot tell the current version: ref ${s.ref ?? "(none)"} does not match ${s.release.pattern}` };
+    if (compareVersions(newest.version, cur) <= 0) return { status: "up to date", current: cur.text, latest: newest.version.text };
+    return {
+      status: "outdated",
+      current: cur.text,
+      latest: newest.version.text,
+      update: { oldVersion: cur.text, newVersion: newest.version.text, ref: newest.tag, commit: newest.commit },
+    };
+  }
+  if (s.kind === "http" && s.release?.kind === "listing" && s.url !== undefined) {
+    const page = await fetchText(s.release.url);
+    const re = new RegExp(s.release.pattern, "g");
+    const found = new Map<string, { version: Version }>();
+    for (const m of page.matchAll(re)) {
+      const v = m[1] !== undefined ? parseVersion(m[1]) : undefined;
+      if (v) found.set(v.text, { version: v });
+    }
+    const currentText = new RegExp(s.release.pattern).exec(s.url)?.[1];
+    const newest = latest([...found.values()], opts.pre);
+    if (!newest) return { status: "unknown", ...(currentText ? { current: currentText } : {}), message: `nothing on ${s.release.url} matches ${s.release.pattern}` };
+    const cur = currentText !== undefined ? parseVersion(currentText) : undefined;
+    if (!cur) return { status: "unknown", latest: newest.version.text, message: `cannot tell the current version: the url does not match ${s.release.pattern}` };
+    if (compareVersions(newest.version, cur) <= 0) return { status: "up to date", current: cur.text, latest: newest.version.text };
+    return {
+      status: "outdated",
+      current: cur.text,
+      latest: newest.version.text,
+      update: { oldVersion: cur.text, newVersion: newest.version.text, url: s.url.split(cur.text).join(newest.version.text) },
+    };
+  }
+  return { status: "unknown", message: "the release rule does not fit this kind of source" };
+}
+
+/** A byte-range replacement in the definition's text. */
+interface Edit {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+}
+
+/** Renders a new scalar value in the style of the one it replaces (plain, single- or double-quoted). */
+function renderLike(node: ScalarNode, original: string, value: string, json: boolean): string {
+  if (json || original.startsWith('"')) return JSON.stringify(value);
+  if (original.startsWith("'")) return `'${value.replace(/'/g, "''")}'`;
+  const safe = /^[A-Za-z0-9_./+~-][A-Za-z0-9_./:@+~=#%?&-]*$/.test(value) && !/^(true|false|null|yes|no|on|off)$/i.test(value);
+  // A number-like value stays plain only where the old one was a plain number too (version: 7.0.15 → 7.1).
+  const numberLike = /^[-+]?(\d[\d_]*(\.\d*)?([eE][-+]?\d+)?|\.\d+|0x[0-9a-fA-F]+|0o[0-7]+)$/.test(value);
+  return safe && (!numberLike || typeof node.value === "number") ? value : JSON.stringify(value);
+}
+
+export interface WriteResult {
+  /** The new text of the definition. */
+  readonly text: string;
+  /** Lines for the user: what changed, and places that still mention an old version. */
+  readonly notes: string[];
+}
+
+/**
+ * Applies `updates` (source name → Update) to the definition's text:
+ * git `ref` and `commit`; http `url`, `sha256` (downloaded and hashed when
+ * the definition has one), and `filename` when it contains the old version;
+ * the top-level `version` when it was the old version. Throws ResolveError.
+ */
+export async function writeUpdates(file: string, text: string, updates: ReadonlyMap<string, Update>): Promise<WriteResult> {
+  const loaded = loadDefinition(file, text);
+  const root = loaded.doc.root;
+  if (!root) throw new ResolveError(`${file}: nothing to update`);
+  const json = /\.json$/i.test(file);
+  const bytes = Buffer.from(text, "utf8");
+  const edits: Edit[] = [];
+  const notes: string[] = [];
+  const lines = new LineIndex(text);
+  const at = (span: Span) => {
+    const p = lines.position(span.start);
+    return `${file}:${p.line}:${p.column}`;
+  };
+  const set = (node: YamlNode | undefined, value: string, what: string) => {
+    if (node?.kind !== "scalar") return;
+    const original = bytes.subarray(node.span.start, node.span.end).toString("utf8");
+    edits.push({ start: node.span.start, end: node.span.end, text: renderLike(node, original, value, json) });
+    notes.push(`${at(node.span)}: ${what}: ${node.text} → ${value}`);
+  };
+  const sources = child(root, "sources");
+  const versions = new Map<string, string>();
+  for (const [name, u] of updates) {
+    const src = child(sources, name);
+    if (!src) continue;
+    versions.set(u.oldVersion, u.newVersion);
+    if (u.ref !== undefined) {
+      set(child(src, "ref"), u.ref, `sources.${name}.ref`);
+      if (entry(src, "commit") && u.commit) set(child(src, "commit"), u.commit, `sources.${name}.commit`);
+    }
+    if (u.url !== undefined) {
+      set(child(src, "url"), u.url, `sources.${name}.url`);
+      const fn = child(src, "filename");
+      if (fn?.kind === "scalar" && typeof fn.value === "string" && fn.value.includes(u.oldVersion)) {
+        set(fn, fn.value.split(u.oldVersion).join(u.newVersion), `sources.${name}.filename`);
+      }
+      if (entry(src, "sha256")) set(child(src, "sha256"), (await hashUrl(u.url)).sha256, `sources.${name}.sha256`);
+    }
+  }
+  const version = child(root, "version");
+  if (version?.kind === "scalar" && versions.has(version.text)) set(version, versions.get(version.text) as string, "version");
+  edits.sort((a, b) => b.start - a.start);
+  let out = bytes;
+  for (const e of edits) out = Buffer.concat([out.subarray(0, e.start), Buffer.from(e.text, "utf8"), out.subarray(e.end)]);
+  // Other mentions of an old version (paths inside an archive, labels) are the user's to check.
+  for (const old of versions.keys()) {
+    let i = bytes.indexOf(old);
+    while (i >= 0) {
+      const end = i + Buffer.byteLength(old);
+      if (!edits.some((e) => i >= e.start && i < e.end) && !/[0-9A-Za-z.]/.test(String.fromCharCode(bytes[end] ?? 32)) && !/[0-9.]/.test(String.fromCharCode(bytes[i - 1] ?? 32))) {
+        notes.push(`${at({ file, start: i, end })}: note: still mentions ${old}; check whether it should change`);
+      }
+      i = bytes.indexOf(old, end);
+    }
+  }
+  return { text: out.toString("utf8"), notes };
+}
