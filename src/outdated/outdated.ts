@@ -191,7 +191,10 @@ export async function writeUpdates(file: string, text: string, updates: Readonly
     let i = bytes.indexOf(old);
     while (i >= 0) {
       const end = i + Buffer.byteLength(old);
-      if (!edits.some((e) => i >= e.start && i < e.end) && !/[0-9A-Za-z.]/.test(String.fromCharCode(bytes[end] ?? 32)) && !/[0-9.]/.test(String.fromCharCode(bytes[i - 1] ?? 32))) {
+      const ch = (k: number) => String.fromCharCode(bytes[k] ?? 32);
+      // A whole version: 1.2.0 in app-1.2.0.tar.gz, not in 11.2.0 or 1.2.0.1.
+      const whole = !/[0-9.]/.test(ch(i - 1)) && !/[0-9]/.test(ch(end)) && !(ch(end) === "." && /[0-9]/.test(ch(end + 1)));
+      if (whole && !edits.some((e) => i >= e.start && i < e.end)) {
         notes.push(`${at({ file, start: i, end })}: note: still mentions ${old}; check whether it should change`);
       }
       i = bytes.indexOf(old, end);
