@@ -1,0 +1,153 @@
+// Engine benchmark: the e2e hello definition (test/fixtures/e2e/hello: apt
+// toolchain stage, cross-compile for linux/amd64 + linux/arm64, runtime FROM
+// scratch with the libraries) built through `caisson build`, against the same
+// small build written as a Dockerfile and built by the engine's built-in
+// Dockerfile frontend, cold and warm, measured in the same run and printed as
+// ratios.
+//
+// "Cold" here: a fresh nonce is added (as a shell comment) to the apt-get
+// step of both builds, so that step and every exec/file op after it miss the
+// cache and really run (apt downloads included); the base image and the
+// frontend image come from the local store either way. The shared build cache
+// is NOT pruned (`docker buildx prune -af` would wipe other users' caches on
+// this engine), and `--no-cache` is not used: `caisson build --no-cache` is
+// currently ignored by the caisson frontend, so it would not be a fair cold.
+// "Warm": the same build again, unchanged.
+//
+// Usage: npm run build && node bench/engine.mjs   (~1 min per run, RUNS=3 for medians; needs the engine
+// from hack/engine.sh and the base image from hack/base-image.sh)
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+
+const ROOT = join(import.meta.dirname, "..");
+const CLI = join(ROOT, "bin/caisson.js");
+const DOCKER = process.env.CAISSON_DOCKER ?? process.env.DOCKER ?? "/usr/bin/docker";
+const BASE = "docker.io/caisson/debian:bookworm@sha256:afafc3d453bf6e705cb4df326492b866180d95c863b5217234d2fcc402fba351";
+const PLATFORMS = "linux/amd64,linux/arm64";
+const APT =
+  "apt-get update -q && apt-get install -q -y --no-install-recommends " +
+  "gcc=4:12.2.0-3 libc6-dev=2.36-9+deb12u14 gcc-aarch64-linux-gnu=4:12.2.0-3 libc6-dev-arm64-cross=2.36-8cross1 && " +
+  "rm -rf /var/lib/apt/lists/*";
+
+// The Dockerfile twin of test/fixtures/e2e/hello/image.yaml: the same packages,
+// the same triple-prefixed compilers and hardening flags, the same runtime files.
+function dockerfile(nonce) {
+  return `FROM --platform=$BUILDPLATFORM ${BASE} AS toolchain
+ENV DEBIAN_FRONTEND=noninteractive
+RUN ${APT} # ${nonce}
+
+FROM --platform=$BUILDPLATFORM toolchain AS build
+ARG TARGETPLATFORM TARGETARCH
+WORKDIR /src
+RUN echo "compiling on $(uname -m) for $TARGETPLATFORM"
+RUN --mount=type=bind,target=/src <<'EOF'
+set -eu
+case "$TARGETARCH" in
+  amd64) t=x86_64-linux-gnu; arch=-fcf-protection=full; libs=/lib/x86_64-linux-gnu
+         loader=/lib64/ld-linux-x86-64.so.2; ldsrc=/lib64/ld-linux-x86-64.so.2 ;;
+  arm64) t=aarch64-linux-gnu; arch=-mbranch-protection=standard; libs=/usr/aarch64-linux-gnu/lib
+         loader=/lib/ld-linux-aarch64.so.1; ldsrc=/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ;;
+esac
+mkdir -p /out /rootfs/etc /rootfs/lib/$t "/rootfs$(dirname $loader)"
+$t-gcc -O2 -fstack-protector-strong -fstack-clash-protection -D_FORTIFY_SOURCE=2 -fPIE -Wformat -Werror=format-security $arch \\
+  -pie -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack -o /rootfs/hello hello.c
+cp -L $libs/libc.so.6 /rootfs/lib/$t/
+cp -L $ldsrc "/rootfs$loader"
+printf 'root:x:0:0:root:/root:/sbin/nologin\\ncaisson:x:65532:65532:caisson:/nonexistent:/sbin/nologin\\n' > /rootfs/etc/passwd
+printf 'root:x:0:\\ncaisson:x:65532:\\n' > /rootfs/etc/group
+EOF
+
+FROM scratch
+COPY --from=build /rootfs/ /
+USER 65532:65532
+ENTRYPOINT ["/hello"]
+`;
+}
+
+function timed(cmd, args, opts = {}) {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 256 << 20, ...opts });
+  const s = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}):\n${(r.stderr ?? "").slice(-4000)}`);
+  return { s, stderr: r.stderr };
+}
+
+const RUNS = Number(process.env.RUNS ?? 1);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const work = mkdtempSync(join(tmpdir(), "caisson-bench-engine-"));
+try {
+  // The frontend image is rebuilt when the working tree changed (5–7 s): do that before timing.
+  const { ensureFrontendImage } = await import(join(ROOT, "dist/engine/index.js"));
+  const fe = await ensureFrontendImage({ docker: DOCKER, log: () => undefined });
+  const node = timed(process.execPath, ["-e", "0"]).s;
+  const text = readFileSync(join(ROOT, "test/fixtures/e2e/hello/image.yaml"), "utf8");
+  const rows = { "caisson cold": [], "caisson warm": [], "Dockerfile cold": [], "Dockerfile warm": [] };
+  const engineSeconds = { "caisson cold": [], "caisson warm": [] };
+  const ranSteps = (stderr) => (stderr.match(/^#\d+ \d+\.\d+ /gm) ?? []).length;
+
+  for (let i = 0; i < RUNS; i++) {
+    const nonce = `bench-${process.pid}-${Date.now()}-${i}`;
+    const dir = join(work, String(i));
+    // caisson: the fixture in its own context, the apt step tagged with the nonce.
+    const ctx = join(dir, "ctx");
+    cpSync(join(ROOT, "test/fixtures/e2e/hello"), ctx, { recursive: true });
+    const def = join(ctx, "image.yaml");
+    const tagged = text.replace("rm -rf /var/lib/apt/lists/*", `rm -rf /var/lib/apt/lists/* # ${nonce}`);
+    if (tagged === text) throw new Error("could not tag the apt step of the fixture");
+    writeFileSync(def, tagged);
+    // Dockerfile: the same context (hello.c), the Dockerfile outside it.
+    mkdirSync(join(dir, "df"));
+    const df = join(dir, "df/Dockerfile");
+    writeFileSync(df, dockerfile(nonce));
+
+    const caisson = (out) =>
+      timed(process.execPath, [CLI, "build", def, "--context", ctx, "--platform", PLATFORMS, "-o", `local=${join(dir, out)}`, "--progress", "plain"]);
+    const dockerfileBuild = (out) =>
+      timed(DOCKER, ["buildx", "build", "--progress", "plain", "--platform", PLATFORMS, "-f", df, "--provenance=false", "--output", `type=local,dest=${join(dir, out)}`, ctx]);
+    const pairs = [
+      () => {
+        for (const [k, out] of [["caisson cold", "c1"], ["caisson warm", "c2"]]) {
+          const r = caisson(out);
+          rows[k].push(r.s);
+          engineSeconds[k].push(Number(/caisson: built in ([\d.]+)s/.exec(r.stderr)?.[1] ?? NaN));
+          if (k.endsWith("warm") && ranSteps(r.stderr) > 0) throw new Error("the warm caisson build ran steps");
+        }
+      },
+      () => {
+        for (const [k, out] of [["Dockerfile cold", "d1"], ["Dockerfile warm", "d2"]]) {
+          const r = dockerfileBuild(out);
+          rows[k].push(r.s);
+          if (k.endsWith("warm") && ranSteps(r.stderr) > 0) throw new Error("the warm Dockerfile build ran steps");
+        }
+      },
+    ];
+    // Alternate which goes first, so neither always meets a colder mirror or a busier engine.
+    if (i % 2 === 1) pairs.reverse();
+    for (const p of pairs) p();
+    // Both produced the same kind of tree.
+    for (const out of ["c2/linux_arm64/hello", "d2/linux_arm64/hello", "c2/linux_amd64/lib/x86_64-linux-gnu/libc.so.6", "d2/linux_amd64/lib/x86_64-linux-gnu/libc.so.6"]) {
+      readFileSync(join(dir, out));
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const fmt = (s) => `${s.toFixed(2).padStart(7)} s`;
+  const m = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, median(v)]));
+  console.log(`engine benchmark: ${PLATFORMS}, ${RUNS === 1 ? "one run" : `median of ${RUNS} runs`}, wall clock`);
+  console.log("cold = fresh nonce in the apt step (every exec/file op misses the cache), no prune; warm = the same build again");
+  console.log(`frontend image ${fe.ref} (${fe.built ? "built before timing" : "present"}); bare node start-up ${fmt(node)}`);
+  for (const [k, v] of Object.entries(m)) {
+    const inner = engineSeconds[k] ? `   (docker buildx ${fmt(median(engineSeconds[k]))} of it)` : "";
+    console.log(`${k.padEnd(18)} ${fmt(v)}${inner}${RUNS > 1 ? `   [${rows[k].map((x) => x.toFixed(1)).join(", ")}]` : ""}`);
+  }
+  console.log("ratios");
+  console.log(`  caisson cold / Dockerfile cold  ${(m["caisson cold"] / m["Dockerfile cold"]).toFixed(2)}x`);
+  console.log(`  caisson warm / Dockerfile warm  ${(m["caisson warm"] / m["Dockerfile warm"]).toFixed(2)}x`);
+  console.log(`  caisson warm / caisson cold     ${(m["caisson warm"] / m["caisson cold"]).toFixed(2)}x`);
+  console.log(`  Dockerfile warm / cold          ${(m["Dockerfile warm"] / m["Dockerfile cold"]).toFixed(2)}x`);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}

@@ -1,0 +1,327 @@
+// Shared by the end-to-end tests (test/e2e/*.int.test.ts): the CLI as users
+// run it, BuildKit's plain progress parsed into vertices, and loopback
+// servers for http and git sources. The engine itself is reached through
+// src/engine (checkEngine, dockerBinary), as test/frontend/frontend.int.test.ts does.
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { checkEngine, dockerBinary } from "../../src/engine/index.js";
+
+export const IN_CI = process.env["CI"] === "true";
+export const DOCKER = dockerBinary();
+export const ROOT = resolve(import.meta.dirname, "..", "..");
+export const FIXTURES = join(ROOT, "test/fixtures/e2e");
+const CLI = join(ROOT, "bin/caisson.js");
+
+/** Why the engine cannot be used, or undefined when it can (under CI=true the tests fail instead of skipping). */
+export const engineError: string | undefined = await checkEngine(DOCKER).then(
+  () => undefined,
+  (e: unknown) => (e instanceof Error ? e.message : String(e)),
+);
+
+export function requireEngine(): void {
+  if (engineError) throw new Error(`the Docker engine is required for the e2e tests: ${engineError}`);
+}
+
+function newestMtime(dir: string, ext: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p, ext));
+    else if (e.name.endsWith(ext)) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** `bin/caisson.js` runs dist/: rebuild it (tsc) when any source file is newer. */
+export function ensureDist(): void {
+  const built = statSync(join(ROOT, "dist/cli/main.js"), { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  if (built >= newestMtime(join(ROOT, "src"), ".ts")) return;
+  const r = spawnSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
+  // tsc emits even with type errors elsewhere; only a missing CLI is fatal.
+  if (!statSync(join(ROOT, "dist/cli/main.js"), { throwIfNoEntry: false })) throw new Error(`npm run build failed:\n${r.stdout}${r.stderr}`);
+}
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly seconds: number;
+}
+
+/** Runs `node bin/caisson.js <args>` (asynchronously, so loopback servers in this process keep serving). */
+export function caisson(args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const t0 = Date.now();
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.on("error", fail);
+    child.on("close", (code, signal) =>
+      done({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+        seconds: (Date.now() - t0) / 1000,
+      }),
+    );
+  });
+}
+
+/** A fresh temporary directory holding a copy of test/fixtures/e2e/<name>. */
+export function fixtureCopy(name: string, prefix = `caisson-e2e-${name}-`): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  cpSync(join(FIXTURES, name), dir, { recursive: true });
+  return dir;
+}
+
+export const sha256 = (data: string | Uint8Array): string => createHash("sha256").update(data).digest("hex");
+
+/** Replaces every `@KEY@` in a template; fails on a placeholder left over. */
+export function fillTemplate(text: string, values: Readonly<Record<string, string>>): string {
+  const out = text.replace(/@([A-Z0-9_]+)@/g, (m, k: string) => values[k] ?? m);
+  const left = /@[A-Z0-9_]+@/.exec(out);
+  if (left) throw new Error(`template placeholder ${left[0]} has no value`);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// BuildKit's plain progress (`--progress plain`)
+
+export interface Vertex {
+  readonly id: number;
+  readonly name: string;
+  cached: boolean;
+  done: boolean;
+  error: string | undefined;
+  /** Log lines the step printed, without the `#N 0.123 ` prefix. */
+  readonly logs: string[];
+}
+
+/**
+ * Splits caisson's stderr into one progress log per `docker buildx build` it
+ * ran (`caisson build` runs one per output) and parses each into vertices.
+ */
+export function parseProgress(stderr: string): Vertex[][] {
+  const runs: Vertex[][] = [];
+  let current: Map<number, Vertex> | undefined;
+  const flush = () => {
+    if (current) runs.push([...current.values()]);
+  };
+  for (const raw of stderr.replace(/\r/g, "").split("\n")) {
+    if (/^#0 building with /.test(raw)) {
+      flush();
+      current = new Map();
+      continue;
+    }
+    const m = /^#(\d+) (.*)$/.exec(raw);
+    if (!m || !current) continue;
+    const id = Number(m[1]);
+    const rest = m[2] as string;
+    let v = current.get(id);
+    if (!v) {
+      // The first line of a vertex is its name.
+      v = { id, name: rest, cached: false, done: false, error: undefined, logs: [] };
+      current.set(id, v);
+      continue;
+    }
+    if (rest === v.name || rest === "...") continue;
+    if (rest === "CACHED") v.cached = true;
+    else if (/^DONE \d/.test(rest)) v.done = true;
+    else if (/^ERROR/.test(rest)) v.error = rest;
+    else {
+      const log = /^\d+\.\d+ (.*)$/.exec(rest);
+      if (log) v.logs.push(log[1] as string);
+    }
+  }
+  flush();
+  return runs;
+}
+
+// ---------------------------------------------------------------------------
+// Loopback servers
+
+export interface HttpFixtureServer {
+  readonly url: string;
+  /** Paths requested so far, in order. */
+  readonly requests: string[];
+  close(): Promise<void>;
+}
+
+/** Serves `files` (path → bytes) on 127.0.0.1, on a free port. */
+export async function serveFiles(files: ReadonlyMap<string, Uint8Array | string>): Promise<HttpFixtureServer> {
+  const requests: string[] = [];
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    requests.push(req.url ?? "");
+    const body = files.get(req.url ?? "");
+    if (body === undefined || (req.method !== "GET" && req.method !== "HEAD")) {
+      res.writeHead(404).end();
+      return;
+    }
+    const bytes = typeof body === "string" ? Buffer.from(body) : Buffer.from(body);
+    res.writeHead(200, { "content-length": bytes.length, "content-type": "application/octet-stream" });
+    res.end(req.method === "HEAD" ? undefined : bytes);
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once("error", fail);
+    server.listen(0, "127.0.0.1", () => ok());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((ok) => {
+        server.closeAllConnections();
+        server.close(() => ok());
+      }),
+  };
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export async function freePort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((ok, fail) => {
+    s.once("error", fail);
+    s.listen(0, "127.0.0.1", () => ok());
+  });
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((ok) => s.close(() => ok()));
+  return port;
+}
+
+export interface GitFixtureServer {
+  /** `git://127.0.0.1:<port>/<repo>.git` */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** `git daemon` exporting the bare repositories under `baseDir`, on 127.0.0.1 only; resolves once it answers. */
+export async function serveGit(baseDir: string, repo: string): Promise<GitFixtureServer> {
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const daemon = spawn(
+      "git",
+      ["daemon", "--reuseaddr", `--base-path=${baseDir}`, "--export-all", "--listen=127.0.0.1", `--port=${port}`, "--informative-errors", baseDir],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    let stderr = "";
+    daemon.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    const url = `git://127.0.0.1:${port}/${repo}`;
+    const close = () =>
+      new Promise<void>((ok) => {
+        if (daemon.exitCode !== null || daemon.signalCode !== null) return ok();
+        daemon.once("exit", () => ok());
+        daemon.kill("SIGTERM");
+      });
+    for (let i = 0; i < 50; i++) {
+      if (daemon.exitCode !== null) break;
+      const r = spawnSync("git", ["ls-remote", url], { encoding: "utf8", timeout: 5000 });
+      if (r.status === 0) return { url, close };
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    await close();
+    if (attempt >= 2) throw new Error(`git daemon did not start on 127.0.0.1:${port}: ${stderr}`);
+  }
+}
+
+/** Runs git with fixed identities and dates, so commits are reproducible. */
+export function git(cwd: string, ...args: string[]): string {
+  const date = "2025-01-01T00:00:00Z";
+  const r = spawnSync("git", args, {
+    cwd,
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "caisson e2e",
+      GIT_AUTHOR_EMAIL: "e2e@caisson.invalid",
+      GIT_COMMITTER_NAME: "caisson e2e",
+      GIT_COMMITTER_EMAIL: "e2e@caisson.invalid",
+      GIT_AUTHOR_DATE: date,
+      GIT_COMMITTER_DATE: date,
+      GIT_CONFIG_NOSYSTEM: "1",
+      HOME: cwd,
+    },
+  });
+  if (r.status !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** Runs a command; throws with its output when it fails. */
+export function run(cmd: string, args: readonly string[], opts: { cwd?: string; input?: string } = {}): string {
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20, ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+// ---------------------------------------------------------------------------
+// OCI image layout tarballs (`-o oci=FILE`)
+
+export interface OciImage {
+  readonly platform: string;
+  readonly manifestDigest: string;
+  readonly config: { architecture: string; os: string; config: Record<string, unknown> };
+  /** Paths of the layer blobs (gzip tarballs) inside the unpacked layout, bottom first. */
+  readonly layers: readonly string[];
+}
+
+interface Descriptor {
+  mediaType: string;
+  digest: string;
+  platform?: { architecture: string; os: string; variant?: string };
+  annotations?: Record<string, string>;
+}
+
+/**
+ * Unpacks an OCI layout tarball into `dir` and walks index.json → (nested
+ * indexes) → one manifest per platform → config and layers. Attestation
+ * manifests (platform unknown/unknown) are left out.
+ */
+export function readOciLayout(tarball: string, dir: string): OciImage[] {
+  run("tar", ["-xf", tarball, "-C", dir]);
+  const blob = (digest: string) => join(dir, "blobs", ...digest.split(":"));
+  const json = <T>(path: string) => JSON.parse(readFileSync(path, "utf8")) as T;
+  const images: OciImage[] = [];
+  const walk = (descriptors: Descriptor[]) => {
+    for (const d of descriptors) {
+      if (/image\.index|manifest\.list/.test(d.mediaType)) {
+        walk(json<{ manifests: Descriptor[] }>(blob(d.digest)).manifests);
+        continue;
+      }
+      if (d.platform?.architecture === "unknown") continue;
+      const m = json<{ config: Descriptor; layers: Descriptor[] }>(blob(d.digest));
+      const config = json<OciImage["config"]>(blob(m.config.digest));
+      images.push({
+        platform: `${config.os}/${config.architecture}`,
+        manifestDigest: d.digest,
+        config,
+        layers: m.layers.map((l) => blob(l.digest)),
+      });
+    }
+  };
+  walk(json<{ manifests: Descriptor[] }>(join(dir, "index.json")).manifests);
+  return images;
+}
+
+/** `tar -tvz` of a layer: path → "mode owner/group". */
+export function layerEntries(layer: string): Map<string, string> {
+  const entries = new Map<string, string>();
+  for (const line of run("tar", ["--numeric-owner", "-tvzf", layer]).split("\n")) {
+    const m = /^(\S+)\s+(\d+\/\d+)\s+\d+\s+\S+\s+\S+\s+(.+?)(?: -> .*)?$/.exec(line);
+    if (m) entries.set((m[3] as string).replace(/\/$/, "").replace(/^\.\//, ""), `${m[1]} ${m[2]}`);
+  }
+  return entries;
+}
