@@ -50,7 +50,7 @@ function elfMachine(bytes: Uint8Array): number {
 describe.skipIf(engineError !== undefined && !IN_CI)("hello: cross-compiled multi-arch image through `caisson build`", () => {
   const nonce = `${process.pid}-${Date.now()}`;
   const image = `caisson-e2e/hello:${nonce}`;
-  const out = mkdtempSync(join(tmpdir(), "caisson-e2e-hello-out-"));
+  let out = "";
   let ctx = "";
   let first: CliResult | undefined;
   let oci: OciImage[] = [];
@@ -58,6 +58,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("hello: cross-compiled mult
   beforeAll(async () => {
     requireEngine();
     ensureDist();
+    out = mkdtempSync(join(tmpdir(), "caisson-e2e-hello-out-"));
     // A fresh copy of the fixture plus a file unique to this run, so the
     // target-dependent steps really run (the apt stage stays cached between runs).
     ctx = fixtureCopy("hello");
@@ -79,7 +80,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("hello: cross-compiled mult
 
   afterAll(() => {
     spawnSync(DOCKER, ["image", "rm", "-f", image]);
-    rmSync(out, { recursive: true, force: true });
+    if (out) rmSync(out, { recursive: true, force: true });
     if (ctx) rmSync(ctx, { recursive: true, force: true });
   });
 

@@ -38,7 +38,7 @@ interface DumpedOp {
 
 describe.skipIf(engineError !== undefined && !IN_CI)("every op kind on the real engine", () => {
   const nonce = `${process.pid}-${Date.now()}`;
-  const tmp = mkdtempSync(join(tmpdir(), "caisson-e2e-ops-srv-"));
+  let tmp = "";
   let ctx = "";
   let http: HttpFixtureServer | undefined;
   let gitd: GitFixtureServer | undefined;
@@ -49,6 +49,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("every op kind on the real 
   beforeAll(async () => {
     requireEngine();
     ensureDist();
+    tmp = mkdtempSync(join(tmpdir(), "caisson-e2e-ops-srv-"));
     // The http sources: a tarball (extracted by the build) and a plain file renamed by `filename`.
     mkdirSync(join(tmp, "tar/payload"), { recursive: true });
     writeFileSync(join(tmp, "tar/payload/data.txt"), `from the tarball (${nonce})\n`);
@@ -90,7 +91,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("every op kind on the real 
   afterAll(async () => {
     await http?.close();
     await gitd?.close();
-    rmSync(tmp, { recursive: true, force: true });
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
     if (ctx) rmSync(ctx, { recursive: true, force: true });
   });
 

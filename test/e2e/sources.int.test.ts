@@ -11,7 +11,7 @@ import { caisson, engineError, ensureDist, IN_CI, requireEngine, run, serveFiles
 
 describe.skipIf(engineError !== undefined && !IN_CI)("sha256-pinned sources and the source store", () => {
   const nonce = `${process.pid}-${Date.now()}`;
-  const tmp = mkdtempSync(join(tmpdir(), "caisson-e2e-sources-"));
+  let tmp = "";
   let http: HttpFixtureServer | undefined;
   const served = `what the server really sends (${nonce})\n`;
   const pinned = `what the definition was pinned to (${nonce})\n`;
@@ -34,12 +34,13 @@ describe.skipIf(engineError !== undefined && !IN_CI)("sha256-pinned sources and 
   beforeAll(async () => {
     requireEngine();
     ensureDist();
+    tmp = mkdtempSync(join(tmpdir(), "caisson-e2e-sources-"));
     http = await serveFiles(new Map([["/note.txt", served]]));
   });
 
   afterAll(async () => {
     await http?.close();
-    rmSync(tmp, { recursive: true, force: true });
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
   it("an http source whose bytes do not match its sha256 fails, naming the source; nothing is exported", async () => {
