@@ -102,10 +102,11 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
     }
   }
   if (missing.length > 0) {
-    throw new UsageError(
-      `these sources can only come from the source store, which lacks them (looked in ${storeDir ?? "no store: give --source-store DIR or set CAISSON_SOURCE_STORE"}):\n${missing.join("\n")}\n` +
-        "fill it with hack/fetch-sources.sh <debian source package> (files named by sha256)",
+    process.stderr.write(
+      `caisson: these sources can only come from the source store, which lacks them (looked in ${storeDir ?? "no store: give --source-store DIR or set CAISSON_SOURCE_STORE"}):\n${missing.join("\n")}\n` +
+        "fill it with hack/fetch-sources.sh <debian source package> (it stores files by sha256)\n",
     );
+    return false;
   }
   let server: StoreServer | undefined;
   const outputs = flags.output.length > 0 ? flags.output.map(parseOutput) : [{ type: "docker", name: `caisson/${def.name}:${def.version ?? "latest"}` } as const];

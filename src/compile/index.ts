@@ -18,6 +18,8 @@ export interface CompileOptions {
   readonly platforms?: readonly Platform[];
   /** Content-addressed mirror for http sources (`<mirror>/sha256/<hex>`). */
   readonly sourceMirror?: string;
+  /** The BuildKit session local sources read from (the frontend's own); left out for raw LLB. */
+  readonly localSession?: string;
   /** Reads imported definitions from the build context; without it, imports are errors. */
   readonly readContext?: ContextReader;
   /**
@@ -122,6 +124,7 @@ export function compileModel(
       buildPlatform: opts.buildPlatform,
       target,
       ...(opts.sourceMirror ? { sourceMirror: opts.sourceMirror } : {}),
+      ...(opts.localSession ? { localSession: opts.localSession } : {}),
       ...(opts.definitions ? { definitions: opts.definitions } : {}),
     });
     out.push({ platform: target, definition: marshal(lowered.state), config: lowered.config, emulated: lowered.emulated });

@@ -48,7 +48,7 @@ export interface EngineBuildResult {
   /** The image (index or manifest) digest, when the exporter reports one. */
   readonly imageDigest?: string;
   /** The frontend's runtime report (uid, Node version). */
-  readonly frontendRuntime?: { readonly uid: number; readonly node: string };
+  readonly frontendRuntime?: { readonly uid: number; readonly node: string; readonly session?: string };
   /** buildx's whole metadata file. */
   readonly metadata: Readonly<Record<string, unknown>>;
   readonly seconds: number;
@@ -176,7 +176,7 @@ export async function buildWithEngine(opts: EngineBuildOptions): Promise<EngineB
       }
     };
     const definitions = parse<Record<string, string>>(metadata["frontend.caisson.definitions"]) ?? {};
-    const runtime = parse<{ uid: number; node: string }>(metadata["frontend.caisson.runtime"]);
+    const runtime = parse<{ uid: number; node: string; session?: string }>(metadata["frontend.caisson.runtime"]);
     const digest = metadata["containerimage.digest"];
     return {
       frontend: frontend as string,

@@ -14,7 +14,7 @@ import {
   type SolveRequestSchema,
   type SolveResponse,
 } from "../gen/buildkit/gateway/gateway_pb.js";
-import { formatPlatform, localSource, marshal, State, definitionBytes } from "../llb/index.js";
+import { formatPlatform, localSource, marshal, State, definitionBytes, withIgnoreCache } from "../llb/index.js";
 import { lockPathFor, parseLockfile } from "../lock/index.js";
 import { diagnosticsStatus, errorStatus } from "./errors.js";
 import type { FrontendOptions } from "./options.js";
@@ -117,6 +117,9 @@ async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promis
     buildPlatform: opts.buildPlatform,
     ...(opts.platforms ? { platforms: opts.platforms } : {}),
     ...(opts.sourceMirror ? { sourceMirror: opts.sourceMirror } : {}),
+    // Local sources name this build's session: two builds solving an identical
+    // local source at once must not read each other's context.
+    localSession: opts.sessionId,
     readContext: contextReader(bridge, opts),
     // The lockfile beside the definition (src/lock), read from the definition's own directory only when needed.
     loadLock: async () => {
@@ -132,9 +135,12 @@ async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promis
 
   // 3. Solve every platform (lazily: BuildKit builds what the exporter needs).
   const solved: SolvedPlatform[] = [];
+  // `--no-cache` (buildx sends the option `no-cache`): every op ignores the cache.
+  const noCache = opts.raw.has("no-cache");
   for (const r of compiled.results as readonly CompiledPlatform[]) {
-    const bytes = definitionBytes(r.definition);
-    const res = await bridge.solve({ Definition: r.definition, allowResultReturn: true, allowResultArrayRef: true });
+    const definition = noCache ? withIgnoreCache(r.definition) : r.definition;
+    const bytes = definitionBytes(definition);
+    const res = await bridge.solve({ Definition: definition, allowResultReturn: true, allowResultArrayRef: true });
     const ref = res.result?.result.case === "ref" ? res.result.result.value : undefined;
     if (!ref) throw new Error(`solving ${formatPlatform(r.platform)}: the engine returned no reference`);
     log(`caisson frontend: ${formatPlatform(r.platform)} definition ${sha256Hex(bytes)} (${bytes.length} bytes)`);
@@ -143,6 +149,6 @@ async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promis
 
   // 4. The result the exporter reads.
   const forceMulti = opts.raw.get("multi-platform") === "true" || (opts.platforms?.length ?? 0) > 1;
-  const runtime = { uid: typeof process.getuid === "function" ? process.getuid() : -1, node: process.version };
+  const runtime = { uid: typeof process.getuid === "function" ? process.getuid() : -1, node: process.version, session: opts.sessionId };
   return create(ReturnRequestSchema, { result: assembleResult(solved, forceMulti, { [RUNTIME_KEY]: runtime }) });
 }

@@ -11,7 +11,7 @@ export type { ImageOptions, GitOptions, HttpOptions, LocalOptions } from "./sour
 export { ExecVertex, type ExecSpec, type MountSpec, type NetworkMode, type CacheSharing } from "./exec.js";
 export { FileVertex, type FileAction, type Owner } from "./file.js";
 export { MergeVertex, DiffVertex } from "./merge.js";
-export { marshal, definitionBytes, digestOf } from "./marshal.js";
+export { marshal, definitionBytes, digestOf, withIgnoreCache } from "./marshal.js";
 export { definitionToDot } from "./dot.js";
 export { decodeDefinition, checkStructure, dumpDefinition, type DecodedOp } from "./dump.js";
 export { formatPlatform, samePlatform, toPbPlatform, type Platform } from "./platform.js";

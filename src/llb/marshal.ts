@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { clone, create, toBinary } from "@bufbuild/protobuf";
 import {
   DefinitionSchema,
   InputSchema,
@@ -115,6 +115,23 @@ export function marshal(result: State | Output | undefined): Definition {
     });
   }
   return def;
+}
+
+/**
+ * The same definition with every op marked to ignore BuildKit's cache (what
+ * `--no-cache` asks of a frontend). Only metadata changes, not op digests.
+ */
+export function withIgnoreCache(def: Definition): Definition {
+  const metadata: Record<string, OpMetadata> = {};
+  const terminal = def.def.length - 1;
+  const keys = def.def.filter((_, i) => i !== terminal).map((b) => digestOf(b));
+  for (const k of [...new Set([...Object.keys(def.metadata), ...keys])].sort(compareBytes)) {
+    const prev = def.metadata[k];
+    const md = prev ? clone(OpMetadataSchema, prev) : create(OpMetadataSchema);
+    md.ignoreCache = true;
+    metadata[k] = md;
+  }
+  return create(DefinitionSchema, { def: def.def, metadata, ...(def.Source ? { Source: def.Source } : {}) });
 }
 
 /** Marshaled `pb.Definition` bytes: exactly what `buildctl build` reads on stdin. */

@@ -11,6 +11,7 @@
  */
 export const COLLECT_LIBS_SCRIPT = `set -eu
 triple="$1"; shift
+command -v readelf >/dev/null || { echo "caisson: libraries: true needs readelf (Debian's binutils) in the stage that built $*" >&2; exit 1; }
 out=/caisson-out
 dirs="/lib/$triple /usr/lib/$triple /usr/$triple/lib /lib /usr/lib"
 seen=" "
@@ -43,6 +44,8 @@ for bin in "$@"; do
     done
     [ -n "$found" ] || { echo "caisson: the loader $interp of $bin is not installed for $m" >&2; exit 1; }
     put "$found" "$interp"
+    # The loader answers to its own name: libc's NEEDED entry for it needs no second copy.
+    seen="$seen\${interp##*/} "
   fi
   walk "$bin" "$m"
 done

@@ -26,6 +26,8 @@ export interface LowerOptions {
    * that hash) to download http sources from instead of their own URLs.
    */
   readonly sourceMirror?: string;
+  /** The BuildKit session local sources read from (see CompileOptions). */
+  readonly localSession?: string;
   /** Imported definitions by their context-relative path (see ImageDefinition.imports). */
   readonly definitions?: ReadonlyMap<string, ImageDefinition>;
 }
@@ -157,8 +159,12 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
             localSource("context", {
               ...c,
               sharedKeyHint: "context",
+              ...(opts.localSession ? { sessionId: opts.localSession } : {}),
               ...(whole ? {} : { includePatterns: [src.path] }),
-              ...(src.exclude.length > 0 ? { excludePatterns: src.exclude } : {}),
+              // BuildKit matches patterns against context paths: scope them to the source's folder.
+              ...(src.exclude.length > 0
+                ? { excludePatterns: src.exclude.map((p) => (whole ? p : p.startsWith("!") ? `!${joinPath(src.path, p.slice(1)).slice(1)}` : joinPath(src.path, p).slice(1))) }
+                : {}),
             }),
           ),
           root: whole ? "/" : joinPath("/", src.path),

@@ -71,16 +71,17 @@ describe("the frontend flow", () => {
     const f = fakeBridge(HELLO);
     const outcome = await runFrontend(f.bridge, env(), () => undefined);
     expect(outcome.ok).toBe(true);
-    const want = (await compileDefinition("image.yaml", HELLO.toString("utf8"), { buildPlatform: AMD64 })).results ?? [];
+    const want = (await compileDefinition("image.yaml", HELLO.toString("utf8"), { buildPlatform: AMD64, localSession: "sess-1" })).results ?? [];
     expect(want).toHaveLength(2);
     expect(f.solved.slice(1).map((d) => Buffer.from(definitionBytes(d)).toString("hex"))).toEqual(
       want.map((w) => Buffer.from(definitionBytes(w.definition)).toString("hex")),
     );
-    // The compiled definition's local sources carry no session: the engine uses the build's.
+    // The compiled definition's local sources name this build's session, so a concurrent
+    // build solving an identical source cannot hand over its own context.
     for (const d of f.solved.slice(1)) {
       for (const o of checkStructure(d)) {
         if (o.op.op.case === "source" && o.op.op.value.identifier.startsWith("local://")) {
-          expect(o.op.op.value.attrs["local.session"]).toBeUndefined();
+          expect(o.op.op.value.attrs["local.session"]).toBe("sess-1");
         }
       }
     }

@@ -23,9 +23,13 @@ const AMD64: Platform = { os: "linux", architecture: "amd64" };
 const ARM64: Platform = { os: "linux", architecture: "arm64" };
 
 /** sha256 of what compileDefinition gives for the file (named as the frontend sees it: its base name). */
-async function compiledDigests(dir: string, platforms?: Platform[]): Promise<Record<string, string>> {
+async function compiledDigests(dir: string, platforms: Platform[] | undefined, session: string | undefined): Promise<Record<string, string>> {
   const text = readFileSync(join(dir, "image.yaml"), "utf8");
-  const r = await compileDefinition("image.yaml", text, { buildPlatform: hostPlatform(), ...(platforms ? { platforms } : {}) });
+  const r = await compileDefinition("image.yaml", text, {
+    buildPlatform: hostPlatform(),
+    ...(platforms ? { platforms } : {}),
+    ...(session ? { localSession: session } : {}),
+  });
   expect(r.results, JSON.stringify(r.diagnostics)).toBeDefined();
   return Object.fromEntries((r.results ?? []).map((p) => [formatPlatform(p.platform), sha256Hex(definitionBytes(p.definition))]));
 }
@@ -64,10 +68,11 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson frontend on the re
     );
     expect(r.code, r.stderr).toBe(0);
     const m = JSON.parse(readFileSync(meta, "utf8")) as Record<string, string>;
-    // The frontend reports the sha256 of every definition it solved.
-    expect(JSON.parse(m["frontend.caisson.definitions"] ?? "{}")).toEqual(await compiledDigests(HELLO, [AMD64]));
+    // The frontend reports the sha256 of every definition it solved, and the session its local sources name.
+    const runtime = JSON.parse(m["frontend.caisson.runtime"] ?? "{}") as { uid?: number; session?: string };
+    expect(JSON.parse(m["frontend.caisson.definitions"] ?? "{}")).toEqual(await compiledDigests(HELLO, [AMD64], runtime.session));
     // It ran unprivileged (BuildKit starts it as root; it drops to 65532).
-    expect(JSON.parse(m["frontend.caisson.runtime"] ?? "{}")).toMatchObject({ uid: 65532 });
+    expect(runtime).toMatchObject({ uid: 65532 });
     const cfg = JSON.parse(execFileSync(DOCKER, ["image", "inspect", name, "--format", "{{json .Config}}"], { encoding: "utf8" })) as Record<string, unknown>;
     expect(cfg).toMatchObject({ User: "65532:65532", Env: ["GREETING=hello"], Cmd: ["/hello.txt"], WorkingDir: "/" });
   });
@@ -78,7 +83,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson frontend on the re
     expect(readdirSync(dest).sort()).toEqual(["linux_amd64", "linux_arm64"]);
     expect(readFileSync(join(dest, "linux_arm64/platform"), "utf8").trim()).toBe("linux/arm64");
     expect(readFileSync(join(dest, "linux_amd64/hello.txt"), "utf8")).toBe("hello from caisson\n");
-    expect(res.definitions).toEqual(await compiledDigests(HELLO));
+    expect(res.definitions).toEqual(await compiledDigests(HELLO, undefined, res.frontendRuntime?.session));
     expect(res.frontend).toBe(frontend);
 
     const oci = join(tmp, "multi.oci.tar");
@@ -97,7 +102,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson frontend on the re
     };
     expect(list.manifests.map((x) => x.platform.architecture).sort()).toEqual(["amd64", "arm64"]);
     expect(r2.imageDigest).toBe(`sha256:${inner}`);
-    expect(r2.definitions).toEqual(await compiledDigests(HELLO, [ARM64, AMD64]));
+    expect(r2.definitions).toEqual(await compiledDigests(HELLO, [ARM64, AMD64], r2.frontendRuntime?.session));
   });
 
   it("a broken definition fails with file:line:col and the offending YAML lines", async () => {
@@ -156,6 +161,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson frontend on the re
     const local = await compileDefinition("app/image.yaml", readFileSync(join(ctx, "app/image.yaml"), "utf8"), {
       buildPlatform: hostPlatform(),
       readContext: async (p) => readFileSync(join(ctx, p), "utf8"),
+      ...(res.frontendRuntime?.session ? { localSession: res.frontendRuntime.session } : {}),
     });
     expect(res.definitions).toEqual(
       Object.fromEntries((local.results ?? []).map((p) => [formatPlatform(p.platform), sha256Hex(definitionBytes(p.definition))])),
