@@ -137,8 +137,12 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
           : target.type === "local" ? ({ kind: "dir", ref: target.dest } as const)
           : ({ kind: "engine", ref: target.name } as const);
         const u = def.image.user;
-        const waivers = u.uid === 0 && u.rootReason ? [{ rule: "user.root", reason: u.rootReason }] : [];
-        const report = await runCheck(input, { ...(platforms ? { platforms } : {}), waivers, format: "text" }, (t) => {
+        // The definition's waivers, and its reasoned opt-in to root.
+        const waivers = [
+          ...def.image.check.waivers.map((w) => ({ rule: w.rule, reason: w.reason, ...(w.path !== undefined ? { path: w.path } : {}) })),
+          ...(u.uid === 0 && u.rootReason ? [{ rule: "user.root", reason: u.rootReason }] : []),
+        ];
+        const report = await runCheck(input, { ...(platforms ? { platforms } : {}), waivers, hardening: def.image.check.hardening, format: "text" }, (t) => {
           process.stderr.write(t);
         });
         if (!report.ok) {

@@ -226,6 +226,16 @@ export interface Healthcheck {
   readonly retries?: number;
 }
 
+/** A `caisson check` finding accepted on purpose. */
+export interface Waiver {
+  /** A rule id (docs/check.md) or a prefix glob such as `elf.*`. */
+  readonly rule: string;
+  /** Only this absolute path in the image (globs allowed). */
+  readonly path?: string;
+  readonly reason: string;
+  readonly span: Span;
+}
+
 /** The runtime image: assembled per target with file operations only. */
 export interface RuntimeImage {
   readonly from: FromRef;
@@ -245,6 +255,8 @@ export interface RuntimeImage {
     readonly capabilities: readonly string[];
     readonly noNewPrivileges: boolean;
   };
+  /** How `caisson check` verifies the image. */
+  readonly check: { readonly hardening: Hardening; readonly waivers: readonly Waiver[] };
   readonly span: Span;
 }
 

@@ -416,6 +416,34 @@ export const imageSchema = {
         healthcheck: ref("healthcheck", "Health check."),
         stopSignal: str("Signal that stops the container, e.g. SIGTERM.", { pattern: "^(SIG[A-Z0-9+-]+|[0-9]+)$", patternErrorMessage: "write a signal name such as SIGTERM" }),
         runtime: ref("runtime", "Runtime hardening: defaults are readOnly true, capabilities [], noNewPrivileges true."),
+        check: {
+          type: "object",
+          description: "How `caisson check` (run by every `caisson build`) verifies the built image.",
+          additionalProperties: false,
+          properties: {
+            hardening: {
+              enum: ["strict", "none"],
+              description: "What every executable ELF file must have: strict (PIE, full RELRO, canary, NX, FORTIFY, no RPATH) or none.",
+              default: "strict",
+            },
+            waivers: {
+              type: "array",
+              description: "Findings accepted on purpose, one per rule (and path), each with the reason; printed with every report.",
+              default: [],
+              items: {
+                type: "object",
+                description: "One accepted finding.",
+                additionalProperties: false,
+                required: ["rule", "reason"],
+                properties: {
+                  rule: str("The rule id, e.g. elf.canary (docs/check.md lists them); a prefix glob such as elf.* is allowed.", { minLength: 1 }),
+                  path: str("Only for this absolute path in the image (* within a segment, ** across).", { minLength: 1 }),
+                  reason: str("Why the finding is acceptable.", { minLength: 1 }),
+                },
+              },
+            },
+          },
+        },
       },
     },
   },

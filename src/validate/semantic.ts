@@ -26,7 +26,10 @@ import type {
   Stage,
   StageCopy,
   Toolchain,
+  Waiver,
+  Hardening,
 } from "../model/index.js";
+import { RULE_IDS } from "../check/rules.js";
 import {
   CAPABILITIES,
   checkAbsolutePath,
@@ -683,6 +686,31 @@ class Builder {
       this.warn("capability_added", `the image needs capability ${cap}`, it.span, bare === "NET_BIND_SERVICE" ? "listening on a port ≥ 1024 needs no capability" : undefined);
     }
 
+    const chk = map(child(n, "check"));
+    const waivers: Waiver[] = [];
+    for (const it of items(child(chk, "waivers"))) {
+      const w = map(it);
+      const rule = str(child(w, "rule"));
+      const reason = str(child(w, "reason"));
+      if (!w || rule === undefined || reason === undefined) continue;
+      const ruleNode = child(w, "rule") ?? it;
+      const known = RULE_IDS.has(rule) || (rule.endsWith("*") && [...RULE_IDS].some((id) => id.startsWith(rule.slice(0, -1))));
+      if (!known) {
+        const guess = closest(rule, RULE_IDS);
+        this.err("unknown_rule", `no check rule "${rule}"`, ruleNode.span, guess !== undefined ? `did you mean "${guess}"? (docs/check.md lists the rules)` : "docs/check.md lists the rules");
+        ok = false;
+        continue;
+      }
+      const path = str(child(w, "path"));
+      if (path !== undefined && !path.startsWith("/")) {
+        this.err("invalid_path", `waiver path "${path}" must be absolute (a path in the image)`, (child(w, "path") ?? it).span, `write "/${path.replace(/^\.?\/*/, "")}"`);
+        ok = false;
+        continue;
+      }
+      waivers.push({ rule, ...(path !== undefined ? { path } : {}), reason, span: it.span });
+    }
+    const hardening: Hardening = str(child(chk, "hardening")) === "none" ? "none" : "strict";
+
     if (!ok || !from || !user) return undefined;
     const img: Mutable<RuntimeImage> = {
       from,
@@ -695,6 +723,7 @@ class Builder {
         .map((x): [string, string | undefined] => [x.key, text(x.value)])
         .filter((x): x is [string, string] => x[1] !== undefined),
       runtime: { readOnly, capabilities, noNewPrivileges },
+      check: { hardening, waivers },
       span: e.span,
     };
     if (workdir !== undefined) img.workdir = workdir;
