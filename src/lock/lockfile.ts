@@ -14,6 +14,13 @@ export interface Lockfile {
   readonly http: Readonly<Record<string, { readonly sha256: string; readonly size?: number }>>;
   /** Normalised image reference without digest → the digest it had (an index digest covers every platform). */
   readonly images: Readonly<Record<string, { readonly digest: string }>>;
+  /**
+   * Debian package as written without a version (`make`, `libc6:arm64`;
+   * `<build arch>/<package>` for the map form of `packages:`) → the exact
+   * version apt's candidate was. Optional: lockfiles without Debian packages
+   * keep the bytes they had.
+   */
+  readonly debian?: Readonly<Record<string, string>>;
 }
 
 export const LOCKFILE_VERSION = 1;
@@ -26,6 +33,11 @@ export function emptyLockfile(): Lockfile {
 /** The lockfile beside a definition: `<dir>/<name>.lock.json` for `<dir>/<name>.yaml|.yml|.json`. */
 export function lockPathFor(definitionPath: string): string {
   return definitionPath.replace(/\.(ya?ml|json)$/i, "") + ".lock.json";
+}
+
+/** The lockfile key of a Debian package: `make`, `libc6:arm64`, or `arm64/gcc-x86-64-linux-gnu` (map form, build architecture arm64). */
+export function debianKey(pkg: string, buildArch?: string): string {
+  return buildArch === undefined ? pkg : `${buildArch}/${pkg}`;
 }
 
 export function gitKey(url: string, ref: string): string {
@@ -48,6 +60,7 @@ export function serializeLockfile(lock: Lockfile): string {
       Object.fromEntries(Object.entries(lock.http).map(([k, v]) => [k, v.size === undefined ? { sha256: v.sha256 } : { sha256: v.sha256, size: v.size }])),
     ),
     images: sortedObject(lock.images),
+    ...(lock.debian && Object.keys(lock.debian).length > 0 ? { debian: sortedObject(lock.debian) } : {}),
   };
   return JSON.stringify(doc, null, 2) + "\n";
 }
@@ -59,6 +72,7 @@ export class LockfileError extends Error {
 const HEX40 = /^[0-9a-f]{40}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
+const DEBIAN_VERSION = /^(?:[0-9]+:)?[0-9](?:[A-Za-z0-9.+~]*|[A-Za-z0-9.+~-]*-[A-Za-z0-9.+~]+)$/;
 
 /** Parses and checks a lockfile's text; throws LockfileError saying what is wrong. */
 export function parseLockfile(text: string, file = "lockfile"): Lockfile {
@@ -84,7 +98,15 @@ export function parseLockfile(text: string, file = "lockfile"): Lockfile {
     }
     return out;
   };
+  const debianRaw = o["debian"] ?? {};
+  if (typeof debianRaw !== "object" || debianRaw === null || Array.isArray(debianRaw)) throw new LockfileError(`${file}: "debian" must be an object`);
+  const debian: Record<string, string> = {};
+  for (const [k, v] of Object.entries(debianRaw as Record<string, unknown>)) {
+    if (typeof v !== "string" || !DEBIAN_VERSION.test(v)) throw new LockfileError(`${file}: malformed entry debian[${JSON.stringify(k)}]`);
+    debian[k] = v;
+  }
   return {
+    ...(Object.keys(debian).length > 0 ? { debian } : {}),
     git: section("git", (v) => (typeof v["commit"] === "string" && HEX40.test(v["commit"]) ? { commit: v["commit"] } : undefined)),
     http: section("http", (v) => {
       if (typeof v["sha256"] !== "string" || !HEX64.test(v["sha256"])) return undefined;

@@ -2,8 +2,8 @@
 // (ImageDefinition.moving) gets its pin, or a diagnostic saying it has none
 // and how to get one. Pure.
 import { error, warning, type Diagnostic } from "../diag/index.js";
-import type { FromRef, ImageDefinition, MovingRef, SourceSpec, Stage } from "../model/index.js";
-import { gitKey, lockPathFor, type Lockfile } from "./lockfile.js";
+import type { DebianPackage, FromRef, ImageDefinition, MovingRef, SourceSpec, Stage, StagePackages } from "../model/index.js";
+import { debianKey, gitKey, lockPathFor, type Lockfile } from "./lockfile.js";
 
 export interface PinOptions {
   /** Refuse every moving reference the lockfile does not pin (images too, which otherwise only warn). */
@@ -33,6 +33,8 @@ export function pinFor(lock: Lockfile | undefined, m: MovingRef): string | undef
       return lock.http[m.url]?.sha256;
     case "image":
       return lock.images[m.ref]?.digest;
+    case "debian":
+      return lock.debian?.[debianKey(m.package, m.buildArch)];
   }
 }
 
@@ -45,6 +47,8 @@ export function describeMoving(m: MovingRef): string {
       return `source "${m.source}": ${m.url} (no sha256)`;
     case "image":
       return `image ${m.ref} (no digest)`;
+    case "debian":
+      return `stage "${m.stage}": Debian package ${m.package}${m.buildArch ? ` (for builds on ${m.buildArch})` : ""} (no version)`;
   }
 }
 
@@ -57,24 +61,29 @@ export function applyPins(def: ImageDefinition, lock: Lockfile | undefined, opts
   const unresolved: MovingRef[] = [];
   const sourcePins = new Map<string, string>();
   const imagePins = new Map<number, string>();
+  /** Debian packages by where they are written → version. */
+  const debianPins = new Map<number, string>();
   for (const m of moving) {
     const pin = pinFor(lock, m);
     if (pin !== undefined) {
       if (m.kind === "image") imagePins.set(m.span.start, `${m.ref}@${pin}`);
+      else if (m.kind === "debian") debianPins.set(m.span.start, pin);
       else sourcePins.set(m.source, pin);
       continue;
     }
     unresolved.push(m);
     const where = lock ? `is pinned neither in the definition nor in ${lockPath}` : `is not pinned in the definition, and there is no lockfile (${lockPath})`;
-    const hint = `run \`${command}\` to pin it in the lockfile${m.kind === "image" ? ", or write the digest: …@sha256:<digest>" : ""}`;
+    const hint = `run \`${command}\` to pin it in the lockfile${m.kind === "image" ? ", or write the digest: …@sha256:<digest>" : m.kind === "debian" ? `, or write the version: ${m.package}=<version>` : ""}`;
     if (m.kind === "image") {
       const msg = `${describeMoving(m)} ${where}`;
       diagnostics.push(opts.frozen ? error("unpinned_image", `${msg} (--frozen)`, m.span, { hint }) : warning("unpinned_image", msg, m.span, { hint }));
+    } else if (m.kind === "debian") {
+      diagnostics.push(error("unpinned_package", `${describeMoving(m)} ${where}`, m.span, { hint }));
     } else {
       diagnostics.push(error("unpinned_source", `${describeMoving(m)} ${where}`, m.span, { hint }));
     }
   }
-  if (sourcePins.size === 0 && imagePins.size === 0) return { definition: def, diagnostics, unresolved };
+  if (sourcePins.size === 0 && imagePins.size === 0 && debianPins.size === 0) return { definition: def, diagnostics, unresolved };
   const from = (f: FromRef): FromRef => {
     if (f.kind !== "image") return f;
     const pinned = imagePins.get(f.span.start);
@@ -87,7 +96,20 @@ export function applyPins(def: ImageDefinition, lock: Lockfile | undefined, opts
     if (s.kind === "git") return { ...s, commit: pin };
     return s;
   });
-  const stages = def.stages.map((s): Stage => (s.from.kind === "image" ? { ...s, from: from(s.from) } : s));
+  const pkg = (p: DebianPackage): DebianPackage => {
+    const v = p.version === "" ? debianPins.get(p.span.start) : undefined;
+    return v === undefined ? p : { ...p, version: v };
+  };
+  const packages = (ps: StagePackages): StagePackages => ({
+    ...ps,
+    all: ps.all.map(pkg),
+    ...(ps.byBuildArch ? { byBuildArch: Object.fromEntries(Object.entries(ps.byBuildArch).map(([a, l]) => [a, l.map(pkg)])) } : {}),
+  });
+  const stages = def.stages.map((s): Stage => {
+    let out = s.from.kind === "image" ? { ...s, from: from(s.from) } : s;
+    if (s.packages && debianPins.size > 0) out = { ...out, packages: packages(s.packages) };
+    return out;
+  });
   const definition: ImageDefinition = { ...def, sources, stages, image: { ...def.image, from: from(def.image.from) } };
   return { definition, diagnostics, unresolved };
 }

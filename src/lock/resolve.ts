@@ -2,6 +2,9 @@
 // downloading and hashing, image tags from the local engine's image store.
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { dockerBinary } from "../engine/docker.js";
 import { parseImageRef } from "../validate/index.js";
 
@@ -136,4 +139,91 @@ export async function imageDigest(ref: string, docker = dockerBinary()): Promise
     throw new ResolveError(`image ${ref} has no repository digest in the engine (id ${id}); push it to a registry or use the containerd image store`);
   }
   throw new ResolveError(`image ${ref} has no digest for ${repo} in the engine (RepoDigests: ${repoDigests.join(", ") || "none"})`);
+}
+
+/** What `caisson lock` asks apt about: a package as written (`make`, `libc6:arm64`) for builds on `buildArch`. */
+export interface DebianQuery {
+  readonly package: string;
+  /** dpkg architecture of the build platform; undefined: this machine's. */
+  readonly buildArch?: string;
+}
+
+/** Parses `apt-cache policy` output: package (as apt prints it) → candidate version, "(none)" included. */
+export function parseAptPolicy(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let current: string | undefined;
+  for (const line of text.split("\n")) {
+    const head = /^(\S+):$/.exec(line);
+    if (head) {
+      current = head[1];
+      continue;
+    }
+    const cand = /^\s+Candidate:\s*(\S+)\s*$/.exec(line);
+    if (cand && current !== undefined) out.set(current, cand[1] as string);
+  }
+  return out;
+}
+
+/**
+ * The apt candidate version of each query, from this machine's apt
+ * configuration (its sources and preferences). Packages of this machine's
+ * architectures are looked up in its own apt lists (`apt-cache policy`);
+ * anything else (another build architecture, a multiarch `name:arch` of an
+ * architecture dpkg here does not have) in a private apt state that
+ * `apt-get update` fills for exactly the architectures needed, leaving the
+ * machine's own state alone. Queries without a candidate are left out of
+ * the result; throws ResolveError when apt itself cannot be asked.
+ */
+export async function debianCandidates(queries: readonly DebianQuery[], log?: (line: string) => void): Promise<Map<DebianQuery, string>> {
+  const host = (await run("dpkg", ["--print-architecture"])).stdout.trim();
+  if (host === "") throw new ResolveError("cannot tell this machine's dpkg architecture (dpkg --print-architecture): caisson lock resolves Debian packages with this machine's apt");
+  const foreign = (await run("dpkg", ["--print-foreign-architectures"])).stdout.split(/\s+/).filter(Boolean);
+  const hostArches = new Set([host, ...foreign]);
+  const groups = new Map<string, DebianQuery[]>();
+  for (const q of queries) {
+    const native = q.buildArch ?? host;
+    groups.set(native, [...(groups.get(native) ?? []), q]);
+  }
+  const out = new Map<DebianQuery, string>();
+  for (const [native, qs] of groups) {
+    const arches = new Set([native, ...qs.map((q) => /:([a-z0-9]+)$/.exec(q.package)?.[1]).filter((a): a is string => a !== undefined)]);
+    const onHost = native === host && [...arches].every((a) => hostArches.has(a));
+    let policy: string;
+    let tmp: string | undefined;
+    try {
+      const opts: string[] = [];
+      if (!onHost) {
+        tmp = await mkdtemp(join(tmpdir(), "caisson-apt-"));
+        opts.push(
+          "-o", `Dir::State::Lists=${tmp}/lists`,
+          "-o", "Dir::State::status=/dev/null",
+          "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
+          "-o", `Dir::Cache::Archives=${tmp}/archives`,
+          "-o", "APT::Sandbox::User=root",
+          "-o", "Debug::NoLocking=1",
+          "-o", `APT::Architecture=${native}`,
+          "-o", `APT::Architectures=${[...arches].join(",")}`,
+        );
+        await mkdir(`${tmp}/lists/partial`, { recursive: true });
+        await mkdir(`${tmp}/archives/partial`, { recursive: true });
+        log?.(`lock: apt-get update for ${[...arches].join(", ")} (build architecture ${native}) in a private apt state`);
+        const u = await run("apt-get", ["-q", ...opts, "update"]);
+        if (u.code !== 0) log?.(`lock: apt-get update: ${u.stderr.trim().split("\n").slice(-3).join(" / ") || `exit ${u.code}`}`);
+      }
+      const names = qs.map((q) => q.package);
+      const r = await run("apt-cache", [...opts, "policy", "--", ...names]);
+      if (r.code !== 0) throw new ResolveError(`apt-cache policy failed: ${r.stderr.trim() || `exit ${r.code}`}`);
+      policy = r.stdout;
+    } finally {
+      if (tmp) await rm(tmp, { recursive: true, force: true });
+    }
+    const found = parseAptPolicy(policy);
+    for (const q of qs) {
+      // apt names a package of the native architecture without its qualifier.
+      const plain = q.package.endsWith(`:${native}`) ? q.package.slice(0, -native.length - 1) : q.package;
+      const v = found.get(plain) ?? found.get(q.package);
+      if (v !== undefined && v !== "(none)") out.set(q, v);
+    }
+  }
+  return out;
 }

@@ -14,7 +14,7 @@ import {
 import type { FromRef, ImageDefinition, Platform, SourceSpec, Span, Stage } from "../model/index.js";
 import { COLLECT_LIBS_SCRIPT } from "./collect-libs.js";
 import { imageConfig, type ImageConfig } from "./image-config.js";
-import { gnuTriple, platformEnv, toolchainEnv } from "./toolchain.js";
+import { dpkgArch, gnuTriple, platformEnv, toolchainEnv } from "./toolchain.js";
 
 export interface LowerOptions {
   /** Where commands run: the engine's own platform. */
@@ -207,12 +207,50 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
     if (stage.on === "target" && formatPlatform(target) !== formatPlatform(build)) emulated.push(stage.name);
     const label = forTarget ? `[${formatPlatform(target)}] ${stage.name}` : stage.name;
 
-    let state = fromState(stage.from, runsOn).withPlatform(runsOn).withDir(stage.workdir).withNetwork(stage.network);
-    if (stage.user !== undefined) state = state.withUser(stage.user);
+    let state = fromState(stage.from, runsOn).withPlatform(runsOn).withDir(stage.workdir);
     const env: [string, string][] = [["PATH", DEFAULT_PATH], ...platformEnv(build, target, forTarget)];
     if (stage.toolchain) env.push(...toolchainEnv(stage.toolchain.hardening, runsOn, target));
     env.push(...stage.env.map(([k, v]) => [k, v] as [string, string]));
     for (const [k, v] of env) state = state.withEnv(k, v);
+
+    if (stage.packages) {
+      // Debian packages first, as root with the network (whatever the stage's user and network), each at its pinned version.
+      const arch = dpkgArch(runsOn);
+      const list = stage.packages.byBuildArch ? stage.packages.byBuildArch[arch] : stage.packages.all;
+      if (list === undefined) {
+        const listed = Object.keys(stage.packages.byBuildArch ?? {});
+        throw new LowerError(
+          error("no_packages_for_build_arch", `stage "${stage.name}" lists packages for ${listed.join(", ")}, not for ${arch}, where it runs now`, stage.packages.span, {
+            hint: `add packages for ${arch}, or build on ${listed.join(" or ")}`,
+          }),
+        );
+      }
+      if (list.length > 0) {
+        const unpinned = list.find((p) => p.version === "");
+        if (unpinned) {
+          throw new LowerError(error("unpinned_package", `Debian package ${unpinned.name}${unpinned.arch ? `:${unpinned.arch}` : ""} has no version`, unpinned.span, {
+            hint: `run \`caisson lock ${def.file}\`, or write name=version`,
+          }));
+        }
+        const foreign = [...new Set(list.map((p) => p.arch).filter((a): a is string => a !== undefined && a !== arch))];
+        const specs = list.map((p) => shq(`${p.name}${p.arch !== undefined && p.arch !== arch ? `:${p.arch}` : ""}=${p.version}`));
+        const script = [
+          ...foreign.map((a) => `dpkg --add-architecture ${a}`),
+          "apt-get update -q",
+          `DEBIAN_FRONTEND=noninteractive apt-get install -q -y --no-install-recommends ${specs.join(" ")}`,
+          "apt-get clean",
+          "rm -rf /var/lib/apt/lists/*",
+        ].join(" && ");
+        const installed = state.withUser("root").withNetwork("sandbox").run(["/bin/sh", "-c", script], {
+          customName: `${label}: install ${list.length} Debian package${list.length === 1 ? "" : "s"}`,
+          locations: at(stage.packages.span),
+        });
+        // Later steps keep the settings the stage had (e.g. a user inherited from its `from` stage).
+        state = state.withOutput(installed.output);
+      }
+    }
+    state = state.withNetwork(stage.network);
+    if (stage.user !== undefined) state = state.withUser(stage.user);
 
     const mounts: LlbMount[] = stage.mounts.map((m): LlbMount => {
       switch (m.kind) {

@@ -45,6 +45,16 @@ export type MovingRef =
       /** The normalised reference without a digest, e.g. docker.io/caisson/debian:bookworm. */
       readonly ref: string;
       readonly span: Span;
+    }
+  | {
+      /** A Debian package of a stage's `packages:` written without `=version`. */
+      readonly kind: "debian";
+      readonly stage: string;
+      /** The package as written without a version: `make`, `libc6:arm64`. */
+      readonly package: string;
+      /** The build architecture (dpkg name) whose list names it (the map form of `packages:`); absent for the list form. */
+      readonly buildArch?: string;
+      readonly span: Span;
     };
 
 /**
@@ -159,6 +169,34 @@ export interface Patch {
   readonly span: Span;
 }
 
+/** A Debian binary package a stage installs with apt before anything else. */
+export interface DebianPackage {
+  /** The package name, e.g. libc6. */
+  readonly name: string;
+  /** A multiarch qualifier (`libc6:arm64`): the dpkg architecture to install it for; absent means the build platform's. */
+  readonly arch?: string;
+  /**
+   * The exact version to install. Empty for a package written without one
+   * (a moving reference, `ImageDefinition.moving`) until the lockfile's pin
+   * is applied (src/lock applyPins); compilation never lowers an empty one.
+   */
+  readonly version: string;
+  readonly span: Span;
+}
+
+/** A stage's `packages:`: one list for every build platform, or one per build architecture. */
+export interface StagePackages {
+  /** The list form: installed whatever the build platform. */
+  readonly all: readonly DebianPackage[];
+  /**
+   * The map form: dpkg build architecture (amd64, arm64, …) → the packages
+   * installed when the stage runs there; a build on an architecture not
+   * listed fails. Undefined for the list form.
+   */
+  readonly byBuildArch?: Readonly<Record<string, readonly DebianPackage[]>>;
+  readonly span: Span;
+}
+
 /** Another definition whose runtime image this one can start stages from (`from: <name>`). */
 export interface Import {
   readonly name: string;
@@ -187,6 +225,8 @@ export interface Stage {
   readonly user?: string;
   readonly network: "sandbox" | "none";
   readonly mounts: readonly MountSpec[];
+  /** Debian packages installed with apt first, before copies, patches and commands. */
+  readonly packages?: StagePackages;
   /** Files copied into the stage's filesystem before patches and commands. */
   readonly copy: readonly StageCopy[];
   readonly patches: readonly Patch[];
@@ -275,7 +315,7 @@ export interface ImageDefinition {
   readonly image: RuntimeImage;
   /**
    * References written without a pin (a git `ref`, a `url` without sha256,
-   * an image without a digest), in the order written; absent or empty when
+   * an image without a digest, a Debian package without a version), in the order written; absent or empty when
    * everything is pinned in the definition itself.
    */
   readonly moving?: readonly MovingRef[];

@@ -200,6 +200,44 @@ export function parseDebianSource(text: string): ParseResult<{ package: string; 
   return { ok: false, message: `"${version}" is not a Debian version`, hint: why };
 }
 
+/** dpkg architecture names a `packages:` entry may be qualified with (`libc6:arm64`) or keyed by. */
+export const DPKG_ARCHITECTURES = ["amd64", "arm64", "armhf", "i386", "ppc64el", "s390x", "riscv64"] as const;
+
+/** A Debian binary package to install: `name`, `name=version`, `name:arch`, `name:arch=version`. */
+export interface DebianPackageSpec {
+  readonly name: string;
+  readonly arch?: string;
+  readonly version?: string;
+}
+
+/** Parses a `packages:` entry, e.g. make, make=4.3-4.1, libc6:arm64=2.36-9+deb12u14. */
+export function parseDebianPackage(text: string): ParseResult<DebianPackageSpec> {
+  const eq = text.indexOf("=");
+  const head = eq < 0 ? text : text.slice(0, eq);
+  const version = eq < 0 ? undefined : text.slice(eq + 1);
+  const colon = head.indexOf(":");
+  const name = colon < 0 ? head : head.slice(0, colon);
+  const arch = colon < 0 ? undefined : head.slice(colon + 1);
+  if (!DEBIAN_PACKAGE.test(name)) {
+    const lower = name.toLowerCase();
+    return {
+      ok: false,
+      message: `"${name}" is not a Debian package name`,
+      hint: lower !== name && DEBIAN_PACKAGE.test(lower) ? `package names are lower-case: write "${lower}"` : "names are at least 2 of a-z, 0-9, '+', '-', '.', starting with a letter or digit",
+    };
+  }
+  if (arch !== undefined && !(DPKG_ARCHITECTURES as readonly string[]).includes(arch)) {
+    return { ok: false, message: `"${arch}" is not a dpkg architecture caisson knows`, hint: `write ${name}:<arch> with one of ${DPKG_ARCHITECTURES.join(", ")}` };
+  }
+  if (version === undefined) return { ok: true, value: arch === undefined ? { name } : { name, arch } };
+  if (!DEBIAN_VERSION.test(version)) {
+    const r = parseDebianSource(`${name}=${version}`);
+    const hint = version === "" ? `write ${head}=<version> as apt-cache policy ${head} prints it, or just ${head} to pin it with caisson lock` : r.ok ? undefined : r.hint;
+    return hint === undefined ? { ok: false, message: `"${version}" is not a Debian version` } : { ok: false, message: `"${version}" is not a Debian version`, hint };
+  }
+  return { ok: true, value: arch === undefined ? { name, version } : { name, arch, version } };
+}
+
 /** "6379", "6379/tcp", "53/udp" → "6379/tcp" etc., port within 1–65535. */
 export function parsePort(text: string): ParseResult<string> {
   const m = /^([0-9]+)(?:\/(tcp|udp|sctp))?$/.exec(text);

@@ -6,7 +6,7 @@ import { resolvePointer } from "../load/index.js";
 import type { YamlNode } from "../load/index.js";
 import type { Span } from "../model/index.js";
 import { describeNode, describePath, describeTypes } from "./describe.js";
-import { parseDebianSource } from "./refs.js";
+import { parseDebianPackage, parseDebianSource } from "./refs.js";
 
 /** The value at a JSON Pointer in a plain value. */
 function valueAt(data: unknown, pointer: string): unknown {
@@ -122,6 +122,8 @@ function patternCode(err: ErrorObject): string {
       return "invalid_url";
     case "debianSource":
       return "invalid_debian_source";
+    case "debianPackage":
+      return "invalid_debian_package";
     case "copy":
       return "invalid_mode";
     case "runtime":
@@ -260,6 +262,11 @@ export function schemaDiagnostics(root: YamlNode, data: unknown, errors: readonl
           d = r.ok
             ? error(code, `invalid ${where} ${JSON.stringify(value)}`, span)
             : error(code, `invalid ${where}: ${r.message}`, span, { hint: r.hint });
+        } else if (code === "invalid_debian_package") {
+          const r = parseDebianPackage(value);
+          d = r.ok
+            ? error(code, `invalid ${where} ${JSON.stringify(value)}`, span)
+            : error(code, `invalid ${where}: ${r.message}`, span, r.hint !== undefined ? { hint: r.hint } : {});
         } else {
           const why = typeof parent?.["patternErrorMessage"] === "string" ? parent["patternErrorMessage"] : `must match ${String(e.params["pattern"])}`;
           d = error(code, `${e.propertyName !== undefined ? `invalid ${what}` : `invalid ${where} ${JSON.stringify(value)}`}: ${why}`, span);
@@ -268,6 +275,15 @@ export function schemaDiagnostics(root: YamlNode, data: unknown, errors: readonl
       }
       case "enum":
       case "const": {
+        if (e.propertyName !== undefined) {
+          // A key out of a fixed set (propertyNames: { enum }), e.g. a build architecture.
+          const allowed = (e.params["allowedValues"] as unknown[] | undefined)?.map((v) => String(v)) ?? [];
+          const guess = closest(e.propertyName, allowed);
+          d = error("invalid_value", `invalid key "${e.propertyName}" ${inWhere}: must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`, keySpanAt(root, path, e.propertyName) ?? spanAt(root, path, false), {
+            hint: guess !== undefined ? `did you mean "${guess}"?` : path.endsWith("/packages") ? "build architectures are dpkg names: x86_64 is amd64, aarch64 is arm64" : undefined,
+          });
+          break;
+        }
         const r = resolvePointer(root, path);
         const allowed = (e.keyword === "enum" ? (e.params["allowedValues"] as unknown[]) : [e.params["allowedValue"]]).map((v) => String(v));
         const val = r.node.kind === "scalar" ? r.node.text : "";

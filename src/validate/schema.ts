@@ -8,6 +8,11 @@ const NAME = "^[a-z0-9][a-z0-9._-]*$";
 /** `<source package>=<Debian version>`; refs.ts parses it again to say what is wrong. */
 const DEBIAN_SOURCE = "^[a-z0-9][a-z0-9+.-]+=(?:[0-9]+:)?[0-9](?:[A-Za-z0-9.+~]*|[A-Za-z0-9.+~-]*-[A-Za-z0-9.+~]+)$";
 
+/** dpkg architectures (refs.ts DPKG_ARCHITECTURES). */
+const DPKG_ARCHES = ["amd64", "arm64", "armhf", "i386", "ppc64el", "s390x", "riscv64"];
+/** `<package>[:<arch>][=<version>]`; refs.ts parses it again to say what is wrong. */
+const DEBIAN_PACKAGE = `^[a-z0-9][a-z0-9+.-]+(?::(?:${DPKG_ARCHES.join("|")}))?(?:=(?:[0-9]+:)?[0-9](?:[A-Za-z0-9.+~]*|[A-Za-z0-9.+~-]*-[A-Za-z0-9.+~]+))?$`;
+
 const str = (description: string, extra: Record<string, unknown> = {}) => ({ type: "string", description, ...extra });
 const bool = (description: string, dflt: boolean) => ({ type: "boolean", description, default: dflt });
 const ref = (name: string, description: string) => ({ $ref: `#/$defs/${name}`, description });
@@ -272,9 +277,18 @@ export const imageSchema = {
         strip: { type: "integer", minimum: 0, maximum: 9, default: 1, description: "Leading path components to strip from file names in the patch (patch -p<strip>)." },
       },
     },
+    debianPackage: str(
+      "A Debian binary package: name=version (pinned here), or name alone (pinned by the lockfile: caisson lock). name:arch installs it for another dpkg architecture (multiarch), e.g. libc6:arm64=2.36-9+deb12u14.",
+      { pattern: DEBIAN_PACKAGE, patternErrorMessage: "write <package>[:<arch>][=<Debian version>], e.g. make=4.3-4.1 or libc6:arm64" },
+    ),
+    debianPackages: {
+      type: "array",
+      description: "Debian packages, each name=version or name (pinned by the lockfile).",
+      items: ref("debianPackage", "One package."),
+    },
     stage: {
       type: "object",
-      description: "A build stage: starts from `from`, gets its copies, then its patches, then runs shell commands with its mounts.",
+      description: "A build stage: starts from `from`, installs its Debian packages, gets its copies, then its patches, then runs shell commands with its mounts.",
       additionalProperties: false,
       required: ["from", "run"],
       properties: {
@@ -302,6 +316,15 @@ export const imageSchema = {
           type: "object",
           description: "Mounts by absolute destination path.",
           additionalProperties: ref("mount", "What to mount at this path."),
+        },
+        packages: {
+          type: ["array", "object"],
+          description:
+            "Debian packages installed with apt (from the base image's sources) before the copies, patches and commands: a list, or a map from build architecture (amd64, arm64, …) to the list for builds there. Foreign architectures named as name:arch are added with dpkg --add-architecture.",
+          items: ref("debianPackage", "One package."),
+          propertyNames: { type: "string", enum: DPKG_ARCHES, description: "A build architecture (dpkg name)." },
+          additionalProperties: ref("debianPackages", "The packages for builds on this architecture."),
+          default: [],
         },
         copy: {
           type: "array",

@@ -9,6 +9,7 @@ import { child, entry } from "../load/index.js";
 import type { LoadedDocument, MapEntry, MapNode, ScalarNode, YamlNode } from "../load/index.js";
 import type {
   CopySpec,
+  DebianPackage,
   FromRef,
   Healthcheck,
   ImageDefinition,
@@ -25,6 +26,7 @@ import type {
   Span,
   Stage,
   StageCopy,
+  StagePackages,
   Toolchain,
   Waiver,
   Hardening,
@@ -35,6 +37,7 @@ import {
   checkAbsolutePath,
   checkContextPath,
   checkImportPath,
+  parseDebianPackage,
   parseDebianSource,
   parseDuration,
   parseImageRef,
@@ -496,6 +499,8 @@ class Builder {
       if (p) patches.push(p);
       else patchesOk = false;
     }
+    const packagesNode = child(n, "packages");
+    const packages = packagesNode === undefined ? undefined : this.packages(packagesNode, name);
     const workdirNode = child(n, "workdir");
     const workdir = workdirNode === undefined ? "/" : this.absPath(workdirNode, "workdir");
     const run: Located<string>[] = [];
@@ -526,10 +531,49 @@ class Builder {
       run,
       span: e.span,
     };
+    if (packages && (packages.all.length > 0 || packages.byBuildArch !== undefined)) stage.packages = packages;
     if (toolchain) stage.toolchain = toolchain;
     const user = text(child(n, "user"));
     if (user !== undefined) stage.user = user;
     return stage;
+  }
+
+  /**
+   * A stage's `packages:`, the list form or the map by build architecture.
+   * Packages written without a version become moving references (pinned by
+   * the lockfile); entries the schema rejected are left out.
+   */
+  private packages(n: YamlNode, stage: string): StagePackages | undefined {
+    const list = (node: YamlNode | undefined, buildArch: string | undefined): DebianPackage[] => {
+      const out: DebianPackage[] = [];
+      const seen = new Map<string, Span>();
+      for (const it of items(node)) {
+        const t = str(it);
+        if (t === undefined) continue;
+        const r = parseDebianPackage(t);
+        if (!r.ok) continue; // the schema reported it
+        const key = r.value.arch === undefined ? r.value.name : `${r.value.name}:${r.value.arch}`;
+        const first = seen.get(key);
+        if (first) {
+          this.err("duplicate_package", `${key} is listed twice in stage "${stage}"${buildArch ? ` for ${buildArch}` : ""}`, it.span, "list each package once", [
+            { span: first, message: "first listed here" },
+          ]);
+          continue;
+        }
+        seen.set(key, it.span);
+        if (r.value.version === undefined) {
+          this.moving.push({ kind: "debian", stage, package: key, ...(buildArch !== undefined ? { buildArch } : {}), span: it.span });
+        }
+        out.push({ name: r.value.name, ...(r.value.arch !== undefined ? { arch: r.value.arch } : {}), version: r.value.version ?? "", span: it.span });
+      }
+      return out;
+    };
+    if (n.kind === "seq") return { all: list(n, undefined), span: n.span };
+    const m = map(n);
+    if (!m) return undefined;
+    const byBuildArch: Record<string, DebianPackage[]> = {};
+    for (const e of m.entries) byBuildArch[e.key] = list(e.value, e.key);
+    return { all: [], byBuildArch, span: n.span };
   }
 
   private stageCopy(n: YamlNode, owner: string): StageCopy | undefined {
