@@ -39,7 +39,9 @@ for bin in "$@"; do
   interp=$(readelf -l "$bin" 2>/dev/null | sed -n 's/.*Requesting program interpreter: \\(.*\\)]$/\\1/p')
   if [ -n "$interp" ]; then
     found=""
-    for c in "/usr/$triple$interp" "/usr/$triple/lib/\${interp##*/}" "$interp"; do
+    # The target's own loader first (multiarch libc, kept current by security updates),
+    # then a cross toolchain's copy.
+    for c in "$interp" "/usr/$triple$interp" "/usr/$triple/lib/\${interp##*/}"; do
       if [ -e "$c" ] && [ "$(machine "$c")" = "$m" ]; then found="$c"; break; fi
     done
     [ -n "$found" ] || { echo "caisson: the loader $interp of $bin is not installed for $m" >&2; exit 1; }
