@@ -122,9 +122,9 @@ function table(rows: readonly string[][]): string {
 
 function howToUpdate(c: Check): string {
   if (c.status === "error" || c.status === "unknown") return c.message ?? "";
-  if (!c.update) return "";
+  if (!c.update) return c.message ?? "";
   const u = c.update;
-  const what = u.ref !== undefined ? `ref: ${u.ref}` : u.url !== undefined ? `url: ${u.url}` : "";
+  const what = u.ref !== undefined ? `ref: ${u.ref}` : u.url !== undefined ? `url: ${u.url}` : u.debian !== undefined ? u.debian.text : "";
   return `${what} (caisson outdated --write ${c.file})`;
 }
 
@@ -217,7 +217,7 @@ Examples:
         }
       }
       if (failed) throw new ExitStatus(1);
-      if (outdated.length > 0) throw new ExitStatus(EXIT_OUTDATED);
+      if (checks.some((c) => c.status === "outdated")) throw new ExitStatus(EXIT_OUTDATED);
     });
 }
 

@@ -5,20 +5,26 @@
 // layout stay as they are.
 import { LineIndex } from "../diag/index.js";
 import { child, entry, loadDefinition, type ScalarNode, type YamlNode } from "../load/index.js";
-import { hashUrl, lsRemote, fetchText, ResolveError, type RemoteRef } from "../lock/resolve.js";
-import type { ImageDefinition, SourceSpec, Span } from "../model/index.js";
+import { readFile } from "node:fs/promises";
+import { debianKey, lockPathFor, parseLockfile, type Lockfile } from "../lock/lockfile.js";
+import { debianCandidates, hashUrl, lsRemote, fetchText, ResolveError, run, type DebianQuery, type RemoteRef } from "../lock/resolve.js";
+import type { DebianPackage, ImageDefinition, SourceSpec, Span } from "../model/index.js";
 import { compareVersions, latest, parseVersion, type Version } from "./version.js";
 
 export interface OutdatedOptions {
   /** Consider pre-releases (1.3.0-rc.1) too. */
   readonly pre?: boolean;
+  /** Resolves Debian packages to apt's candidates (default: this machine's apt, as `caisson lock` does). */
+  readonly debian?: (queries: readonly DebianQuery[]) => Promise<Map<DebianQuery, string>>;
+  /** The definition's lockfile (default: read from beside it). */
+  readonly lock?: Lockfile;
 }
 
 /** One source's check. */
 export interface Check {
   readonly file: string;
   readonly source: string;
-  readonly rule: "git-tags" | "listing";
+  readonly rule: "git-tags" | "listing" | "debian";
   /** The current version (from the ref, the tag of the commit, or the URL), if it can be told. */
   readonly current?: string;
   /** The newest release upstream. */
@@ -39,6 +45,8 @@ export interface Update {
   readonly commit?: string;
   /** http: the new URL. */
   readonly url?: string;
+  /** A Debian package pinned in the definition: the new entry (`make=4.3-4.2`) and where the old one is written. */
+  readonly debian?: { readonly text: string; readonly span: Span };
 }
 
 const full = (pattern: string) => new RegExp(`^(?:${pattern})$`);
@@ -57,7 +65,80 @@ export async function checkOutdated(def: ImageDefinition, opts: OutdatedOptions 
       out.push({ ...base, status: "error", message: e.message });
     }
   }
+  out.push(...(await checkDebian(def, opts)));
   return out;
+}
+
+/**
+ * Debian packages of the stages whose apt candidate (on this machine, as
+ * `caisson lock` resolves them) is newer than their pin, in the definition
+ * (`name=version`: --write edits it) or in the lockfile (`caisson lock
+ * --refresh` moves it).
+ */
+async function checkDebian(def: ImageDefinition, opts: OutdatedOptions): Promise<Check[]> {
+  const entries: { stage: string; pkg: DebianPackage; buildArch?: string }[] = [];
+  for (const st of def.stages) {
+    for (const pkg of st.packages?.all ?? []) entries.push({ stage: st.name, pkg });
+    for (const [buildArch, list] of Object.entries(st.packages?.byBuildArch ?? {})) for (const pkg of list) entries.push({ stage: st.name, pkg, buildArch });
+  }
+  if (entries.length === 0) return [];
+  let lock = opts.lock;
+  if (!lock && entries.some((e) => e.pkg.version === "")) {
+    const text = await readFile(lockPathFor(def.file), "utf8").catch(() => undefined);
+    try {
+      lock = text === undefined ? undefined : parseLockfile(text, lockPathFor(def.file));
+    } catch {
+      lock = undefined;
+    }
+  }
+  const queries = new Map<string, DebianQuery>();
+  const rows = entries.map((e) => {
+    const name = e.pkg.arch === undefined ? e.pkg.name : `${e.pkg.name}:${e.pkg.arch}`;
+    const key = debianKey(name, e.buildArch);
+    if (!queries.has(key)) queries.set(key, e.buildArch === undefined ? { package: name } : { package: name, buildArch: e.buildArch });
+    const inLock = e.pkg.version === "";
+    return { ...e, name, key, inLock, current: inLock ? lock?.debian?.[key] : e.pkg.version };
+  });
+  const base = (r: (typeof rows)[number]) =>
+    ({ file: def.file, source: `${r.stage}: ${r.buildArch ? `${r.buildArch}/` : ""}${r.name}`, rule: "debian", span: r.pkg.span }) as const;
+  let found: Map<DebianQuery, string>;
+  try {
+    found = await (opts.debian ?? ((q) => debianCandidates(q)))([...queries.values()]);
+  } catch (e) {
+    if (!(e instanceof ResolveError)) throw e;
+    return rows.map((r) => ({ ...base(r), status: "error", message: e.message }));
+  }
+  const out: Check[] = [];
+  for (const r of rows) {
+    const latestV = found.get(queries.get(r.key) as DebianQuery);
+    if (r.current === undefined) {
+      out.push({ ...base(r), status: "unknown", ...(latestV ? { latest: latestV } : {}), message: `not pinned: run caisson lock ${def.file}` });
+    } else if (latestV === undefined) {
+      out.push({ ...base(r), status: "unknown", current: r.current, message: `apt has no candidate for ${r.name}` });
+    } else if (latestV === r.current || !(await debianNewer(latestV, r.current))) {
+      out.push({ ...base(r), status: "up to date", current: r.current, latest: latestV });
+    } else if (r.inLock) {
+      out.push({ ...base(r), status: "outdated", current: r.current, latest: latestV, message: `pinned by the lockfile: caisson lock --refresh ${def.file}` });
+    } else {
+      out.push({
+        ...base(r),
+        status: "outdated",
+        current: r.current,
+        latest: latestV,
+        update: { oldVersion: r.current, newVersion: latestV, debian: { text: `${r.name}=${latestV}`, span: r.pkg.span } },
+      });
+    }
+  }
+  return out;
+}
+
+/** Whether Debian version `a` is newer than `b` (dpkg --compare-versions; without dpkg, any other candidate counts as newer). */
+async function debianNewer(a: string, b: string): Promise<boolean> {
+  try {
+    return (await run("dpkg", ["--compare-versions", a, "gt", b])).code === 0;
+  } catch {
+    return a !== b;
+  }
 }
 
 type Result = Omit<Check, "file" | "source" | "rule" | "span">;
@@ -165,6 +246,14 @@ export async function writeUpdates(file: string, text: string, updates: Readonly
   const sources = child(root, "sources");
   const versions = new Map<string, string>();
   for (const [name, u] of updates) {
+    if (u.debian !== undefined) {
+      // A Debian package pinned in the definition: the entry itself, where it is written.
+      const node: ScalarNode = { kind: "scalar", value: u.debian.text, text: u.debian.text, plain: true, span: u.debian.span };
+      const original = bytes.subarray(u.debian.span.start, u.debian.span.end).toString("utf8");
+      edits.push({ start: u.debian.span.start, end: u.debian.span.end, text: renderLike(node, original, u.debian.text, json) });
+      notes.push(`${at(u.debian.span)}: ${name}: ${original} → ${u.debian.text}`);
+      continue;
+    }
     const src = child(sources, name);
     if (!src) continue;
     versions.set(u.oldVersion, u.newVersion);

@@ -170,3 +170,36 @@ describe("caisson lock for Debian packages", () => {
     ]);
   });
 });
+
+describe("caisson outdated for Debian packages", () => {
+  const OUT = `name: app
+platforms: [linux/amd64]
+stages:
+  build:
+    from: ${BASE}
+    packages: [make=4.3-4.0, patch, "libc6:arm64=2.36-9+deb12u14"]   # a comment that stays
+    run: [make]
+image:
+  from: build
+  user: { uid: 0, gid: 0, rootReason: "a build image" }
+`;
+  const apt = async (qs: readonly DebianQuery[]) =>
+    new Map(qs.map((q) => [q, ({ make: "4.3-4.1", patch: "2.7.6-7", "libc6:arm64": "2.36-9+deb12u14" } as Record<string, string>)[q.package] as string] as const));
+
+  it("reports newer candidates, pinned in the definition (--write edits the entry) or in the lockfile (lock --refresh)", async () => {
+    const { checkOutdated, writeUpdates } = await import("../../src/outdated/index.js");
+    const def = model(OUT);
+    const checks = await checkOutdated(def, { debian: apt, lock: { git: {}, http: {}, images: {}, debian: { patch: "2.7.6-6" } } });
+    expect(checks.map((c) => [c.source, c.rule, c.current, c.latest, c.status])).toEqual([
+      ["build: make", "debian", "4.3-4.0", "4.3-4.1", "outdated"],
+      ["build: patch", "debian", "2.7.6-6", "2.7.6-7", "outdated"],
+      ["build: libc6:arm64", "debian", "2.36-9+deb12u14", "2.36-9+deb12u14", "up to date"],
+    ]);
+    expect(checks[1]?.update).toBeUndefined();
+    expect(checks[1]?.message).toBe("pinned by the lockfile: caisson lock --refresh app/image.yaml");
+    const updates = new Map(checks.filter((c) => c.update).map((c) => [c.source, c.update!]));
+    const w = await writeUpdates("app/image.yaml", OUT, updates);
+    expect(w.text).toBe(OUT.replace("make=4.3-4.0", "make=4.3-4.1"));
+    expect(w.notes).toEqual(["app/image.yaml:6:16: build: make: make=4.3-4.0 → make=4.3-4.1"]);
+  });
+});
