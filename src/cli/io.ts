@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, basename, join } from "node:path";
+import { formatDiagnostics, hasErrors, toJsonDiagnostics, type Diagnostic } from "../diag/index.js";
 
 /** A problem with how the command was called: printed without a trace, exit 2. */
 export class UsageError extends Error {
@@ -35,4 +36,16 @@ export function writeStdout(data: Uint8Array | string): Promise<void> {
   return new Promise((resolve, reject) => {
     process.stdout.write(data, (err) => (err ? reject(err) : resolve()));
   });
+}
+
+/** How diagnostics are printed: readable text, or JSON for tools. */
+export type Format = "text" | "json";
+
+/** Prints diagnostics to stderr in the chosen form; returns whether any is an error. */
+export function report(diagnostics: readonly Diagnostic[], sources: ReadonlyMap<string, string>, format: Format): boolean {
+  if (diagnostics.length > 0) {
+    if (format === "json") process.stderr.write(JSON.stringify(toJsonDiagnostics(diagnostics, sources), null, 2) + "\n");
+    else process.stderr.write(formatDiagnostics(diagnostics, sources) + "\n");
+  }
+  return hasErrors(diagnostics);
 }

@@ -6,7 +6,6 @@ import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readdirSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { formatDiagnostics, hasErrors, toJsonDiagnostics, type Diagnostic } from "../diag/index.js";
 import { lockPathFor, LockfileError, mirrorUrls, parseLockfile, serializeLockfile, type Lockfile, type Mirror } from "../lock/index.js";
 import { lockDefinition } from "../lock/lock.js";
 import { hashUrl } from "../lock/resolve.js";
@@ -14,7 +13,7 @@ import type { ImageDefinition } from "../model/index.js";
 import type { SourceStore } from "../sources/index.js";
 import { checkOutdated, writeUpdates, type Check, type Update } from "../outdated/index.js";
 import { checkDefinition } from "../validate/index.js";
-import { readText, UsageError, writeAtomic, writeStdout } from "./io.js";
+import { readText, report, UsageError, writeAtomic, writeStdout, type Format } from "./io.js";
 
 /** Ends the command with this exit code (after its output); main() returns it. */
 export class ExitStatus extends Error {
@@ -50,15 +49,7 @@ export async function readLockBeside(file: string): Promise<{ lock?: Lockfile; l
   }
 }
 
-type Format = "text" | "json";
 
-function report(diagnostics: readonly Diagnostic[], sources: Map<string, string>, format: Format): boolean {
-  if (diagnostics.length > 0) {
-    if (format === "json") process.stderr.write(JSON.stringify(toJsonDiagnostics(diagnostics, sources), null, 2) + "\n");
-    else process.stderr.write(formatDiagnostics(diagnostics, sources) + "\n");
-  }
-  return hasErrors(diagnostics);
-}
 
 /** Definitions named on the command line, or every images/<name>/image.{yaml,yml,json} under the current directory. */
 function definitionsOrDefault(files: readonly string[]): string[] {

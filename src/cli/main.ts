@@ -3,7 +3,7 @@
 //   0 success · 1 the definition, build or check failed · 2 bad usage or
 //   unreadable input · 70 an internal error (a bug: please report it).
 import { Command, CommanderError, Option } from "commander";
-import { formatDiagnostics, hasErrors, toJsonDiagnostics, type Diagnostic } from "../diag/index.js";
+import type { Diagnostic } from "../diag/index.js";
 import { compileDefinition, hostPlatform, type CompiledPlatform } from "../compile/index.js";
 import { definitionBytes, definitionToDot, dumpDefinition, formatPlatform } from "../llb/index.js";
 import type { Platform } from "../model/index.js";
@@ -15,23 +15,14 @@ import { buildCommand, defaultSourceStore, type BuildFlags } from "./build.js";
 import { applyPins, parseMirror, type Mirror } from "../lock/index.js";
 import { ExitStatus, frozenDefault, readLockBeside, registerPinningCommands } from "./lock.js";
 import { registerCheckCommand } from "./check.js";
-import { readText, UsageError, writeAtomic, writeStdout } from "./io.js";
+import { readText, report, UsageError, writeAtomic, writeStdout, type Format } from "./io.js";
 
 const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 const EXIT_FAILED = 1;
 const EXIT_USAGE = 2;
 const EXIT_INTERNAL = 70;
 
-type Format = "text" | "json";
 
-/** Prints diagnostics to stderr in the chosen form; returns whether any is an error. */
-function report(diagnostics: readonly Diagnostic[], sources: Map<string, string>, format: Format): boolean {
-  if (diagnostics.length > 0) {
-    if (format === "json") process.stderr.write(JSON.stringify(toJsonDiagnostics(diagnostics, sources), null, 2) + "\n");
-    else process.stderr.write(formatDiagnostics(diagnostics, sources) + "\n");
-  }
-  return hasErrors(diagnostics);
-}
 
 function platformsOption(value: string): Platform[] {
   return value.split(",").map((p) => {
