@@ -10,6 +10,7 @@ import { buildWithEngine, EngineError, type EngineOutput } from "../engine/index
 import { formatPlatform } from "../llb/index.js";
 import { SourceStore, serveStore, type StoreServer } from "../sources/index.js";
 import { runCheck } from "./check.js";
+import { parsePlatform } from "../validate/index.js";
 import { readText, UsageError } from "./io.js";
 import { parseMirror, mirrorUrls } from "../lock/index.js";
 import { explainSources, frozenDefault, readLockBeside } from "./lock.js";
@@ -65,7 +66,11 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
   const text = await readText(file);
 
   // Compile locally first: every mistake reported with file:line:col before the engine is involved.
-  const platforms = flags.platform?.split(",").map((p) => p.trim());
+  const platforms = flags.platform?.split(",").map((p) => {
+    const parsed = parsePlatform(p.trim());
+    if (!parsed.ok) throw new UsageError(`--platform: ${parsed.message}${parsed.hint ? ` (${parsed.hint})` : ""}`);
+    return formatPlatform(parsed.value);
+  });
   const { lock, lockPath } = await readLockBeside(file);
   const frozen = frozenDefault(flags.frozen);
   const mirrors = (flags.mirror ?? []).map((m) => {
