@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { analyzeElf, isElf } from "../../src/elf/index.js";
 import { checkEngine, dockerBinary } from "../../src/engine/index.js";
 
 const IN_CI = process.env["CI"] === "true";
@@ -163,6 +164,20 @@ describe.skipIf(engineError !== undefined && !IN_CI)("images/redis on the real e
         fortify_source: "yes",
       });
     }
+  });
+
+  it.each(["linux_amd64", "linux_arm64"])("caisson's ELF reader agrees with Debian's checksec on every ELF file (%s)", (platform) => {
+    const root = join(rootfs, platform);
+    const files = run("find", [root, "-type", "f"]).stdout.trim().split("\n").filter((f) => isElf(readFileSync(f)));
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    const pick = (c: Record<string, unknown>, f: string, n: string, a: string) =>
+      [c["relro"], c["canary"], c["nx"], c["pie"], c["rpath"], c["runpath"], `${c[f]}/${c[n]}/${c[a]}`].join(" ");
+    for (const file of files) {
+      const theirs = JSON.parse(run("checksec", ["--format=json", `--file=${file}`]).stdout)[file] as Record<string, unknown>;
+      const ours = analyzeElf(readFileSync(file), file).checksec as unknown as Record<string, unknown>;
+      expect(pick(ours, "fortifySource", "fortified", "fortifiable"), file).toBe(pick(theirs, "fortify_source", "fortified", "fortify-able"));
+    }
+    process.stderr.write(`${platform}: caisson and checksec agree on ${files.length}/${files.length} ELF files x 7 properties\n`);
   });
 
   it.each(["amd64", "arm64"])("holds only the server, the client, their libraries, passwd/group and /data (%s)", (arch) => {
