@@ -1,11 +1,13 @@
 // An image's flattened root filesystem: layers applied in order, OCI
 // whiteouts honoured, symlinks resolvable inside the image root.
 
+import { isElf } from "../elf/index.js";
 import type { TarRecord, TarType } from "./tar.js";
 
 export type FileType = TarType;
 
-export interface FsEntry {
+/** One file of a layer, as the layer readers hand it over. */
+export interface FsInput {
   /** Absolute path in the image, e.g. "/usr/bin/redis-server"; "/" for the root. */
   readonly path: string;
   readonly type: FileType;
@@ -17,10 +19,15 @@ export interface FsEntry {
   readonly linkTarget?: string;
   readonly xattrs?: Readonly<Record<string, Uint8Array>>;
   /**
-   * The file's bytes, kept only for ELF files, scripts (`#!`) and a few small
-   * configuration files the checks read (/etc/passwd, /etc/group, /etc/ld.so.conf*).
+   * The file's bytes. An FsEntry keeps them only for ELF files, scripts (`#!`)
+   * and a few small configuration files the checks read (/etc/passwd,
+   * /etc/group, /etc/ld.so.conf*).
    */
   readonly data?: Uint8Array;
+}
+
+/** A file of the flattened filesystem. */
+export interface FsEntry extends FsInput {
   /** The file starts with \x7fELF. */
   readonly elf: boolean;
 }
@@ -35,32 +42,17 @@ interface Node {
 const ROOT_ENTRY: FsEntry = { path: "/", type: "dir", mode: 0o755, uid: 0, gid: 0, size: 0, elf: false };
 const MAX_SYMLINKS = 40;
 
-function isElfBytes(d: Uint8Array): boolean {
-  return d.length >= 4 && d[0] === 0x7f && d[1] === 0x45 && d[2] === 0x4c && d[3] === 0x46;
-}
-
 /** Whether the checks need this file's bytes. */
 function keepData(path: string, data: Uint8Array): boolean {
-  if (isElfBytes(data)) return true;
+  if (isElf(data)) return true;
   if (data.length >= 2 && data[0] === 0x23 && data[1] === 0x21) return true; // "#!"
   return data.length <= 1 << 20 && (path === "/etc/passwd" || path === "/etc/group" || path === "/etc/ld.so.conf" || path.startsWith("/etc/ld.so.conf.d/"));
 }
 
-export interface FsInput {
-  readonly path: string;
-  readonly type: FileType;
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly size: number;
-  readonly linkTarget?: string;
-  readonly xattrs?: Readonly<Record<string, Uint8Array>>;
-  readonly data?: Uint8Array;
-}
 
 export function makeEntry(absPath: string, r: FsInput): FsEntry {
   const data = r.type === "file" ? r.data : undefined;
-  const elf = data !== undefined && isElfBytes(data);
+  const elf = data !== undefined && isElf(data);
   return {
     path: absPath,
     type: r.type,
