@@ -5,8 +5,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { checkEngine, dockerBinary } from "../../src/engine/index.js";
@@ -151,114 +149,9 @@ export function parseProgress(stderr: string): Vertex[][] {
   return runs;
 }
 
-// ---------------------------------------------------------------------------
-// Loopback servers
-
-export interface HttpFixtureServer {
-  readonly url: string;
-  /** Paths requested so far, in order. */
-  readonly requests: string[];
-  close(): Promise<void>;
-}
-
-/** Serves `files` (path → bytes) on 127.0.0.1, on a free port. */
-export async function serveFiles(files: ReadonlyMap<string, Uint8Array | string>): Promise<HttpFixtureServer> {
-  const requests: string[] = [];
-  const server: Server = createServer((req: IncomingMessage, res) => {
-    requests.push(req.url ?? "");
-    const body = files.get(req.url ?? "");
-    if (body === undefined || (req.method !== "GET" && req.method !== "HEAD")) {
-      res.writeHead(404).end();
-      return;
-    }
-    const bytes = typeof body === "string" ? Buffer.from(body) : Buffer.from(body);
-    res.writeHead(200, { "content-length": bytes.length, "content-type": "application/octet-stream" });
-    res.end(req.method === "HEAD" ? undefined : bytes);
-  });
-  await new Promise<void>((ok, fail) => {
-    server.once("error", fail);
-    server.listen(0, "127.0.0.1", () => ok());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () =>
-      new Promise<void>((ok) => {
-        server.closeAllConnections();
-        server.close(() => ok());
-      }),
-  };
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((ok, fail) => {
-    s.once("error", fail);
-    s.listen(0, "127.0.0.1", () => ok());
-  });
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((ok) => s.close(() => ok()));
-  return port;
-}
-
-export interface GitFixtureServer {
-  /** `git://127.0.0.1:<port>/<repo>.git` */
-  readonly url: string;
-  close(): Promise<void>;
-}
-
-/** `git daemon` exporting the bare repositories under `baseDir`, on 127.0.0.1 only; resolves once it answers. */
-export async function serveGit(baseDir: string, repo: string): Promise<GitFixtureServer> {
-  for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
-    const daemon = spawn(
-      "git",
-      ["daemon", "--reuseaddr", `--base-path=${baseDir}`, "--export-all", "--listen=127.0.0.1", `--port=${port}`, "--informative-errors", baseDir],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    let stderr = "";
-    daemon.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
-    const url = `git://127.0.0.1:${port}/${repo}`;
-    const close = () =>
-      new Promise<void>((ok) => {
-        if (daemon.exitCode !== null || daemon.signalCode !== null) return ok();
-        daemon.once("exit", () => ok());
-        daemon.kill("SIGTERM");
-      });
-    for (let i = 0; i < 50; i++) {
-      if (daemon.exitCode !== null) break;
-      const r = spawnSync("git", ["ls-remote", url], { encoding: "utf8", timeout: 5000 });
-      if (r.status === 0) return { url, close };
-      await new Promise((ok) => setTimeout(ok, 100));
-    }
-    await close();
-    if (attempt >= 2) throw new Error(`git daemon did not start on 127.0.0.1:${port}: ${stderr}`);
-  }
-}
-
-/** Runs git with fixed identities and dates, so commits are reproducible. */
-export function git(cwd: string, ...args: string[]): string {
-  const date = "2025-01-01T00:00:00Z";
-  const r = spawnSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "caisson e2e",
-      GIT_AUTHOR_EMAIL: "e2e@caisson.invalid",
-      GIT_COMMITTER_NAME: "caisson e2e",
-      GIT_COMMITTER_EMAIL: "e2e@caisson.invalid",
-      GIT_AUTHOR_DATE: date,
-      GIT_COMMITTER_DATE: date,
-      GIT_CONFIG_NOSYSTEM: "1",
-      HOME: cwd,
-    },
-  });
-  if (r.status !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr}`);
-  return r.stdout.trim();
-}
+// Loopback servers, shared with the pinning tests.
+export { freePort, git, serveFiles, serveGit } from "../support/loopback.js";
+export type { GitServer as GitFixtureServer, LoopbackServer as HttpFixtureServer } from "../support/loopback.js";
 
 /** Runs a command; throws with its output when it fails. */
 export function run(cmd: string, args: readonly string[], opts: { cwd?: string; input?: string } = {}): string {

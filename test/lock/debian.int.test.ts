@@ -5,34 +5,21 @@
 // (in the local output) names that version. Needs the Docker engine (fails
 // instead of skipping under CI=true) and apt (the base image comes from the
 // same Debian mirror as this machine's sources).
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostPlatform } from "../../src/compile/index.js";
-import { checkEngine, dockerBinary } from "../../src/engine/docker.js";
 import { formatPlatform } from "../../src/llb/index.js";
+import { caisson as runCaisson, engineError, IN_CI } from "../e2e/helpers.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
-const CLI = join(ROOT, "bin/caisson.js");
-const IN_CI = process.env["CI"] === "true";
-const engineError: string | undefined = await checkEngine(dockerBinary()).then(
-  () => undefined,
-  (e: unknown) => (e instanceof Error ? e.message : String(e)),
-);
 const BASE = "caisson/debian:bookworm@sha256:afafc3d453bf6e705cb4df326492b866180d95c863b5217234d2fcc402fba351";
 
-function caisson(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, CI: "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code: code ?? 1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
-  });
+/** `node bin/caisson.js …` in `cwd`, asynchronously (loopback servers live in this process); CI is unset unless given. */
+function caisson(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  return runCaisson(args, { cwd, env: { CI: "", ...env } });
 }
 
 const DEF = `name: debian-packages

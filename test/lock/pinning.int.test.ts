@@ -6,43 +6,23 @@
 // update the definition so that the next real build uses it, a tampered
 // source-store file is rejected by the engine with nothing exported, and
 // `--mirror` serves a source whose upstream is unreachable.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostPlatform } from "../../src/compile/index.js";
-import { checkEngine, dockerBinary } from "../../src/engine/docker.js";
 import { formatPlatform } from "../../src/llb/index.js";
+import { caisson as runCaisson, engineError, IN_CI } from "../e2e/helpers.js";
 import { git, serveGit, serveReleases, type Stoppable } from "./servers.js";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
-const CLI = join(ROOT, "bin/caisson.js");
-const IN_CI = process.env["CI"] === "true";
-const engineError: string | undefined = await checkEngine(dockerBinary()).then(
-  () => undefined,
-  (e: unknown) => (e instanceof Error ? e.message : String(e)),
-);
 const sha256 = (b: Uint8Array | string) => createHash("sha256").update(b).digest("hex");
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `node bin/caisson.js …`, asynchronously (the loopback servers live in this process). CI is unset unless given. */
-function caisson(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, CI: "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code: code ?? 1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
-  });
+/** `node bin/caisson.js …` in `cwd`, asynchronously (loopback servers live in this process); CI is unset unless given. */
+function caisson(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  return runCaisson(args, { cwd, env: { CI: "", ...env } });
 }
 
 /** A gzipped tarball holding app/VERSION = `version`, made with tar(1). */
