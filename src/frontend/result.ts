@@ -1,8 +1,7 @@
 // The gateway Result for compiled platforms: what the image exporters read.
-import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { RefMapSchema, RefSchema, ResultSchema, type Ref, type Result } from "../gen/buildkit/gateway/gateway_pb.js";
-import { formatPlatform, type Platform } from "../llb/index.js";
+import { digestOf, formatPlatform, type Platform } from "../llb/index.js";
 
 /** Metadata key of the image config; `/<platform id>` is appended for multi-platform results. */
 export const CONFIG_KEY = "containerimage.config";
@@ -27,9 +26,8 @@ export interface SolvedPlatform {
   readonly definitionBytes: Uint8Array;
 }
 
-export function sha256Hex(bytes: Uint8Array): string {
-  return "sha256:" + createHash("sha256").update(bytes).digest("hex");
-}
+/** `sha256:<hex>` of a marshaled definition: the same digest the LLB library gives ops. */
+export const sha256Hex = digestOf;
 
 function json(value: unknown): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(value));
