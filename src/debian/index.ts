@@ -1,0 +1,6 @@
+// Debian packages pinned by content: apt sources, a private apt state that
+// resolves closures to .deb hashes, the fetcher, and helpers for `outdated`.
+export type { DebianArchive, DebPin } from "./types.js";
+export { DebianError, DebianSignatureError } from "./errors.js";
+export { archiveName, parseDeb822Sources, parseLegacySources, readArchives, SOURCES_ENV } from "./sources.js";
+export { nativeArch, openApt, parseRequest, pkgKey, type Apt, type AptOptions, type Candidate } from "./apt.js";
