@@ -9,6 +9,8 @@ import {
   ReturnRequestSchema,
   type ReadFileRequestSchema,
   type ReadFileResponse,
+  type ResolveImageConfigRequestSchema,
+  type ResolveImageConfigResponse,
   type ReturnRequest,
   type ReturnResponse,
   type SolveRequestSchema,
@@ -18,12 +20,14 @@ import { formatPlatform, localSource, marshal, State, definitionBytes, withIgnor
 import { lockPathFor, parseLockfile } from "../lock/index.js";
 import { diagnosticsStatus, errorStatus } from "./errors.js";
 import type { FrontendOptions } from "./options.js";
+import { imageUses, resolvePinnedImages } from "./images.js";
 import { assembleResult, RUNTIME_KEY, sha256Hex, type SolvedPlatform } from "./result.js";
 
 /** The LLBBridge calls the frontend makes (a gRPC client, or a fake in tests). */
 export interface Bridge {
   solve(req: MessageInitShape<typeof SolveRequestSchema>): Promise<SolveResponse>;
   readFile(req: MessageInitShape<typeof ReadFileRequestSchema>): Promise<ReadFileResponse>;
+  resolveImageConfig(req: MessageInitShape<typeof ResolveImageConfigRequestSchema>): Promise<ResolveImageConfigResponse>;
   return(req: ReturnRequest): Promise<ReturnResponse>;
 }
 
@@ -133,7 +137,13 @@ async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promis
   }
   for (const d of compiled.diagnostics) log(`${d.span.file}: warning[${d.code}]: ${d.message}`);
 
-  // 3. Solve every platform (lazily: BuildKit builds what the exporter needs).
+  // 3. Digest-pinned images: resolve each by tag in the engine's image store
+  //    (this makes a freshly `docker load`ed image usable by digest) and
+  //    check the engine's digest is the pinned one (src/frontend/images.ts).
+  const pinned = await resolvePinnedImages((req) => bridge.resolveImageConfig(req), imageUses(compiled.results.map((r) => r.definition)), log);
+  if (pinned > 0) log(`caisson frontend: ${pinned} pinned image/platform pair(s) match the engine's image store`);
+
+  // 4. Solve every platform (lazily: BuildKit builds what the exporter needs).
   const solved: SolvedPlatform[] = [];
   // `--no-cache` (buildx sends the option `no-cache`): every op ignores the cache.
   const noCache = opts.raw.has("no-cache");
@@ -147,7 +157,7 @@ async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promis
     solved.push({ platform: r.platform, ref, config: r.config, definitionBytes: bytes });
   }
 
-  // 4. The result the exporter reads.
+  // 5. The result the exporter reads.
   const forceMulti = opts.raw.get("multi-platform") === "true" || (opts.platforms?.length ?? 0) > 1;
   const runtime = { uid: typeof process.getuid === "function" ? process.getuid() : -1, node: process.version, session: opts.sessionId };
   return create(ReturnRequestSchema, { result: assembleResult(solved, forceMulti, { [RUNTIME_KEY]: runtime }) });

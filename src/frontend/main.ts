@@ -31,6 +31,7 @@ export async function main(): Promise<number> {
   const bridge: Bridge = {
     solve: (req) => client.call(LLBBridge.method.solve, req),
     readFile: (req) => client.call(LLBBridge.method.readFile, req),
+    resolveImageConfig: (req) => client.call(LLBBridge.method.resolveImageConfig, req),
     return: (req) => client.call(LLBBridge.method.return, req),
   };
   let opts: FrontendOptions;

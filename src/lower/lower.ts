@@ -181,7 +181,9 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
       case "scratch":
         return State.scratch();
       case "image":
-        return State.of(imageSource(from.ref, { platform, customName: `image ${from.ref}`, locations: at(from.span) }));
+        // resolvemode=local: an image loaded into the engine is found by name, and the frontend
+        // resolves digest-pinned ones by tag first (docs/frontend.md, "Images from the engine's store").
+        return State.of(imageSource(from.ref, { platform, resolveMode: "local", customName: `image ${from.ref}`, locations: at(from.span) }));
       case "stage":
         return lowerStage(stagesByName.get(from.name) as Stage);
       case "import": {

@@ -8,6 +8,7 @@ import { DEFINITIONS_KEY, PLATFORMS_KEY, sha256Hex } from "../../src/frontend/re
 import {
   ReadFileResponseSchema,
   RefSchema,
+  ResolveImageConfigResponseSchema,
   ResultSchema,
   ReturnResponseSchema,
   SolveResponseSchema,
@@ -17,17 +18,32 @@ import { type Definition } from "../../src/gen/buildkit/pb/ops_pb.js";
 import { checkStructure, definitionBytes } from "../../src/llb/index.js";
 
 const HELLO = readFileSync("test/fixtures/engine/hello/image.yaml");
+const PIN = `sha256:${"ab".repeat(32)}`;
+/** The hello fixture with its base image pinned by digest (tag kept). */
+const HELLO_PINNED = Buffer.from(HELLO.toString("utf8").replace("from: caisson/debian:bookworm", `from: caisson/debian:bookworm@${PIN}`));
 const BROKEN = readFileSync("test/fixtures/engine/broken/image.yaml");
 const AMD64 = { os: "linux", architecture: "amd64" };
 
-/** A fake LLBBridge: ref "src" holds the definition file; every other solve gets ref "ref<n>". */
-function fakeBridge(file: Uint8Array) {
+/**
+ * A fake LLBBridge: ref "src" holds the definition file; every other solve gets ref "ref<n>".
+ * ResolveImageConfig answers `imageDigest` for any reference; `calls` records the order of solves and resolves.
+ */
+function fakeBridge(file: Uint8Array, imageDigest = PIN) {
   const solved: Definition[] = [];
   const returned: ReturnRequest[] = [];
   const reads: string[] = [];
+  const calls: string[] = [];
+  const resolved: { Ref: string; ResolveMode: string; platform: string }[] = [];
   const bridge: Bridge = {
+    resolveImageConfig: async (req) => {
+      const platform = `${req.Platform?.OS}/${req.Platform?.Architecture}`;
+      calls.push(`resolve ${req.Ref} ${platform}`);
+      resolved.push({ Ref: req.Ref ?? "", ResolveMode: req.ResolveMode ?? "", platform });
+      return create(ResolveImageConfigResponseSchema, { Digest: imageDigest, Config: new TextEncoder().encode("{}") });
+    },
     solve: async (req) => {
       const def = req.Definition as Definition;
+      calls.push("solve");
       solved.push(def);
       const id = solved.length === 1 ? "src" : `ref${solved.length - 1}`;
       return create(SolveResponseSchema, { result: create(ResultSchema, { result: { case: "ref", value: create(RefSchema, { id }) } }) });
@@ -42,7 +58,7 @@ function fakeBridge(file: Uint8Array) {
       return create(ReturnResponseSchema);
     },
   };
-  return { bridge, solved, returned, reads };
+  return { bridge, solved, returned, reads, calls, resolved };
 }
 
 const env = (extra: Record<string, string> = {}) =>
@@ -121,6 +137,51 @@ describe("the frontend flow", () => {
     const outcome = await runFrontend(f.bridge, env(), () => undefined);
     expect(outcome.ok).toBe(false);
     expect(f.returned[0]?.error?.message).toBe("caisson frontend: no such file");
+  });
+});
+
+describe("digest-pinned images", () => {
+  it("resolves each pinned image by tag in local mode, per platform, before solving anything but the definition", async () => {
+    const f = fakeBridge(HELLO_PINNED);
+    const outcome = await runFrontend(f.bridge, env(), () => undefined);
+    expect(outcome.ok).toBe(true);
+    expect(f.resolved.length).toBeGreaterThan(0);
+    for (const r of f.resolved) expect(r).toMatchObject({ Ref: "docker.io/caisson/debian:bookworm", ResolveMode: "local" });
+    // every resolve happens after the definition's own solve and before the first platform's
+    const firstPlatformSolve = f.calls.indexOf("solve", 1);
+    expect(f.calls.lastIndexOf(f.calls.filter((c) => c.startsWith("resolve")).at(-1) as string)).toBeLessThan(firstPlatformSolve);
+    // the solved bytes are still exactly compileDefinition's, and name the image by digest with resolvemode=local
+    const want = (await compileDefinition("image.yaml", HELLO_PINNED.toString("utf8"), { buildPlatform: AMD64, localSession: "sess-1" })).results ?? [];
+    expect(f.solved.slice(1).map((d) => Buffer.from(definitionBytes(d)).toString("hex"))).toEqual(
+      want.map((w) => Buffer.from(definitionBytes(w.definition)).toString("hex")),
+    );
+    const images = f.solved
+      .slice(1)
+      .flatMap((d) => checkStructure(d))
+      .flatMap((o) => (o.op.op.case === "source" && o.op.op.value.identifier.startsWith("docker-image://") ? [o.op.op.value] : []));
+    expect(images.length).toBeGreaterThan(0);
+    for (const i of images) {
+      expect(i.identifier).toBe(`docker-image://docker.io/caisson/debian:bookworm@${PIN}`);
+      expect(i.attrs).toEqual({ "image.resolvemode": "local" });
+    }
+  });
+
+  it("refuses to build when the engine's image is not the pinned one, naming both digests", async () => {
+    const other = `sha256:${"cd".repeat(32)}`;
+    const f = fakeBridge(HELLO_PINNED, other);
+    const outcome = await runFrontend(f.bridge, env(), () => undefined);
+    expect(outcome.ok).toBe(false);
+    expect(f.solved).toHaveLength(1); // only the definition's source
+    const msg = f.returned[0]?.error?.message ?? "";
+    expect(msg).toContain("the engine's image differs from the pin");
+    expect(msg).toContain(PIN);
+    expect(msg).toContain(other);
+  });
+
+  it("does not resolve tag-only images (the engine finds them by name)", async () => {
+    const f = fakeBridge(HELLO);
+    await runFrontend(f.bridge, env(), () => undefined);
+    expect(f.resolved).toEqual([]);
   });
 });
 

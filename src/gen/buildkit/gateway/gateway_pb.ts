@@ -13,7 +13,7 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { APICap } from "../apicaps/caps_pb.js";
 import { file_buildkit_apicaps_caps } from "../apicaps/caps_pb.js";
-import type { Definition, Range, SourceInfo } from "../pb/ops_pb.js";
+import type { Definition, Platform, Range, SourceInfo } from "../pb/ops_pb.js";
 import { file_buildkit_pb_ops } from "../pb/ops_pb.js";
 import type { WorkerRecord } from "../types/worker_pb.js";
 import { file_buildkit_types_worker } from "../types/worker_pb.js";
@@ -25,7 +25,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file buildkit/gateway/gateway.proto.
  */
 export const file_buildkit_gateway_gateway: GenFile = /*@__PURE__*/
-  fileDesc("Ch5idWlsZGtpdC9nYXRld2F5L2dhdGV3YXkucHJvdG8SGW1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQi6AEKBlJlc3VsdBItCgNyZWYYAyABKAsyHi5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJlZkgAEjEKBHJlZnMYBCABKAsyIS5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJlZk1hcEgAEkEKCG1ldGFkYXRhGAogAygLMi8ubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXN1bHQuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDDoCOAFCCAoGcmVzdWx0Ii4KA1JlZhIKCgJpZBgBIAEoCRIbCgNkZWYYAiABKAsyDi5wYi5EZWZpbml0aW9uIpABCgZSZWZNYXASOQoEcmVmcxgBIAMoCzIrLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuUmVmTWFwLlJlZnNFbnRyeRpLCglSZWZzRW50cnkSCwoDa2V5GAEgASgJEi0KBXZhbHVlGAIgASgLMh4ubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZWY6AjgBImUKDVJldHVyblJlcXVlc3QSMQoGcmVzdWx0GAEgASgLMiEubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXN1bHQSIQoFZXJyb3IYAiABKAsyEi5nb29nbGUucnBjLlN0YXR1cyIQCg5SZXR1cm5SZXNwb25zZSKRAgoMU29sdmVSZXF1ZXN0EiIKCkRlZmluaXRpb24YASABKAsyDi5wYi5EZWZpbml0aW9uEhAKCEZyb250ZW5kGAIgASgJEk0KC0Zyb250ZW5kT3B0GAMgAygLMjgubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5Tb2x2ZVJlcXVlc3QuRnJvbnRlbmRPcHRFbnRyeRIZChFhbGxvd1Jlc3VsdFJldHVybhgFIAEoCBIbChNhbGxvd1Jlc3VsdEFycmF5UmVmGAYgASgIEhAKCEV2YWx1YXRlGA4gASgIGjIKEEZyb250ZW5kT3B0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJCCg1Tb2x2ZVJlc3BvbnNlEjEKBnJlc3VsdBgDIAEoCzIhLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuUmVzdWx0ImUKD1JlYWRGaWxlUmVxdWVzdBILCgNSZWYYASABKAkSEAoIRmlsZVBhdGgYAiABKAkSMwoFUmFuZ2UYAyABKAsyJC5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLkZpbGVSYW5nZSIrCglGaWxlUmFuZ2USDgoGT2Zmc2V0GAEgASgDEg4KBkxlbmd0aBgCIAEoAyIgChBSZWFkRmlsZVJlc3BvbnNlEgwKBERhdGEYASABKAwiDQoLUGluZ1JlcXVlc3QiswEKDFBvbmdSZXNwb25zZRI5Cg9Gcm9udGVuZEFQSUNhcHMYASADKAsyIC5tb2J5LmJ1aWxka2l0LnYxLmFwaWNhcHMuQVBJQ2FwEjEKB0xMQkNhcHMYAiADKAsyIC5tb2J5LmJ1aWxka2l0LnYxLmFwaWNhcHMuQVBJQ2FwEjUKB1dvcmtlcnMYAyADKAsyJC5tb2J5LmJ1aWxka2l0LnYxLnR5cGVzLldvcmtlclJlY29yZCKRAQoLV2FyblJlcXVlc3QSDgoGZGlnZXN0GAEgASgJEg0KBWxldmVsGAIgASgDEg0KBXNob3J0GAMgASgMEg4KBmRldGFpbBgEIAMoDBILCgN1cmwYBSABKAkSHAoEaW5mbxgGIAEoCzIOLnBiLlNvdXJjZUluZm8SGQoGcmFuZ2VzGAcgAygLMgkucGIuUmFuZ2UiDgoMV2FyblJlc3BvbnNlMt0DCglMTEJCcmlkZ2USWgoFU29sdmUSJy5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlNvbHZlUmVxdWVzdBooLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuU29sdmVSZXNwb25zZRJjCghSZWFkRmlsZRIqLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuUmVhZEZpbGVSZXF1ZXN0GisubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZWFkRmlsZVJlc3BvbnNlElcKBFBpbmcSJi5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlBpbmdSZXF1ZXN0GicubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5Qb25nUmVzcG9uc2USXQoGUmV0dXJuEigubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXR1cm5SZXF1ZXN0GikubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXR1cm5SZXNwb25zZRJXCgRXYXJuEiYubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5XYXJuUmVxdWVzdBonLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuV2FyblJlc3BvbnNlYgZwcm90bzM", [file_buildkit_apicaps_caps, file_buildkit_pb_ops, file_buildkit_types_worker, file_google_rpc_status]);
+  fileDesc("Ch5idWlsZGtpdC9nYXRld2F5L2dhdGV3YXkucHJvdG8SGW1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQi6AEKBlJlc3VsdBItCgNyZWYYAyABKAsyHi5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJlZkgAEjEKBHJlZnMYBCABKAsyIS5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJlZk1hcEgAEkEKCG1ldGFkYXRhGAogAygLMi8ubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXN1bHQuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDDoCOAFCCAoGcmVzdWx0Ii4KA1JlZhIKCgJpZBgBIAEoCRIbCgNkZWYYAiABKAsyDi5wYi5EZWZpbml0aW9uIpABCgZSZWZNYXASOQoEcmVmcxgBIAMoCzIrLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuUmVmTWFwLlJlZnNFbnRyeRpLCglSZWZzRW50cnkSCwoDa2V5GAEgASgJEi0KBXZhbHVlGAIgASgLMh4ubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZWY6AjgBImUKDVJldHVyblJlcXVlc3QSMQoGcmVzdWx0GAEgASgLMiEubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXN1bHQSIQoFZXJyb3IYAiABKAsyEi5nb29nbGUucnBjLlN0YXR1cyIQCg5SZXR1cm5SZXNwb25zZSKRAgoMU29sdmVSZXF1ZXN0EiIKCkRlZmluaXRpb24YASABKAsyDi5wYi5EZWZpbml0aW9uEhAKCEZyb250ZW5kGAIgASgJEk0KC0Zyb250ZW5kT3B0GAMgAygLMjgubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5Tb2x2ZVJlcXVlc3QuRnJvbnRlbmRPcHRFbnRyeRIZChFhbGxvd1Jlc3VsdFJldHVybhgFIAEoCBIbChNhbGxvd1Jlc3VsdEFycmF5UmVmGAYgASgIEhAKCEV2YWx1YXRlGA4gASgIGjIKEEZyb250ZW5kT3B0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJCCg1Tb2x2ZVJlc3BvbnNlEjEKBnJlc3VsdBgDIAEoCzIhLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuUmVzdWx0ImUKD1JlYWRGaWxlUmVxdWVzdBILCgNSZWYYASABKAkSEAoIRmlsZVBhdGgYAiABKAkSMwoFUmFuZ2UYAyABKAsyJC5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLkZpbGVSYW5nZSIrCglGaWxlUmFuZ2USDgoGT2Zmc2V0GAEgASgDEg4KBkxlbmd0aBgCIAEoAyIgChBSZWFkRmlsZVJlc3BvbnNlEgwKBERhdGEYASABKAwihAEKGVJlc29sdmVJbWFnZUNvbmZpZ1JlcXVlc3QSCwoDUmVmGAEgASgJEh4KCFBsYXRmb3JtGAIgASgLMgwucGIuUGxhdGZvcm0SEwoLUmVzb2x2ZU1vZGUYAyABKAkSDwoHTG9nTmFtZRgEIAEoCRIUCgxSZXNvbHZlclR5cGUYBSABKAUiPAoaUmVzb2x2ZUltYWdlQ29uZmlnUmVzcG9uc2USDgoGRGlnZXN0GAEgASgJEg4KBkNvbmZpZxgCIAEoDCINCgtQaW5nUmVxdWVzdCKzAQoMUG9uZ1Jlc3BvbnNlEjkKD0Zyb250ZW5kQVBJQ2FwcxgBIAMoCzIgLm1vYnkuYnVpbGRraXQudjEuYXBpY2Fwcy5BUElDYXASMQoHTExCQ2FwcxgCIAMoCzIgLm1vYnkuYnVpbGRraXQudjEuYXBpY2Fwcy5BUElDYXASNQoHV29ya2VycxgDIAMoCzIkLm1vYnkuYnVpbGRraXQudjEudHlwZXMuV29ya2VyUmVjb3JkIpEBCgtXYXJuUmVxdWVzdBIOCgZkaWdlc3QYASABKAkSDQoFbGV2ZWwYAiABKAMSDQoFc2hvcnQYAyABKAwSDgoGZGV0YWlsGAQgAygMEgsKA3VybBgFIAEoCRIcCgRpbmZvGAYgASgLMg4ucGIuU291cmNlSW5mbxIZCgZyYW5nZXMYByADKAsyCS5wYi5SYW5nZSIOCgxXYXJuUmVzcG9uc2Uy4QQKCUxMQkJyaWRnZRKBAQoSUmVzb2x2ZUltYWdlQ29uZmlnEjQubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXNvbHZlSW1hZ2VDb25maWdSZXF1ZXN0GjUubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXNvbHZlSW1hZ2VDb25maWdSZXNwb25zZRJaCgVTb2x2ZRInLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuU29sdmVSZXF1ZXN0GigubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5Tb2x2ZVJlc3BvbnNlEmMKCFJlYWRGaWxlEioubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZWFkRmlsZVJlcXVlc3QaKy5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJlYWRGaWxlUmVzcG9uc2USVwoEUGluZxImLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuUGluZ1JlcXVlc3QaJy5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlBvbmdSZXNwb25zZRJdCgZSZXR1cm4SKC5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJldHVyblJlcXVlc3QaKS5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJldHVyblJlc3BvbnNlElcKBFdhcm4SJi5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLldhcm5SZXF1ZXN0GicubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5XYXJuUmVzcG9uc2ViBnByb3RvMw", [file_buildkit_apicaps_caps, file_buildkit_pb_ops, file_buildkit_types_worker, file_google_rpc_status]);
 
 /**
  * What a frontend hands back: one ref, or refs keyed by platform id, plus
@@ -273,6 +273,79 @@ export const ReadFileResponseSchema: GenMessage<ReadFileResponse> = /*@__PURE__*
   messageDesc(file_buildkit_gateway_gateway, 9);
 
 /**
+ * Resolves an image reference to its (index) digest and the platform's image
+ * config. With ResolveMode "local" the engine looks in its own image store
+ * first, by exact name; resolving `name:tag` this way also records the
+ * distribution-source label on the index, the platform's manifest and its
+ * config, after which a `name:tag@sha256:<index>` SourceOp is served from the
+ * local content store (BuildKit v0.13 cannot match a digest reference to a
+ * loaded image otherwise).
+ *
+ * @generated from message moby.buildkit.v1.frontend.ResolveImageConfigRequest
+ */
+export type ResolveImageConfigRequest = Message<"moby.buildkit.v1.frontend.ResolveImageConfigRequest"> & {
+  /**
+   * @generated from field: string Ref = 1;
+   */
+  Ref: string;
+
+  /**
+   * @generated from field: pb.Platform Platform = 2;
+   */
+  Platform?: Platform | undefined;
+
+  /**
+   * "default", "pull" or "local".
+   *
+   * @generated from field: string ResolveMode = 3;
+   */
+  ResolveMode: string;
+
+  /**
+   * @generated from field: string LogName = 4;
+   */
+  LogName: string;
+
+  /**
+   * 0 = registry (image store), 1 = OCI layout.
+   *
+   * @generated from field: int32 ResolverType = 5;
+   */
+  ResolverType: number;
+};
+
+/**
+ * Describes the message moby.buildkit.v1.frontend.ResolveImageConfigRequest.
+ * Use `create(ResolveImageConfigRequestSchema)` to create a new message.
+ */
+export const ResolveImageConfigRequestSchema: GenMessage<ResolveImageConfigRequest> = /*@__PURE__*/
+  messageDesc(file_buildkit_gateway_gateway, 10);
+
+/**
+ * @generated from message moby.buildkit.v1.frontend.ResolveImageConfigResponse
+ */
+export type ResolveImageConfigResponse = Message<"moby.buildkit.v1.frontend.ResolveImageConfigResponse"> & {
+  /**
+   * The top descriptor's digest: the index digest for a multi-platform image.
+   *
+   * @generated from field: string Digest = 1;
+   */
+  Digest: string;
+
+  /**
+   * @generated from field: bytes Config = 2;
+   */
+  Config: Uint8Array;
+};
+
+/**
+ * Describes the message moby.buildkit.v1.frontend.ResolveImageConfigResponse.
+ * Use `create(ResolveImageConfigResponseSchema)` to create a new message.
+ */
+export const ResolveImageConfigResponseSchema: GenMessage<ResolveImageConfigResponse> = /*@__PURE__*/
+  messageDesc(file_buildkit_gateway_gateway, 11);
+
+/**
  * @generated from message moby.buildkit.v1.frontend.PingRequest
  */
 export type PingRequest = Message<"moby.buildkit.v1.frontend.PingRequest"> & {
@@ -283,7 +356,7 @@ export type PingRequest = Message<"moby.buildkit.v1.frontend.PingRequest"> & {
  * Use `create(PingRequestSchema)` to create a new message.
  */
 export const PingRequestSchema: GenMessage<PingRequest> = /*@__PURE__*/
-  messageDesc(file_buildkit_gateway_gateway, 10);
+  messageDesc(file_buildkit_gateway_gateway, 12);
 
 /**
  * @generated from message moby.buildkit.v1.frontend.PongResponse
@@ -310,7 +383,7 @@ export type PongResponse = Message<"moby.buildkit.v1.frontend.PongResponse"> & {
  * Use `create(PongResponseSchema)` to create a new message.
  */
 export const PongResponseSchema: GenMessage<PongResponse> = /*@__PURE__*/
-  messageDesc(file_buildkit_gateway_gateway, 11);
+  messageDesc(file_buildkit_gateway_gateway, 13);
 
 /**
  * A build warning shown by the client (BuildKit v0.14+ engines only).
@@ -359,7 +432,7 @@ export type WarnRequest = Message<"moby.buildkit.v1.frontend.WarnRequest"> & {
  * Use `create(WarnRequestSchema)` to create a new message.
  */
 export const WarnRequestSchema: GenMessage<WarnRequest> = /*@__PURE__*/
-  messageDesc(file_buildkit_gateway_gateway, 12);
+  messageDesc(file_buildkit_gateway_gateway, 14);
 
 /**
  * @generated from message moby.buildkit.v1.frontend.WarnResponse
@@ -372,12 +445,20 @@ export type WarnResponse = Message<"moby.buildkit.v1.frontend.WarnResponse"> & {
  * Use `create(WarnResponseSchema)` to create a new message.
  */
 export const WarnResponseSchema: GenMessage<WarnResponse> = /*@__PURE__*/
-  messageDesc(file_buildkit_gateway_gateway, 13);
+  messageDesc(file_buildkit_gateway_gateway, 15);
 
 /**
  * @generated from service moby.buildkit.v1.frontend.LLBBridge
  */
 export const LLBBridge: GenService<{
+  /**
+   * @generated from rpc moby.buildkit.v1.frontend.LLBBridge.ResolveImageConfig
+   */
+  resolveImageConfig: {
+    methodKind: "unary";
+    input: typeof ResolveImageConfigRequestSchema;
+    output: typeof ResolveImageConfigResponseSchema;
+  },
   /**
    * @generated from rpc moby.buildkit.v1.frontend.LLBBridge.Solve
    */
