@@ -336,13 +336,13 @@ class PrivateApt implements Apt {
     if (request.length === 0) return [];
     this.checkRequest(request);
     const plan = await this.withStatus(status, async (file) => {
-      const flags = ["--no-install-recommends", "-y", "-qq", ...request];
-      const sim = await this.apt("apt-get", ["install", "-s", ...flags], file);
+      const flags = ["--no-install-recommends", "-y", ...request];
+      const sim = await this.apt("apt-get", ["install", "-s", "-q", ...flags], file);
       if (sim.code !== 0) throw new DebianError(`cannot resolve Debian packages ${request.join(" ")}: ${unresolvable(sim)}`);
       const { install, remove } = parseSimulation(sim.stdout);
       if (remove.length > 0) throw new DebianError(`cannot resolve Debian packages ${request.join(" ")}: apt would remove installed packages (${remove.join(", ")})`);
       if (install.length === 0) return { install, uris: [] as string[] };
-      const pu = await this.apt("apt-get", ["install", "--print-uris", ...flags], file);
+      const pu = await this.apt("apt-get", ["install", "--print-uris", "-qq", ...flags], file);
       if (pu.code !== 0) throw new DebianError(`cannot resolve Debian packages ${request.join(" ")}: ${unresolvable(pu)}`);
       return { install, uris: parsePrintUris(pu.stdout) };
     });
@@ -472,13 +472,19 @@ function unresolvable(r: RunResult): string {
 }
 
 /** The message for an archive whose Release file failed verification, if `apt-get update` says so. */
-function signatureFailure(text: string, archives: readonly DebianArchive[]): string | undefined {
-  const lines = text.split("\n").map((l) => l.trim());
-  const gpg = lines.find((l) => /GPG error|NO_PUBKEY|signatures (were|couldn't be) (invalid|verified)|is not signed|BADSIG/.test(l));
-  if (!gpg) return undefined;
-  const uri = /(?:GPG error: |repository ')(\S+?) (\S+?) (?:InRelease|Release)/.exec(gpg) ?? /(\S+:\/\/\S+?) (\S+) (?:InRelease|Release)/.exec(gpg);
-  const hit = uri ? archiveOf(archives, `${uri[1]!.replace(/\/+$/, "")}/`) : undefined;
-  const what = hit && uri ? `archive "${hit.archive.name}" suite ${uri[2]}` : "an archive";
-  const reasons = lines.filter((l) => /GPG error|is not signed|NO_PUBKEY|BADSIG/.test(l)).map((l) => l.replace(/^[EWN]: /, ""));
-  return `the Release file of ${what} failed signature verification (apt-get update): ${reasons.join("; ")}`;
+export function signatureFailure(text: string, archives: readonly DebianArchive[]): string | undefined {
+  const lines = text.split("\n").map((l) => l.trim().replace(/^[EWN]: /, ""));
+  const failures: string[] = [];
+  for (const l of lines) {
+    const m = /^GPG error: (\S+) (\S+) (?:InRelease|Release): (.*)$/.exec(l);
+    if (!m) continue;
+    const hit = archiveOf(archives, `${m[1]!.replace(/\/+$/, "")}/`);
+    failures.push(`the Release file of ${hit ? `archive "${hit.archive.name}"` : m[1]} suite ${m[2]} failed signature verification: ${m[3]}`);
+  }
+  if (failures.length === 0) {
+    const unsigned = lines.filter((l) => /^The repository '.*' is not signed\.$/.test(l));
+    if (unsigned.length === 0) return undefined;
+    failures.push(...unsigned);
+  }
+  return `apt-get update: ${[...new Set(failures)].join("; ")}`;
 }
