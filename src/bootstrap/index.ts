@@ -1,0 +1,102 @@
+// The Debian base image from a pinned package set: .deb files → rootfs
+// tarball per architecture (mmdebstrap against a local repository of exactly
+// those files) → deterministic OCI archive for `docker load`.
+import { access, mkdir } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import type { DebPin } from "../debian/types.js";
+import { sha256File } from "./deb.js";
+import { BootstrapError, type Log } from "./exec.js";
+import { ociArchive, type OciArchiveResult } from "./oci.js";
+import { bootstrapRootfs, type DebianArch } from "./rootfs.js";
+
+export { BootstrapError, type Log } from "./exec.js";
+export { parseDeb822, readDeb, type DebFile, type Paragraph } from "./deb.js";
+export { packagesIndex, writeFlatRepo } from "./repo.js";
+export { parseDpkgStatus, verifyDpkgStatus, StatusMismatchError, type PackageId } from "./status.js";
+export { listTar, type TarMember } from "./tar.js";
+export { bootstrapRootfs, debsIn, machineSpecificProblems, SOURCES_LIST_NOTE, type BootstrapOptions, type DebianArch } from "./rootfs.js";
+export { ociArchive, gzipLayer, GZIP_LEVEL, rfc3339, tagOf, type OciArchiveOptions, type OciArchiveResult, type OciRootfs } from "./oci.js";
+
+/**
+ * Where the fetcher keeps a pinned .deb: `<store>/<sha256>/<file name of its
+ * archive path>`. Checks each file is there with the pinned size and sha256.
+ */
+export async function debPathsFromStore(store: string, pins: readonly DebPin[]): Promise<string[]> {
+  const root = resolve(store);
+  const paths: string[] = [];
+  for (const p of pins) {
+    const path = join(root, p.sha256, basename(p.path));
+    try {
+      await access(path);
+    } catch {
+      throw new BootstrapError(`${p.name} ${p.version} ${p.arch}: not in the store (${path})`);
+    }
+    const got = await sha256File(path);
+    if (got !== p.sha256) throw new BootstrapError(`${path}: sha256 ${got}, pinned ${p.sha256}`);
+    paths.push(path);
+  }
+  return paths;
+}
+
+export interface BaseImageOptions {
+  readonly arches: readonly DebianArch[];
+  /**
+   * The closure of one architecture as absolute .deb paths, each verified
+   * against its pinned sha256 (e.g. `debPathsFromStore(store, pinsOf(arch))`
+   * after the fetcher ran). This is where the lockfile and fetcher plug in.
+   */
+  readonly debs: (arch: DebianArch) => Promise<readonly string[]>;
+  readonly suite: "bookworm";
+  readonly variant: "minbase";
+  readonly sourceDateEpoch: number;
+  /** Scratch space; each architecture gets `<workDir>/<arch>/`. */
+  readonly workDir: string;
+  /** Fully qualified image reference, e.g. `docker.io/caisson/debian:bookworm`. */
+  readonly ref: string;
+  /** Path of the OCI archive to write. */
+  readonly out: string;
+  /** Where the rootfs tarballs go; default `<workDir>/<arch>/rootfs-<suite>-<arch>.tar`. */
+  readonly rootfsPath?: (arch: DebianArch) => string;
+  readonly log?: Log;
+}
+
+export interface BaseImageResult extends OciArchiveResult {
+  readonly rootfs: ReadonlyArray<{ readonly arch: DebianArch; readonly tar: string }>;
+}
+
+/**
+ * The whole base image: one rootfs per architecture (one after the other:
+ * arm64 runs under qemu and both are CPU-bound), then the OCI archive. The
+ * integrator's entry point.
+ */
+export async function buildBaseImage(opts: BaseImageOptions): Promise<BaseImageResult> {
+  const rootfs: Array<{ arch: DebianArch; tar: string }> = [];
+  for (const arch of opts.arches) {
+    const workDir = join(resolve(opts.workDir), arch);
+    await mkdir(workDir, { recursive: true });
+    const tar = await bootstrapRootfs({
+      debs: [...(await opts.debs(arch))],
+      arch,
+      suite: opts.suite,
+      variant: opts.variant,
+      sourceDateEpoch: opts.sourceDateEpoch,
+      workDir,
+      ...(opts.rootfsPath ? { out: opts.rootfsPath(arch) } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+    rootfs.push({ arch, tar });
+  }
+  const image = await ociArchive({
+    rootfs,
+    ref: opts.ref,
+    sourceDateEpoch: opts.sourceDateEpoch,
+    history: baseImageHistory(opts),
+    out: opts.out,
+  });
+  return { ...image, rootfs };
+}
+
+/** The `created_by` of the base image's layers. */
+export function baseImageHistory(o: { readonly suite: string; readonly variant: string; readonly sourceDateEpoch: number }): string {
+  return `mmdebstrap --variant=${o.variant} ${o.suite} from pinned .debs (SOURCE_DATE_EPOCH=${o.sourceDateEpoch})`;
+}

@@ -1,0 +1,85 @@
+// A flat apt repository made of exactly the given .deb files: `Packages`
+// and an unsigned `Release` written from the files' own control data.
+import { createHash } from "node:crypto";
+import { copyFile, link, mkdir, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { debId, formatParagraph, type DebFile, type Paragraph } from "./deb.js";
+import { BootstrapError } from "./exec.js";
+
+/** Fields of a Packages stanza that describe the file in the repository, not the package. */
+const FILE_FIELDS = new Set(["filename", "size", "md5sum", "sha1", "sha256", "sha512", "description-md5"]);
+
+/**
+ * Checks that `debs` can form one installable set for `arch`: one version per
+ * package name, every package of `arch` or `all`. Returns them sorted by name.
+ */
+export function checkDebSet(debs: readonly DebFile[], arch: string): DebFile[] {
+  const byName = new Map<string, DebFile>();
+  for (const d of debs) {
+    if (d.arch !== arch && d.arch !== "all") {
+      throw new BootstrapError(`${d.path}: ${debId(d)} is not for ${arch}`);
+    }
+    const prev = byName.get(d.name);
+    if (prev) throw new BootstrapError(`two files for package ${d.name}: ${debId(prev)} (${prev.path}) and ${debId(d)} (${d.path})`);
+    byName.set(d.name, d);
+  }
+  return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The Packages index of `debs` (sorted by name), with files at `pool/<sha256>/<basename>`. */
+export function packagesIndex(debs: readonly DebFile[]): string {
+  return debs
+    .map((d) => {
+      const p: Paragraph = [
+        ...d.control.filter(([k]) => !FILE_FIELDS.has(k.toLowerCase())),
+        ["Filename", poolPath(d)],
+        ["Size", String(d.size)],
+        ["SHA256", d.sha256],
+      ];
+      return formatParagraph(p);
+    })
+    .join("\n");
+}
+
+function poolPath(d: DebFile): string {
+  return `pool/${d.sha256}/${basename(d.path)}`;
+}
+
+/** RFC 2822 date of a Unix time, as apt expects in Release files. */
+export function releaseDate(epoch: number): string {
+  return new Date(epoch * 1000).toUTCString().replace(/GMT$/, "UTC");
+}
+
+/**
+ * Writes the flat repository into `dir` (empty or absent): the .debs are
+ * hard-linked (copied across file systems), `Packages` and `Release` are
+ * written. `suite` becomes the Release Suite and Codename, so that
+ * mmdebstrap's selection of Essential packages ("from the archive whose suite
+ * or codename is SUITE") sees this repository.
+ */
+export async function writeFlatRepo(
+  dir: string,
+  debs: readonly DebFile[],
+  opts: { readonly arch: string; readonly suite: string; readonly sourceDateEpoch: number },
+): Promise<void> {
+  const sorted = checkDebSet(debs, opts.arch);
+  for (const d of sorted) {
+    const dest = join(dir, poolPath(d));
+    await mkdir(join(dest, ".."), { recursive: true });
+    await link(d.path, dest).catch(() => copyFile(d.path, dest));
+  }
+  const packages = packagesIndex(sorted);
+  await writeFile(join(dir, "Packages"), packages);
+  const hash = createHash("sha256").update(packages).digest("hex");
+  const release =
+    [
+      `Suite: ${opts.suite}`,
+      `Codename: ${opts.suite}`,
+      `Date: ${releaseDate(opts.sourceDateEpoch)}`,
+      `Architectures: ${opts.arch} all`,
+      `Description: pinned packages, verified by sha256 before this repository was made`,
+      `SHA256:`,
+      ` ${hash} ${Buffer.byteLength(packages)} Packages`,
+    ].join("\n") + "\n";
+  await writeFile(join(dir, "Release"), release);
+}
