@@ -8,8 +8,17 @@
 # mirror, then dpkg -i); everything else comes from bookworm. We never
 # `apt-get install -t trixie` (that would upgrade libc).
 #
-# Env: CAISSON_SKIP_TOOLS=1   skip the test tools
-#      CAISSON_DOCKERD_LOG    dockerd log file (default /var/log/caisson-dockerd.log)
+# It never stops a running dockerd nor unregisters a binfmt entry on its own:
+# when one would have to go (a daemon without the containerd image store, a
+# qemu entry without the F flag) it stops and prints the exact commands,
+# unless CAISSON_ENGINE_RESTART=1 (what .ci/run sets: CI owns its machine).
+# With DOCKER_HOST naming another engine (hack/fresh.sh's throwaway one) it
+# installs packages but never starts, stops or reconfigures a daemon: that
+# engine must already be running, with the containerd image store.
+#
+# Env: CAISSON_SKIP_TOOLS=1      skip the test tools
+#      CAISSON_DOCKERD_LOG       dockerd log file (default /var/log/caisson-dockerd.log)
+#      CAISSON_ENGINE_RESTART=1  allowed to stop the running dockerd / re-register binfmt entries
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LOG_TAG=engine
@@ -26,11 +35,17 @@ DEB_DIR=$CAISSON_CACHE/debs
 WANT_DOCKER_MAJOR=26
 
 # bookworm packages: docker.io's Depends/Recommends that we want + tools.
+# iproute2 (ip): hack/fresh.sh's throwaway bridge; procps (pgrep): its clean-up.
 ENGINE_PKGS=(containerd runc tini iptables adduser sysvinit-utils init-system-helpers
-  libsystemd0 ca-certificates git xz-utils pigz jq curl procps)
+  libsystemd0 ca-certificates git xz-utils pigz jq curl procps iproute2)
+# What the tests and hack/ call besides Debian's required packages (tar, gzip,
+# find, sed, dpkg, apt-get, ldd…) and Node 20: checksec; qemu-aarch64-static;
+# redis-cli, redis-benchmark; skopeo; mmdebstrap; file; strip, readelf
+# (binutils); gcc, aarch64-linux-gnu-gcc; protoc with the well-known types
+# (google/protobuf/any.proto: libprotobuf-dev) for test/gen.test.ts.
 TOOL_PKGS=(checksec qemu-user-static binfmt-support redis-tools skopeo umoci mmdebstrap
-  file binutils-aarch64-linux-gnu docker-registry dpkg-dev arch-test
-  protobuf-compiler gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+  file binutils binutils-aarch64-linux-gnu docker-registry dpkg-dev arch-test
+  protobuf-compiler libprotobuf-dev gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
 TRIXIE_PKGS=(docker.io docker-cli docker-buildx)
 
 pkgs_missing() {
@@ -65,6 +80,16 @@ engine_store_ok() {
 
 buildx_ok() { "$DOCKER" buildx version >/dev/null 2>&1; }
 
+restart_allowed() { [ "${CAISSON_ENGINE_RESTART:-}" = 1 ]; }
+
+# Another engine (DOCKER_HOST): only check it.
+if ! engine_is_system; then
+  FOREIGN=1
+  log "DOCKER_HOST=$DOCKER_HOST: using that engine as it is (never started, stopped or reconfigured here)"
+else
+  FOREIGN=
+fi
+
 # ---------------------------------------------------------------- fast path
 fast_ok() {
   dockerd_version_ok || return 1
@@ -73,7 +98,7 @@ fast_ok() {
     [ -z "$(pkgs_missing "${TOOL_PKGS[@]}")" ] || return 1
   fi
   command -v jq >/dev/null || return 1
-  daemon_json_ok || return 1
+  [ -n "$FOREIGN" ] || daemon_json_ok || return 1
   binfmt_ok || return 1
   engine_store_ok || return 1
   buildx_ok || return 1
@@ -176,7 +201,7 @@ fi
 
 # ------------------------------------------------------------ daemon.json
 mkdir -p /etc/docker
-if ! daemon_json_ok; then
+if [ -z "$FOREIGN" ] && ! daemon_json_ok; then
   log "enabling the containerd image store in $DAEMON_JSON"
   if [ -s "$DAEMON_JSON" ]; then
     tmp=$(mktemp "$DAEMON_JSON.XXXXXX")
@@ -200,6 +225,14 @@ register_binfmt() {
     name=$(basename "$conf" .conf)
     if [ -e "/proc/sys/fs/binfmt_misc/$name" ]; then
       grep -q '^flags:.*F' "/proc/sys/fs/binfmt_misc/$name" && continue
+      # registered without F (e.g. by binfmt-support): it must be removed and
+      # registered again, which affects everything on this machine
+      if ! restart_allowed; then
+        die "binfmt entry $name is registered without the F flag (arm64 RUN steps fail in containers).
+  To replace it, run:   echo -1 > /proc/sys/fs/binfmt_misc/$name && bash $HERE/engine.sh
+  or let this script do it:   CAISSON_ENGINE_RESTART=1 bash $HERE/engine.sh"
+      fi
+      log "unregistering binfmt $name (no F flag; CAISSON_ENGINE_RESTART=1)"
       echo -1 > "/proc/sys/fs/binfmt_misc/$name"   # re-register with F
     fi
     line=$(grep -v '^#' "$conf" | head -n1)
@@ -228,13 +261,22 @@ start_dockerd() {
   die "dockerd did not answer on /var/run/docker.sock within 60s"
 }
 
-if docker_ready; then
+if [ -n "$FOREIGN" ]; then
+  docker_ready || die "DOCKER_HOST=$DOCKER_HOST does not answer; start that engine, or unset DOCKER_HOST to use (and start) this machine's dockerd"
+  engine_store_ok || die "the engine at DOCKER_HOST=$DOCKER_HOST does not use the containerd image store (start it with features.containerd-snapshotter=true)"
+elif docker_ready; then
   if ! engine_store_ok; then
     pid=$(cat /var/run/docker.pid 2>/dev/null || true)
     [ -n "$pid" ] || die "a Docker daemon is running without the containerd image store and without /var/run/docker.pid; restart it yourself"
-    log "restarting dockerd (pid $pid) to enable the containerd image store"
+    if ! restart_allowed; then
+      die "dockerd (pid $pid) runs without the containerd image store; $DAEMON_JSON now enables it, but that needs a restart, which stops every container of this engine.
+  To restart it yourself:   kill $pid && while kill -0 $pid 2>/dev/null; do sleep 0.5; done && bash $HERE/engine.sh
+  or let this script do it:   CAISSON_ENGINE_RESTART=1 bash $HERE/engine.sh"
+    fi
+    log "restarting dockerd (pid $pid) to enable the containerd image store (CAISSON_ENGINE_RESTART=1)"
     kill "$pid"
     for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -0 "$pid" 2>/dev/null && die "dockerd (pid $pid) did not stop within 30 s"
     start_dockerd
   fi
 else

@@ -79,3 +79,52 @@ apt_private_update() {
 }
 
 docker_ready() { "$DOCKER" version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+# True when the docker CLI talks to this machine's system daemon (DOCKER_HOST
+# unset or naming /var/run/docker.sock), false when DOCKER_HOST names another
+# engine (e.g. hack/fresh.sh's throwaway one), which our scripts must never
+# start, stop or reconfigure.
+engine_is_system() {
+  case "${DOCKER_HOST:-}" in
+    "" | unix:///var/run/docker.sock | unix:///run/docker.sock) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
+# prime_local_image REF [PLATFORMS]
+# Makes an image brought in with `docker load` usable by digest-pinned LLB
+# (`docker-image://docker.io/REPO:TAG@sha256:<index>`) on this engine.
+# BuildKit v0.13 serves a digest reference from the local content store only
+# when the index carries a containerd.io/distribution.source.<host> label,
+# which `docker load` does not write (see docs/engine.md). A tag-only resolve
+# through the engine's Dockerfile frontend (ResolveImageConfig, image store
+# first) writes it on the index, on the platform's manifest and on its config;
+# one build for all PLATFORMS labels every manifest. A second build, FROM the
+# digest this time, checks the result. Idempotent; ~1-2 s. Builds nothing,
+# exports nothing (cacheonly output).
+# REF: name:tag as loaded (caisson/debian:bookworm or docker.io/…);
+# PLATFORMS: "linux/amd64,linux/arm64" or "amd64 arm64" (default: both).
+prime_local_image() {
+  local ref=${1:?usage: prime_local_image REF [PLATFORMS]} plats=${2:-linux/amd64,linux/arm64} p list= digest ctx
+  for p in ${plats//,/ }; do
+    case $p in */*) ;; *) p=linux/$p ;; esac
+    list=${list:+$list,}$p
+  done
+  digest=$("$DOCKER" image inspect --format '{{.Id}}' "$ref" 2>/dev/null) || { log "prime_local_image: $ref is not in the engine"; return 1; }
+  ctx=$(mktemp -d)
+  printf 'FROM %s\n' "$ref" > "$ctx/Dockerfile.tag"
+  printf 'FROM %s@%s\n' "${ref%@*}" "$digest" > "$ctx/Dockerfile.digest"
+  local f rc=0 out
+  for f in tag digest; do
+    if ! out=$("$DOCKER" buildx build --progress=plain --provenance=false --platform "$list" \
+      --output type=cacheonly -f "$ctx/Dockerfile.$f" "$ctx" 2>&1); then
+      printf '%s\n' "$out" | tail -n 15 >&2
+      log "prime_local_image: resolving $ref ($f) for $list failed"
+      rc=1
+      break
+    fi
+  done
+  rm -rf "$ctx"
+  [ "$rc" = 0 ] && log "$ref ($digest) resolves by digest for $list"
+  return "$rc"
+}
