@@ -182,7 +182,7 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
         return State.scratch();
       case "image":
         // resolvemode=local: an image loaded into the engine is found by name, and the frontend
-        // resolves digest-pinned ones by tag first (docs/frontend.md, "Images from the engine's store").
+        // resolves digest-pinned ones by tag first (docs/engine.md, "Images from `docker load`, pinned by digest").
         return State.of(imageSource(from.ref, { platform, resolveMode: "local", customName: `image ${from.ref}`, locations: at(from.span) }));
       case "stage":
         return lowerStage(stagesByName.get(from.name) as Stage);
