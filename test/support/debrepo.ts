@@ -79,6 +79,44 @@ interface Built {
   readonly bytes: Buffer;
 }
 
+/** Builds a .deb of `pkg` with dpkg-deb (in a scratch directory under `workDir`) and returns its bytes. */
+export function buildDeb(pkg: TestPackage, workDir: string = tmpdir()): Buffer {
+  const arch = pkg.arch ?? "all";
+  const dir = mkdtempSync(join(workDir, "build-"));
+  try {
+    mkdirSync(join(dir, "DEBIAN"));
+    const control = [
+      `Package: ${pkg.name}`,
+      `Version: ${pkg.version}`,
+      `Architecture: ${arch}`,
+      "Maintainer: caisson tests <tests@caisson.invalid>",
+      ...(pkg.source ? [`Source: ${pkg.source}`] : []),
+      ...(pkg.essential ? ["Essential: yes"] : []),
+      ...(pkg.multiArch ? [`Multi-Arch: ${pkg.multiArch}`] : []),
+      `Priority: ${pkg.priority ?? "optional"}`,
+      "Section: misc",
+      ...(pkg.depends ? [`Depends: ${pkg.depends}`] : []),
+      `Description: ${pkg.name}, a package of caisson's tests`,
+    ];
+    writeFileSync(join(dir, "DEBIAN", "control"), `${control.join("\n")}\n`);
+    for (const [p, content] of Object.entries(pkg.files ?? { [`usr/share/doc/${pkg.name}/README`]: `${pkg.name} ${pkg.version}\n` })) {
+      mkdirSync(dirname(join(dir, p)), { recursive: true });
+      writeFileSync(join(dir, p), content);
+    }
+    for (const [p, target] of Object.entries(pkg.links ?? {})) {
+      mkdirSync(dirname(join(dir, p)), { recursive: true });
+      symlinkSync(target, join(dir, p));
+    }
+    const out = join(dir, "..", `${dir.split("/").pop()}.deb`);
+    sh("dpkg-deb", ["--root-owner-group", "-Zgzip", "--build", dir, out]);
+    const bytes = readFileSync(out);
+    rmSync(out, { force: true });
+    return bytes;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function makeDebRepo(options: DebRepoOptions = {}): Promise<DebRepo> {
   const suite = options.suite ?? "stable";
   const architectures = options.architectures ?? ["amd64", "arm64"];
@@ -105,36 +143,7 @@ export async function makeDebRepo(options: DebRepoOptions = {}): Promise<DebRepo
 
   const build = (pkg: TestPackage): Built => {
     const arch = pkg.arch ?? "all";
-    const dir = mkdtempSync(join(root, "build-"));
-    mkdirSync(join(dir, "DEBIAN"));
-    const control = [
-      `Package: ${pkg.name}`,
-      `Version: ${pkg.version}`,
-      `Architecture: ${arch}`,
-      "Maintainer: caisson tests <tests@caisson.invalid>",
-      ...(pkg.source ? [`Source: ${pkg.source}`] : []),
-      ...(pkg.essential ? ["Essential: yes"] : []),
-      ...(pkg.multiArch ? [`Multi-Arch: ${pkg.multiArch}`] : []),
-      `Priority: ${pkg.priority ?? "optional"}`,
-      "Section: misc",
-      ...(pkg.depends ? [`Depends: ${pkg.depends}`] : []),
-      `Description: ${pkg.name}, a package of caisson's tests`,
-    ];
-    writeFileSync(join(dir, "DEBIAN", "control"), `${control.join("\n")}\n`);
-    for (const [p, content] of Object.entries(pkg.files ?? { [`usr/share/doc/${pkg.name}/README`]: `${pkg.name} ${pkg.version}\n` })) {
-      mkdirSync(dirname(join(dir, p)), { recursive: true });
-      writeFileSync(join(dir, p), content);
-    }
-    for (const [p, target] of Object.entries(pkg.links ?? {})) {
-      mkdirSync(dirname(join(dir, p)), { recursive: true });
-      symlinkSync(target, join(dir, p));
-    }
-    const out = join(root, "out.deb");
-    sh("dpkg-deb", ["--root-owner-group", "-Zgzip", "--build", dir, out]);
-    const bytes = readFileSync(out);
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(out, { force: true });
-    return { pkg, arch, path: poolPath(pkg.name, pkg.version, arch), bytes };
+    return { pkg, arch, path: poolPath(pkg.name, pkg.version, arch), bytes: buildDeb(pkg, root) };
   };
 
   const paragraph = (b: Built): string => {
