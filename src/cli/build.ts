@@ -13,6 +13,7 @@ import { runCheck } from "./check.js";
 import { parsePlatform } from "../validate/index.js";
 import { readText, UsageError } from "./io.js";
 import { parseMirror, mirrorUrls } from "../lock/index.js";
+import { DebianError, DebianFetchError, fetchDebs, readArchives } from "../debian/index.js";
 import { explainSources, frozenDefault, readLockBeside } from "./lock.js";
 
 export interface BuildFlags {
@@ -28,6 +29,10 @@ export interface BuildFlags {
   readonly frozen?: boolean;
   /** `--mirror from=to` URL prefix rewrites, where the source store lacks a file. */
   readonly mirror?: string[];
+  /** apt sources (deb822) to take Debian archives from instead of this machine's (also CAISSON_DEBIAN_SOURCES). */
+  readonly debianSources?: string;
+  /** Where pinned .debs that neither the store nor the archives have are fetched: a URL, `{archive}` replaced by the archive name. */
+  readonly debianSnapshot?: string;
 }
 
 /** Where `--source-store` points when not given: $CAISSON_SOURCE_STORE, else the folder hack/fetch-sources.sh fills. */
@@ -90,6 +95,32 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
   });
   if (report(local.diagnostics, new Map(local.texts)) || !local.definition) return false;
   const def = local.definition;
+
+  // Every pinned .deb into the store before the engine starts (store, then the Debian archives, then a
+  // snapshot), each verified by sha256: a pin that can no longer be had stops the build here, by name.
+  const debs = local.debPins ?? [];
+  if (debs.length > 0) {
+    const debStore = flags.sourceStore ?? defaultSourceStore() ?? join(process.env["CAISSON_CACHE"] ?? "/var/cache/caisson", "sources");
+    try {
+      await fetchDebs(debs, {
+        store: debStore,
+        archives: await readArchives(flags.debianSources),
+        ...(flags.debianSnapshot ? { snapshot: flags.debianSnapshot } : {}),
+        log: (line) => process.stderr.write(`caisson: ${line}\n`),
+      });
+    } catch (e) {
+      if (!(e instanceof DebianError)) throw e;
+      process.stderr.write(`caisson: ${e.message}\n`);
+      if (e instanceof DebianFetchError) {
+        process.stderr.write(
+          `caisson: to pin what Debian serves now: caisson outdated --write ${local.lockFiles?.join(" ") || file} (or caisson lock --refresh); ` +
+            "to fetch the old files from an archive of Debian's history: --debian-snapshot URL\n",
+        );
+      }
+      return false;
+    }
+    flags = { ...flags, sourceStore: debStore };
+  }
 
   // Sources come from the store when it has them; the server redirects the rest to their URLs.
   const storeDir = flags.sourceStore ?? defaultSourceStore();

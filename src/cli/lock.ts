@@ -11,9 +11,12 @@ import { lockDefinition } from "../lock/lock.js";
 import { hashUrl } from "../lock/resolve.js";
 import type { ImageDefinition } from "../model/index.js";
 import type { SourceStore } from "../sources/index.js";
-import { checkOutdated, writeUpdates, type Check, type Update } from "../outdated/index.js";
+import { checkBootstrapOutdated, checkOutdated, writeUpdates, type Check, type Update } from "../outdated/index.js";
 import { checkDefinition } from "../validate/index.js";
+import { checkBootstrap, isBootstrap } from "../validate/bootstrap.js";
+import { lockBootstrap } from "../lock/bootstrap.js";
 import { readText, report, UsageError, writeAtomic, writeStdout, type Format } from "./io.js";
+import { debianSourcesOption } from "./options.js";
 
 /** Ends the command with this exit code (after its output); main() returns it. */
 export class ExitStatus extends Error {
@@ -75,14 +78,21 @@ async function writeIfChanged(path: string, text: string): Promise<boolean> {
 }
 
 /** Locks one definition's text; returns false after reporting errors. */
-async function lockOne(file: string, text: string, opts: { refresh?: boolean; check?: boolean; format: Format }): Promise<{ ok: boolean; changed: boolean }> {
+async function lockOne(
+  file: string,
+  text: string,
+  opts: { refresh?: boolean; refreshDebian?: boolean; debianSources?: string; check?: boolean; format: Format },
+): Promise<{ ok: boolean; changed: boolean }> {
   const sources = new Map([[file, text]]);
+  if (isBootstrap(file, text)) return lockBootstrapOne(file, text, opts);
   const checked = checkDefinition(file, text);
   const quiet = checked.diagnostics.filter((d) => d.code !== "unpinned_image");
   if (report(quiet, sources, opts.format) || !checked.definition) return { ok: false, changed: false };
   const { lock: existing, lockPath } = await readLockBeside(file);
   const result = await lockDefinition(checked.definition, existing, {
     ...(opts.refresh ? { refresh: true } : {}),
+    ...(opts.refreshDebian ? { refreshDebian: true } : {}),
+    ...(opts.debianSources ? { debianSources: opts.debianSources } : {}),
     log: (l) => process.stderr.write(`${l}\n`),
   });
   if (report(result.diagnostics, sources, opts.format)) return { ok: false, changed: false };
@@ -91,7 +101,33 @@ async function lockOne(file: string, text: string, opts: { refresh?: boolean; ch
     process.stderr.write(`${file}: every reference is pinned in the definition; no lockfile needed\n`);
     return { ok: true, changed: false };
   }
-  const serialized = serializeLockfile(result.lock);
+  return writeLock(file, lockPath, serializeLockfile(result.lock), result.changes, opts.check);
+}
+
+/** Locks a bootstrap definition (its Debian package set per architecture). */
+async function lockBootstrapOne(
+  file: string,
+  text: string,
+  opts: { refresh?: boolean; refreshDebian?: boolean; debianSources?: string; check?: boolean; format: Format },
+): Promise<{ ok: boolean; changed: boolean }> {
+  const checked = checkBootstrap(file, text);
+  if (report(checked.diagnostics, new Map([[file, text]]), opts.format) || !checked.definition) return { ok: false, changed: false };
+  const { lock: existing, lockPath } = await readLockBeside(file);
+  const result = await lockBootstrap(checked.definition, existing, {
+    ...(opts.refresh || opts.refreshDebian ? { refresh: true } : {}),
+    ...(opts.debianSources ? { debianSources: opts.debianSources } : {}),
+    log: (l) => process.stderr.write(`${l}\n`),
+  });
+  if (result.errors.length > 0) {
+    process.stderr.write(`${file}: cannot resolve the Debian package set:\n${result.errors.map((e) => `  ${e}`).join("\n")}\n`);
+    return { ok: false, changed: false };
+  }
+  return writeLock(file, lockPath, serializeLockfile(result.lock), result.changes, opts.check);
+}
+
+async function writeLock(file: string, lockPath: string, serialized: string, changes: readonly string[], check: boolean | undefined): Promise<{ ok: boolean; changed: boolean }> {
+  const result = { changes };
+  const opts = { check };
   if (opts.check) {
     const old = await readFile(lockPath, "utf8").catch(() => undefined);
     if (old !== serialized) {
@@ -115,7 +151,7 @@ function howToUpdate(c: Check): string {
   if (c.status === "error" || c.status === "unknown") return c.message ?? "";
   if (!c.update) return c.message ?? "";
   const u = c.update;
-  const what = u.ref !== undefined ? `ref: ${u.ref}` : u.url !== undefined ? `url: ${u.url}` : u.debian !== undefined ? u.debian.text : "";
+  const what = u.ref !== undefined ? `ref: ${u.ref}` : u.url !== undefined ? `url: ${u.url}` : u.debian !== undefined ? u.debian.text : u.relock ? `${c.security ? `security update${c.cves?.length ? ` (${c.cves.join(", ")})` : ""}; ` : ""}re-lock` : "";
   return `${what} (caisson outdated --write ${c.file})`;
 }
 
@@ -133,9 +169,10 @@ export function registerPinningCommands(cli: Command): void {
     .argument("[files...]", "definition files (default: images/*/image.yaml)")
     .option("--refresh", "re-resolve every reference, moving branches and tags forward")
     .option("--check", "write nothing; fail (exit 1) when a lockfile is missing or would change")
+    .addOption(debianSourcesOption())
     .addOption(new Option("--format <format>", "diagnostics as readable text or JSON").choices(["text", "json"]).default("text"))
     .addHelpText("after", "\nExamples:\n  caisson lock images/app/image.yaml\n  caisson lock --refresh\n  caisson lock --check images/*/image.yaml   # in CI\n\nSee docs/pinning.md.")
-    .action(async (files: string[], opts: { refresh?: boolean; check?: boolean; format: Format }) => {
+    .action(async (files: string[], opts: { refresh?: boolean; check?: boolean; debianSources?: string; format: Format }) => {
       let failed = false;
       for (const file of definitionsOrDefault(files)) {
         const r = await lockOne(file, await readText(file), opts);
@@ -157,6 +194,7 @@ export function registerPinningCommands(cli: Command): void {
     .option("--write", "update the definitions and their lockfiles to the newest releases")
     .option("--pre", "consider pre-releases (1.3.0-rc.1) too")
     .option("--json", "print the checks as JSON")
+    .addOption(debianSourcesOption())
     .addHelpText(
       "after",
       `
@@ -167,12 +205,23 @@ Examples:
   caisson outdated
   caisson outdated images/app/image.yaml --write && git diff`,
     )
-    .action(async (files: string[], opts: { write?: boolean; pre?: boolean; json?: boolean }) => {
+    .action(async (files: string[], opts: { write?: boolean; pre?: boolean; json?: boolean; debianSources?: string }) => {
       const checks: Check[] = [];
       let failed = false;
       const defs: { file: string; text: string }[] = [];
       for (const file of definitionsOrDefault(files)) {
         const text = await readText(file);
+        if (isBootstrap(file, text)) {
+          const b = checkBootstrap(file, text);
+          if (!b.definition) {
+            report(b.diagnostics, new Map([[file, text]]), "text");
+            failed = true;
+            continue;
+          }
+          defs.push({ file, text });
+          checks.push(...(await checkBootstrapOutdated(b.definition, opts.debianSources ? { debianSources: opts.debianSources } : {})));
+          continue;
+        }
         const checked = checkDefinition(file, text);
         if (!checked.definition) {
           report(checked.diagnostics, new Map([[file, text]]), "text");
@@ -180,7 +229,7 @@ Examples:
           continue;
         }
         defs.push({ file, text });
-        checks.push(...(await checkOutdated(checked.definition, opts.pre ? { pre: true } : {})));
+        checks.push(...(await checkOutdated(checked.definition, { ...(opts.pre ? { pre: true } : {}), ...(opts.debianSources ? { debianSources: opts.debianSources } : {}) })));
       }
       if (opts.json) await writeStdout(JSON.stringify(checks.map(({ span: _span, ...c }) => c), null, 2) + "\n");
       else if (checks.length === 0) process.stderr.write("no source has a release: rule to check\n");
@@ -193,17 +242,23 @@ Examples:
       const outdated = checks.filter((c) => c.status === "outdated" && c.update);
       if (opts.write) {
         for (const { file, text } of defs) {
-          const updates = new Map<string, Update>(outdated.filter((c) => c.file === file).map((c) => [c.source, c.update as Update]));
-          if (updates.size === 0) continue;
-          const written = await writeUpdates(file, text, updates);
-          const after = checkDefinition(file, written.text);
-          if (!after.definition) {
-            report(after.diagnostics, new Map([[file, written.text]]), "text");
-            throw new UsageError(`${file}: the updated definition would be invalid; left unchanged`);
+          const mine = outdated.filter((c) => c.file === file);
+          const updates = new Map<string, Update>(mine.filter((c) => !c.update?.relock || c.update.debian).map((c) => [c.source, c.update as Update]));
+          const relock = mine.some((c) => c.update?.relock);
+          if (updates.size === 0 && !relock) continue;
+          let now = text;
+          if (updates.size > 0) {
+            const written = await writeUpdates(file, text, updates);
+            const after = checkDefinition(file, written.text);
+            if (!after.definition) {
+              report(after.diagnostics, new Map([[file, written.text]]), "text");
+              throw new UsageError(`${file}: the updated definition would be invalid; left unchanged`);
+            }
+            await writeAtomic(file, written.text);
+            process.stderr.write(`${file}: updated\n${written.notes.map((n) => `  ${n}`).join("\n")}\n`);
+            now = written.text;
           }
-          await writeAtomic(file, written.text);
-          process.stderr.write(`${file}: updated\n${written.notes.map((n) => `  ${n}`).join("\n")}\n`);
-          const r = await lockOne(file, written.text, { format: "text" });
+          const r = await lockOne(file, now, { format: "text", ...(relock ? { refreshDebian: true } : {}), ...(opts.debianSources ? { debianSources: opts.debianSources } : {}) });
           if (!r.ok) failed = true;
         }
       }

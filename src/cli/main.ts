@@ -5,6 +5,9 @@
 import { Command, CommanderError, Option } from "commander";
 import type { Diagnostic } from "../diag/index.js";
 import { compileDefinition, hostPlatform, type CompiledPlatform } from "../compile/index.js";
+import { DebianError, readArchives } from "../debian/index.js";
+import { debianSnapshotOption, debianSourcesOption } from "./options.js";
+import { registerBootstrapCommand } from "./bootstrap.js";
 import { definitionBytes, definitionToDot, dumpDefinition, formatPlatform } from "../llb/index.js";
 import type { Platform } from "../model/index.js";
 import { checkDefinition, parsePlatform } from "../validate/index.js";
@@ -34,6 +37,17 @@ function platformsOption(value: string): Platform[] {
 
 class Failed extends Error {}
 
+/** Debian archive name → URI, from the apt sources (`--debian-sources` or this machine's); empty when there are none. */
+async function debianArchiveUris(file: string | undefined): Promise<Record<string, string>> {
+  try {
+    return Object.fromEntries((await readArchives(file)).map((a) => [a.name, a.uri]));
+  } catch (e) {
+    if (e instanceof DebianError && file === undefined) return {};
+    if (e instanceof DebianError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 /** Compiles one definition for one platform, or fails after printing why. */
 interface CompileFlags {
   readonly platform?: string;
@@ -42,6 +56,7 @@ interface CompileFlags {
   readonly sourceMirror?: string;
   readonly frozen?: boolean;
   readonly mirror?: string[];
+  readonly debianSources?: string;
 }
 
 /** `--mirror from=to` values, parsed. */
@@ -71,7 +86,7 @@ async function compileOne(file: string, flags: CompileFlags): Promise<CompiledPl
     frozen: frozenDefault(flags.frozen),
     mirrors: mirrorsOption(flags.mirror),
     ...(requested ? { platforms: requested } : {}),
-    ...(sourceMirror ? { sourceMirror } : {}),
+    ...(sourceMirror ? { sourceMirror } : { debianArchives: await debianArchiveUris(flags.debianSources) }),
     readContext: (path) => readFile(join(context, path), "utf8"),
   });
   if (report(diagnostics, new Map(texts), format) || !definition || !results) throw new Failed();
@@ -157,6 +172,7 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
     .addOption(contextOption())
     .addOption(mirrorOption())
     .addOption(urlMirrorOption())
+    .addOption(debianSourcesOption())
     .option("--json", "print a readable JSON dump of the ops instead of protobuf bytes")
     .addOption(formatOption())
     .addOption(new Option("--frozen", "fail on any moving reference the definition and its lockfile do not pin (default under CI=true)"))
@@ -223,6 +239,8 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
     )
     .addOption(new Option("--progress <mode>", "BuildKit progress display").choices(["auto", "plain", "tty", "quiet"]).default("auto"))
     .addOption(urlMirrorOption())
+    .addOption(debianSourcesOption())
+    .addOption(debianSnapshotOption())
     .addOption(new Option("--frozen", "fail on any moving reference the definition and its lockfile do not pin (default under CI=true)"))
     .addOption(new Option("--no-frozen", "do not require pins for image tags, even under CI=true").hideHelp())
     .option("--no-cache", "rebuild every step")
@@ -244,6 +262,7 @@ Examples:
   registerCheckCommand(cli, () => new Failed());
 
   registerPinningCommands(cli);
+  registerBootstrapCommand(cli, () => new Failed());
   return cli;
 }
 

@@ -7,7 +7,7 @@ import type { Definition } from "../gen/buildkit/pb/ops_pb.js";
 import { formatPlatform, marshal } from "../llb/index.js";
 import { applyMirrors, applyPins, LockfileError, lockPathFor, parseLockfile, type Lockfile, type Mirror } from "../lock/index.js";
 import { LowerError, lowerImage, type ImageConfig } from "../lower/index.js";
-import type { ImageDefinition, Platform } from "../model/index.js";
+import { dpkgArch, type DebPin, type ImageDefinition, type Platform } from "../model/index.js";
 import { resolveImports, type ContextReader } from "../resolve/index.js";
 import { checkDefinition } from "../validate/index.js";
 
@@ -18,6 +18,8 @@ export interface CompileOptions {
   readonly platforms?: readonly Platform[];
   /** Content-addressed mirror for http sources (`<mirror>/sha256/<hex>`). */
   readonly sourceMirror?: string;
+  /** Debian archive name → URI for pinned .deb files when there is no `sourceMirror` (see LowerOptions). */
+  readonly debianArchives?: Readonly<Record<string, string>>;
   /** The BuildKit session local sources read from (the frontend's own); left out for raw LLB. */
   readonly localSession?: string;
   /** Reads imported definitions from the build context; without it, imports are errors. */
@@ -52,6 +54,10 @@ export interface CompileResult {
   readonly diagnostics: readonly Diagnostic[];
   /** Every file read (the definition and its imports), for printing diagnostics. */
   readonly texts: ReadonlyMap<string, string>;
+  /** The pinned .deb files the build installs on the build platform (every stage, imports included), each once. */
+  readonly debPins?: readonly DebPin[];
+  /** The lockfiles those pins come from, for the command that refreshes them. */
+  readonly lockFiles?: readonly string[];
 }
 
 const noReader: ContextReader = () => Promise.reject(new Error("no build context to read imports from"));
@@ -101,7 +107,15 @@ export async function compileDefinition(file: string, text: string, opts: Compil
   if (hasErrors(diagnostics)) return { definition, diagnostics, texts };
   try {
     const results = compileModel(definition, { ...opts, definitions });
-    return { definition, diagnostics, texts, results };
+    const arch = dpkgArch(opts.buildPlatform);
+    const debPins = new Map<string, DebPin>();
+    const lockFiles: string[] = [];
+    for (const [d, lockFile] of [[definition, opts.lockPath ?? lockPathFor(file)] as const, ...[...definitions].map(([p, d]) => [d, lockPathFor(p)] as const)]) {
+      const pins = d.stages.flatMap((s) => s.packages?.closure?.[arch] ?? []);
+      for (const pin of pins) debPins.set(pin.sha256, pin);
+      if (pins.length > 0) lockFiles.push(lockFile);
+    }
+    return { definition, diagnostics, texts, results, ...(debPins.size > 0 ? { debPins: [...debPins.values()], lockFiles } : {}) };
   } catch (e) {
     if (e instanceof LowerError) return { definition, diagnostics: [...diagnostics, e.diagnostic], texts };
     throw e;
@@ -124,6 +138,7 @@ export function compileModel(
       buildPlatform: opts.buildPlatform,
       target,
       ...(opts.sourceMirror ? { sourceMirror: opts.sourceMirror } : {}),
+      ...(opts.debianArchives ? { debianArchives: opts.debianArchives } : {}),
       ...(opts.localSession ? { localSession: opts.localSession } : {}),
       ...(opts.definitions ? { definitions: opts.definitions } : {}),
     });

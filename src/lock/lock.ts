@@ -3,19 +3,25 @@
 // are kept (a lockfile changes only when asked) unless `refresh` is set.
 import { error, type Diagnostic } from "../diag/index.js";
 import type { ImageDefinition, MovingRef } from "../model/index.js";
-import { debianKey, gitKey, type Lockfile } from "./lockfile.js";
+import { DebianError } from "../debian/index.js";
+import { closureChanges, machineResolver, type DebianResolver } from "./debian.js";
+import { debianKey, gitKey, type DebianClosure, type Lockfile } from "./lockfile.js";
 import { pinFor } from "./pins.js";
-import { commitForRef, debianCandidates, hashUrl, imageDigest, lsRemote, ResolveError, type DebianQuery, type RemoteRef } from "./resolve.js";
+import { commitForRef, hashUrl, imageDigest, lsRemote, ResolveError, type RemoteRef } from "./resolve.js";
 
 export interface LockOptions {
   /** Re-resolve every reference, even those the existing lockfile pins. */
   readonly refresh?: boolean;
+  /** Re-resolve the Debian closures only (what `caisson outdated --write` does for newer packages). */
+  readonly refreshDebian?: boolean;
   /** The docker client for image tags. */
   readonly docker?: string;
   /** Progress lines (stderr). */
   readonly log?: (line: string) => void;
-  /** Resolves Debian packages to versions (default: this machine's apt, debianCandidates). */
-  readonly debian?: (queries: readonly DebianQuery[]) => Promise<Map<DebianQuery, string>>;
+  /** Resolves Debian closures (default: apt with the machine's sources, against the stage's base image in the engine). */
+  readonly debian?: DebianResolver;
+  /** apt sources (deb822) instead of this machine's, for Debian packages. */
+  readonly debianSources?: string;
 }
 
 export interface LockResult {
@@ -32,41 +38,50 @@ export async function lockDefinition(def: ImageDefinition, existing: Lockfile | 
   const git: Record<string, { commit: string }> = {};
   const http: Record<string, { sha256: string; size?: number }> = {};
   const images: Record<string, { digest: string }> = {};
-  const debian: Record<string, string> = {};
+  const debian: Record<string, DebianClosure> = {};
   const diagnostics: Diagnostic[] = [];
   const changes: string[] = [];
   const remotes = new Map<string, Promise<RemoteRef[]>>();
-  // Debian packages are asked of apt all at once (one apt-get update per build architecture at most).
-  const debianWanted = new Map<string, DebianQuery>();
-  for (const m of def.moving ?? []) {
-    if (m.kind !== "debian") continue;
-    const key = debianKey(m.package, m.buildArch);
-    if (!opts.refresh && pinFor(existing, m) !== undefined) continue;
-    if (!debianWanted.has(key)) debianWanted.set(key, m.buildArch === undefined ? { package: m.package } : { package: m.package, buildArch: m.buildArch });
-  }
-  let debianFound = new Map<string, string>();
-  let debianFailure: string | undefined;
-  if (debianWanted.size > 0) {
-    opts.log?.(`lock: apt-cache policy ${[...debianWanted.keys()].join(" ")}`);
+  // Debian closures: resolved by apt against the stage's starting filesystem, in stage order.
+  const debianRefs = (def.moving ?? []).filter((m): m is Extract<MovingRef, { kind: "debian" }> => m.kind === "debian");
+  const debianDone = new Map<string, DebianClosure>();
+  const debianFailed = new Map<string, string>();
+  if (debianRefs.length > 0) {
+    const resolver = opts.debian ?? machineResolver(def, opts);
     try {
-      const got = await (opts.debian ?? ((q) => debianCandidates(q, opts.log)))([...debianWanted.values()]);
-      debianFound = new Map([...debianWanted].flatMap(([k, q]) => (got.has(q) ? [[k, got.get(q) as string] as const] : [])));
-    } catch (e) {
-      if (!(e instanceof ResolveError)) throw e;
-      debianFailure = e.message;
+      for (const m of debianRefs) {
+        const key = debianKey(m.stage, m.buildArch);
+        const kept = !opts.refresh && !opts.refreshDebian && pinFor(existing, m) !== undefined ? existing?.debian?.[key] : undefined;
+        if (kept) {
+          debianDone.set(key, kept);
+          continue;
+        }
+        try {
+          debianDone.set(key, { request: m.request, packages: await resolver.resolve(m, debianDone) });
+        } catch (e) {
+          if (!(e instanceof ResolveError || e instanceof DebianError)) throw e;
+          debianFailed.set(key, e.message);
+        }
+      }
+    } finally {
+      await resolver.close();
     }
   }
   for (const m of def.moving ?? []) {
     const old = pinFor(existing, m);
     let pin = opts.refresh ? undefined : old;
     let size: number | undefined = m.kind === "http" && pin !== undefined ? existing?.http[m.url]?.size : undefined;
-    if (pin === undefined && m.kind === "debian") {
-      pin = debianFound.get(debianKey(m.package, m.buildArch));
-      if (pin === undefined) {
-        const msg = debianFailure ?? `apt has no candidate for ${m.package}${m.buildArch ? ` on ${m.buildArch}` : ""} (apt-cache policy ${m.package})`;
-        if (!diagnostics.some((d) => d.span.start === m.span.start)) diagnostics.push(error("unresolvable_ref", msg, m.span, { hint: hintFor(m) }));
+    if (m.kind === "debian") {
+      const key = debianKey(m.stage, m.buildArch);
+      const closure = debianDone.get(key);
+      if (!closure) {
+        diagnostics.push(error("unresolvable_ref", `stage "${m.stage}" on ${m.buildArch}: ${debianFailed.get(key) ?? "not resolved"}`, m.span, { hint: hintFor(m) }));
         continue;
       }
+      const before = existing?.debian?.[key];
+      changes.push(...closureChanges(key, before?.packages ?? [], closure.packages));
+      debian[key] = closure;
+      continue;
     }
     if (pin === undefined) {
       try {
@@ -80,14 +95,13 @@ export async function lockDefinition(def: ImageDefinition, existing: Lockfile | 
     if (old !== pin) changes.push(old === undefined ? `+ ${keyOf(m)} → ${pin}` : `~ ${keyOf(m)}: ${old} → ${pin}`);
     if (m.kind === "git") git[gitKey(m.url, m.ref)] = { commit: pin };
     else if (m.kind === "http") http[m.url] = size === undefined ? { sha256: pin } : { sha256: pin, size };
-    else if (m.kind === "debian") debian[debianKey(m.package, m.buildArch)] = pin;
     else images[m.ref] = { digest: pin };
   }
   return { lock: Object.keys(debian).length > 0 ? { git, http, images, debian } : { git, http, images }, diagnostics, changes };
 }
 
 function keyOf(m: MovingRef): string {
-  return m.kind === "git" ? gitKey(m.url, m.ref) : m.kind === "http" ? m.url : m.kind === "debian" ? debianKey(m.package, m.buildArch) : m.ref;
+  return m.kind === "git" ? gitKey(m.url, m.ref) : m.kind === "http" ? m.url : m.kind === "debian" ? debianKey(m.stage, m.buildArch) : m.ref;
 }
 
 function hintFor(m: MovingRef): string {
@@ -99,7 +113,7 @@ function hintFor(m: MovingRef): string {
     case "image":
       return "caisson resolves image tags from the local engine: load or pull the image, or write its digest";
     case "debian":
-      return "caisson lock asks this machine's apt (its sources must be the base image's Debian release): check the name, run apt-get update, or write name=version";
+      return "caisson lock asks apt, with this machine's Debian sources (or --debian-sources FILE), which .debs these packages need on top of the stage's base image (which must be in the engine): check the names and versions";
   }
 }
 
@@ -122,6 +136,6 @@ async function resolveOne(m: MovingRef, remotes: Map<string, Promise<RemoteRef[]
     case "image":
       return { pin: await imageDigest(m.ref, opts.docker) };
     case "debian":
-      throw new ResolveError(`Debian package ${m.package} is resolved with apt`);
+      throw new ResolveError(`Debian packages of stage ${m.stage} are resolved with apt`);
   }
 }

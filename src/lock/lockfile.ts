@@ -5,6 +5,7 @@
 // source keeps its pin and changing a ref or URL drops it. Serialised with
 // sorted keys, two-space indentation and a final newline: the same pins give
 // the same bytes, and a change reads well in a diff.
+import type { DebPin } from "../debian/types.js";
 
 /** Pins by what they pin. */
 export interface Lockfile {
@@ -15,15 +16,21 @@ export interface Lockfile {
   /** Normalised image reference without digest → the digest it had (an index digest covers every platform). */
   readonly images: Readonly<Record<string, { readonly digest: string }>>;
   /**
-   * Debian package as written without a version (`make`, `libc6:arm64`;
-   * `<build arch>/<package>` for the map form of `packages:`) → the exact
-   * version apt's candidate was. Optional: lockfiles without Debian packages
-   * keep the bytes they had.
+   * `<stage>/<build arch>` → the Debian packages that stage asks for on that
+   * build architecture (as written) and the whole closure apt resolved them
+   * to, each .deb pinned by sha256. Optional: lockfiles without Debian
+   * packages keep the bytes they had.
    */
-  readonly debian?: Readonly<Record<string, string>>;
+  readonly debian?: Readonly<Record<string, DebianClosure>>;
 }
 
-export const LOCKFILE_VERSION = 1;
+/** A stage's Debian packages on one build architecture, pinned by content. */
+export interface DebianClosure {
+  readonly request: readonly string[];
+  readonly packages: readonly DebPin[];
+}
+
+export const LOCKFILE_VERSION = 2;
 const HEADER = "caisson lockfile: pins for the moving references of the definition beside it. Written by `caisson lock`; review changes, do not edit.";
 
 export function emptyLockfile(): Lockfile {
@@ -35,9 +42,9 @@ export function lockPathFor(definitionPath: string): string {
   return definitionPath.replace(/\.(ya?ml|json)$/i, "") + ".lock.json";
 }
 
-/** The lockfile key of a Debian package: `make`, `libc6:arm64`, or `arm64/gcc-x86-64-linux-gnu` (map form, build architecture arm64). */
-export function debianKey(pkg: string, buildArch?: string): string {
-  return buildArch === undefined ? pkg : `${buildArch}/${pkg}`;
+/** The lockfile key of a stage's Debian closure on a build architecture: `toolchain/amd64`. */
+export function debianKey(stage: string, buildArch: string): string {
+  return `${stage}/${buildArch}`;
 }
 
 export function gitKey(url: string, ref: string): string {
@@ -50,6 +57,8 @@ function sortedObject<T>(o: Readonly<Record<string, T>>): Record<string, T> {
   return out;
 }
 
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /** The lockfile's bytes: stable for the same pins. */
 export function serializeLockfile(lock: Lockfile): string {
   const doc = {
@@ -60,7 +69,23 @@ export function serializeLockfile(lock: Lockfile): string {
       Object.fromEntries(Object.entries(lock.http).map(([k, v]) => [k, v.size === undefined ? { sha256: v.sha256 } : { sha256: v.sha256, size: v.size }])),
     ),
     images: sortedObject(lock.images),
-    ...(lock.debian && Object.keys(lock.debian).length > 0 ? { debian: sortedObject(lock.debian) } : {}),
+    ...(lock.debian && Object.keys(lock.debian).length > 0
+      ? {
+          debian: sortedObject(
+            Object.fromEntries(
+              Object.entries(lock.debian).map(([k, c]) => [
+                k,
+                {
+                  request: [...c.request],
+                  packages: [...c.packages]
+                    .sort((a, b) => cmp(a.name, b.name) || cmp(a.arch, b.arch))
+                    .map((p) => ({ name: p.name, version: p.version, arch: p.arch, sha256: p.sha256, size: p.size, archive: p.archive, path: p.path })),
+                },
+              ]),
+            ),
+          ),
+        }
+      : {}),
   };
   return JSON.stringify(doc, null, 2) + "\n";
 }
@@ -73,6 +98,25 @@ const HEX40 = /^[0-9a-f]{40}$/;
 const HEX64 = /^[0-9a-f]{64}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const DEBIAN_VERSION = /^(?:[0-9]+:)?[0-9](?:[A-Za-z0-9.+~]*|[A-Za-z0-9.+~-]*-[A-Za-z0-9.+~]+)$/;
+const DEBIAN_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
+const DEBIAN_ARCH = /^[a-z0-9-]+$/;
+const DEBIAN_REQUEST = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?(?:=(?:[0-9]+:)?[0-9][A-Za-z0-9.+~:-]*)?$/;
+/** A pool path: relative, no `..`, no oddities (it is joined to an archive URI). */
+const POOL_PATH = /^(?!.*\.\.)(?!\/)[A-Za-z0-9._+~%/-]+\.deb$/;
+
+function debPin(v: unknown): DebPin | undefined {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  const { name, version, arch, sha256, size, archive, path } = o;
+  if (typeof name !== "string" || !DEBIAN_NAME.test(name)) return undefined;
+  if (typeof version !== "string" || !DEBIAN_VERSION.test(version)) return undefined;
+  if (typeof arch !== "string" || !DEBIAN_ARCH.test(arch)) return undefined;
+  if (typeof sha256 !== "string" || !HEX64.test(sha256)) return undefined;
+  if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) return undefined;
+  if (typeof archive !== "string" || !/^[A-Za-z0-9._-]+$/.test(archive)) return undefined;
+  if (typeof path !== "string" || !POOL_PATH.test(path)) return undefined;
+  return { name, version, arch, sha256, size, archive, path };
+}
 
 /** Parses and checks a lockfile's text; throws LockfileError saying what is wrong. */
 export function parseLockfile(text: string, file = "lockfile"): Lockfile {
@@ -84,8 +128,10 @@ export function parseLockfile(text: string, file = "lockfile"): Lockfile {
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new LockfileError(`${file}: not a lockfile object`);
   const o = raw as Record<string, unknown>;
-  if (o["lockfileVersion"] !== LOCKFILE_VERSION) {
-    throw new LockfileError(`${file}: lockfileVersion ${JSON.stringify(o["lockfileVersion"])} is not supported (this caisson writes ${LOCKFILE_VERSION})`);
+  if (o["lockfileVersion"] !== LOCKFILE_VERSION && !(o["lockfileVersion"] === 1 && o["debian"] === undefined)) {
+    throw new LockfileError(
+      `${file}: lockfileVersion ${JSON.stringify(o["lockfileVersion"])} is not supported (this caisson writes ${LOCKFILE_VERSION}); run \`caisson lock --refresh\` to rewrite it`,
+    );
   }
   const section = <T>(name: string, check: (v: Record<string, unknown>) => T | undefined): Record<string, T> => {
     const s = o[name] ?? {};
@@ -98,13 +144,19 @@ export function parseLockfile(text: string, file = "lockfile"): Lockfile {
     }
     return out;
   };
-  const debianRaw = o["debian"] ?? {};
-  if (typeof debianRaw !== "object" || debianRaw === null || Array.isArray(debianRaw)) throw new LockfileError(`${file}: "debian" must be an object`);
-  const debian: Record<string, string> = {};
-  for (const [k, v] of Object.entries(debianRaw as Record<string, unknown>)) {
-    if (typeof v !== "string" || !DEBIAN_VERSION.test(v)) throw new LockfileError(`${file}: malformed entry debian[${JSON.stringify(k)}]`);
-    debian[k] = v;
-  }
+  const debian = section("debian", (v): DebianClosure | undefined => {
+    const request = v["request"];
+    const packages = v["packages"];
+    if (!Array.isArray(request) || !request.every((r) => typeof r === "string" && DEBIAN_REQUEST.test(r))) return undefined;
+    if (!Array.isArray(packages)) return undefined;
+    const pins: DebPin[] = [];
+    for (const p of packages as unknown[]) {
+      const pin = debPin(p);
+      if (!pin) return undefined;
+      pins.push(pin);
+    }
+    return { request: request as string[], packages: pins };
+  });
   return {
     ...(Object.keys(debian).length > 0 ? { debian } : {}),
     git: section("git", (v) => (typeof v["commit"] === "string" && HEX40.test(v["commit"]) ? { commit: v["commit"] } : undefined)),

@@ -2,7 +2,7 @@
 // (ImageDefinition.moving) gets its pin, or a diagnostic saying it has none
 // and how to get one. Pure.
 import { error, warning, type Diagnostic } from "../diag/index.js";
-import type { DebianPackage, FromRef, ImageDefinition, MovingRef, SourceSpec, Stage, StagePackages } from "../model/index.js";
+import type { DebPin, FromRef, ImageDefinition, MovingRef, SourceSpec, Stage } from "../model/index.js";
 import { debianKey, gitKey, lockPathFor, type Lockfile } from "./lockfile.js";
 
 export interface PinOptions {
@@ -33,9 +33,15 @@ export function pinFor(lock: Lockfile | undefined, m: MovingRef): string | undef
       return lock.http[m.url]?.sha256;
     case "image":
       return lock.images[m.ref]?.digest;
-    case "debian":
-      return lock.debian?.[debianKey(m.package, m.buildArch)];
+    case "debian": {
+      const c = lock.debian?.[debianKey(m.stage, m.buildArch)];
+      return c && sameRequest(c.request, m.request) ? debianKey(m.stage, m.buildArch) : undefined;
+    }
   }
+}
+
+function sameRequest(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Describes a moving reference for messages: `git ref "main" of source "app"`. */
@@ -48,7 +54,7 @@ export function describeMoving(m: MovingRef): string {
     case "image":
       return `image ${m.ref} (no digest)`;
     case "debian":
-      return `stage "${m.stage}": Debian package ${m.package}${m.buildArch ? ` (for builds on ${m.buildArch})` : ""} (no version)`;
+      return `stage "${m.stage}": Debian packages for builds on ${m.buildArch} (${m.request.join(" ")})`;
   }
 }
 
@@ -61,24 +67,32 @@ export function applyPins(def: ImageDefinition, lock: Lockfile | undefined, opts
   const unresolved: MovingRef[] = [];
   const sourcePins = new Map<string, string>();
   const imagePins = new Map<number, string>();
-  /** Debian packages by where they are written → version. */
-  const debianPins = new Map<number, string>();
+  /** Debian closures: stage → build arch → pinned .debs. */
+  const debianPins = new Map<string, Record<string, readonly DebPin[]>>();
   for (const m of moving) {
     const pin = pinFor(lock, m);
     if (pin !== undefined) {
       if (m.kind === "image") imagePins.set(m.span.start, `${m.ref}@${pin}`);
-      else if (m.kind === "debian") debianPins.set(m.span.start, pin);
+      else if (m.kind === "debian") {
+        const byArch = debianPins.get(m.stage) ?? {};
+        byArch[m.buildArch] = lock?.debian?.[pin]?.packages ?? [];
+        debianPins.set(m.stage, byArch);
+      }
       else sourcePins.set(m.source, pin);
       continue;
     }
     unresolved.push(m);
     const where = lock ? `is pinned neither in the definition nor in ${lockPath}` : `is not pinned in the definition, and there is no lockfile (${lockPath})`;
-    const hint = `run \`${command}\` to pin it in the lockfile${m.kind === "image" ? ", or write the digest: …@sha256:<digest>" : m.kind === "debian" ? `, or write the version: ${m.package}=<version>` : ""}`;
+    const hint = `run \`${command}\` to pin it in the lockfile${m.kind === "image" ? ", or write the digest: …@sha256:<digest>" : ""}`;
     if (m.kind === "image") {
       const msg = `${describeMoving(m)} ${where}`;
       diagnostics.push(opts.frozen ? error("unpinned_image", `${msg} (--frozen)`, m.span, { hint }) : warning("unpinned_image", msg, m.span, { hint }));
     } else if (m.kind === "debian") {
-      diagnostics.push(error("unpinned_package", `${describeMoving(m)} ${where}`, m.span, { hint }));
+      const stale = lock?.debian?.[debianKey(m.stage, m.buildArch)];
+      const msg = stale
+        ? `${describeMoving(m)}: ${lockPath} pins the closure of ${stale.request.join(" ")} instead (the definition changed since it was locked)`
+        : `${describeMoving(m)}: the closure ${where}; Debian packages are pinned by content (every .deb's sha256) in the lockfile`;
+      diagnostics.push(error("unpinned_package", msg, m.span, { hint }));
     } else {
       diagnostics.push(error("unpinned_source", `${describeMoving(m)} ${where}`, m.span, { hint }));
     }
@@ -96,18 +110,10 @@ export function applyPins(def: ImageDefinition, lock: Lockfile | undefined, opts
     if (s.kind === "git") return { ...s, commit: pin };
     return s;
   });
-  const pkg = (p: DebianPackage): DebianPackage => {
-    const v = p.version === "" ? debianPins.get(p.span.start) : undefined;
-    return v === undefined ? p : { ...p, version: v };
-  };
-  const packages = (ps: StagePackages): StagePackages => ({
-    ...ps,
-    all: ps.all.map(pkg),
-    ...(ps.byBuildArch ? { byBuildArch: Object.fromEntries(Object.entries(ps.byBuildArch).map(([a, l]) => [a, l.map(pkg)])) } : {}),
-  });
   const stages = def.stages.map((s): Stage => {
     let out = s.from.kind === "image" ? { ...s, from: from(s.from) } : s;
-    if (s.packages && debianPins.size > 0) out = { ...out, packages: packages(s.packages) };
+    const closure = debianPins.get(s.name);
+    if (s.packages && closure) out = { ...out, packages: { ...s.packages, closure } };
     return out;
   });
   const definition: ImageDefinition = { ...def, sources, stages, image: { ...def.image, from: from(def.image.from) } };

@@ -11,10 +11,10 @@ import {
   type SourceFile,
   type SourceLocation,
 } from "../llb/index.js";
-import type { FromRef, ImageDefinition, Platform, SourceSpec, Span, Stage } from "../model/index.js";
+import { dpkgArch, type DebPin, type FromRef, type ImageDefinition, type Platform, type SourceSpec, type Span, type Stage } from "../model/index.js";
 import { COLLECT_LIBS_SCRIPT } from "./collect-libs.js";
 import { imageConfig, type ImageConfig } from "./image-config.js";
-import { dpkgArch, gnuTriple, platformEnv, toolchainEnv } from "./toolchain.js";
+import { gnuTriple, platformEnv, toolchainEnv } from "./toolchain.js";
 
 export interface LowerOptions {
   /** Where commands run: the engine's own platform. */
@@ -26,6 +26,13 @@ export interface LowerOptions {
    * that hash) to download http sources from instead of their own URLs.
    */
   readonly sourceMirror?: string;
+  /**
+   * Debian archive name (`debian`, `debian-security`) → its URI, for the
+   * pinned .deb files of `packages:` when there is no `sourceMirror`
+   * (derived from the machine's apt sources by the CLI; never written in a
+   * definition).
+   */
+  readonly debianArchives?: Readonly<Record<string, string>>;
   /** The BuildKit session local sources read from (see CompileOptions). */
   readonly localSession?: string;
   /** Imported definitions by their context-relative path (see ImageDefinition.imports). */
@@ -216,7 +223,7 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
     for (const [k, v] of env) state = state.withEnv(k, v);
 
     if (stage.packages) {
-      // Debian packages first, as root with the network (whatever the stage's user and network), each at its pinned version.
+      // Debian packages first, as root and without a network: exactly the pinned .deb files, fetched by sha256.
       const arch = dpkgArch(runsOn);
       const list = stage.packages.byBuildArch ? stage.packages.byBuildArch[arch] : stage.packages.all;
       if (list === undefined) {
@@ -228,24 +235,17 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
         );
       }
       if (list.length > 0) {
-        const unpinned = list.find((p) => p.version === "");
-        if (unpinned) {
-          throw new LowerError(error("unpinned_package", `Debian package ${unpinned.name}${unpinned.arch ? `:${unpinned.arch}` : ""} has no version`, unpinned.span, {
-            hint: `run \`caisson lock ${def.file}\`, or write name=version`,
+        const pins = stage.packages.closure?.[arch];
+        if (pins === undefined) {
+          throw new LowerError(error("unpinned_package", `stage "${stage.name}": the Debian packages for builds on ${arch} are not pinned by content`, stage.packages.span, {
+            hint: `run \`caisson lock ${def.file}\`: it pins every .deb of their closure by sha256 in the lockfile`,
           }));
         }
-        const foreign = [...new Set(list.map((p) => p.arch).filter((a): a is string => a !== undefined && a !== arch))];
-        const specs = list.map((p) => shq(`${p.name}${p.arch !== undefined && p.arch !== arch ? `:${p.arch}` : ""}=${p.version}`));
-        const script = [
-          ...foreign.map((a) => `dpkg --add-architecture ${a}`),
-          "apt-get update -q",
-          `DEBIAN_FRONTEND=noninteractive apt-get install -q -y --no-install-recommends ${specs.join(" ")}`,
-          "apt-get clean",
-          "rm -rf /var/lib/apt/lists/*",
-        ].join(" && ");
-        const installed = state.withUser("root").withNetwork("sandbox").run(["/bin/sh", "-c", script], {
-          customName: `${label}: install ${list.length} Debian package${list.length === 1 ? "" : "s"}`,
-          locations: at(stage.packages.span),
+        const span = stage.packages.span;
+        const installed = installDebs(state, pins, arch, {
+          customName: `${label}: install ${list.length} Debian package${list.length === 1 ? "" : "s"} (${pins.length} .deb pinned by sha256)`,
+          locations: at(span),
+          url: (pin) => debUrl(pin, opts, stage.name, span),
         });
         // Later steps keep the settings the stage had (e.g. a user inherited from its `from` stage).
         state = state.withOutput(installed.output);
@@ -413,4 +413,62 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
       ? base.file(actions, { customName: `[${formatPlatform(target)}] image: assemble the runtime filesystem`, locations: at(img.span) })
       : base;
   return { platform: target, state, config: imageConfig(def, target), emulated };
+}
+
+/** Where the engine downloads a pinned .deb: the content-addressed mirror, else its archive by pool path. */
+function debUrl(pin: DebPin, opts: LowerOptions, stage: string, span: Span): string {
+  if (opts.sourceMirror) return `${opts.sourceMirror.replace(/\/+$/, "")}/sha256/${pin.sha256}`;
+  const archive = opts.debianArchives?.[pin.archive];
+  if (archive === undefined) {
+    throw new LowerError(
+      error("no_debian_archive", `stage "${stage}": ${pin.name} ${pin.version} comes from the Debian archive "${pin.archive}", which no apt source names`, span, {
+        hint: "`caisson build` serves pinned .debs from its source store; `caisson compile` takes the archives from this machine's apt sources (or --debian-sources FILE)",
+      }),
+    );
+  }
+  return `${archive.replace(/\/+$/, "")}/${pin.path}`;
+}
+
+/** Where the pinned .deb files are mounted while they are installed. */
+const DEB_DIR = "/var/cache/caisson/debs";
+
+/**
+ * Installs exactly `pins` into `state`: each .deb an http source pinned by
+ * sha256 (the engine verifies every byte), gathered into one directory and
+ * installed by apt from the files alone, as root with no network — no
+ * package index is read, so nothing but the pins can go in.
+ */
+function installDebs(
+  state: State,
+  pins: readonly DebPin[],
+  arch: string,
+  o: { customName: string; locations: SourceLocation[] | undefined; url: (pin: DebPin) => string },
+): State {
+  const files = pins.map((p) => ({ pin: p, file: p.path.slice(p.path.lastIndexOf("/") + 1) }));
+  const debs = State.scratch().file(
+    files.map(({ pin, file }): FileAction => ({
+      kind: "copy",
+      source: State.of(httpSource(o.url(pin), pin.sha256, { filename: file, customName: `deb ${pin.name}_${pin.version}_${pin.arch}`, ...(o.locations ? { locations: o.locations } : {}) })).output,
+      src: `/${file}`,
+      dest: `/${file}`,
+      timestamp: EPOCH,
+    })),
+    { customName: `${o.customName}: gather`, ...(o.locations ? { locations: o.locations } : {}) },
+  );
+  const foreign = [...new Set(pins.map((p) => p.arch).filter((a) => a !== "all" && a !== arch))].sort();
+  const script = [
+    "set -e",
+    ...foreign.map((a) => `dpkg --add-architecture ${a}`),
+    `DEBIAN_FRONTEND=noninteractive apt-get install -q -y --no-install-recommends -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= ${files.map(({ file }) => shq(`${DEB_DIR}/${file}`)).join(" ")}`,
+    // Logs and caches that only record when the step ran.
+    "rm -f /var/log/dpkg.log /var/log/alternatives.log /var/log/apt/history.log /var/log/apt/term.log /var/log/apt/eipp.log.xz /var/cache/ldconfig/aux-cache",
+  ].join("\n");
+  return state
+    .withUser("root")
+    .withNetwork("none")
+    .run(["/bin/sh", "-c", script], {
+      customName: o.customName,
+      ...(o.locations ? { locations: o.locations } : {}),
+      mounts: [{ type: "bind", dest: DEB_DIR, ...(debs.output ? { source: debs.output } : {}), readonly: true }],
+    });
 }

@@ -90,16 +90,3 @@ export function toolchainEnv(level: Hardening, build: Platform, target: Platform
   ];
 }
 
-/** The dpkg architecture of a platform (the name apt and `packages:` use): amd64, arm64, armhf, i386, ppc64el, … */
-export function dpkgArch(p: Platform): string {
-  switch (p.architecture) {
-    case "arm":
-      return p.variant === "v5" ? "armel" : "armhf";
-    case "386":
-      return "i386";
-    case "ppc64le":
-      return "ppc64el";
-    default:
-      return p.architecture;
-  }
-}

@@ -1,6 +1,7 @@
 // The validated image definition: what `validate` produces and `lower`
 // consumes. Plain data, no I/O. Every node that a build error may need to
 // point back at carries a `span` into the definition file.
+import type { DebPin } from "../debian/types.js";
 
 /** A half-open byte range [start, end) in a definition file. */
 export interface Span {
@@ -14,6 +15,20 @@ export interface Platform {
   readonly os: string;
   readonly architecture: string;
   readonly variant?: string;
+}
+
+/** The dpkg architecture of a platform (the name apt and `packages:` use): amd64, arm64, armhf, i386, ppc64el, … */
+export function dpkgArch(p: Platform): string {
+  switch (p.architecture) {
+    case "arm":
+      return p.variant === "v5" ? "armel" : "armhf";
+    case "386":
+      return "i386";
+    case "ppc64le":
+      return "ppc64el";
+    default:
+      return p.architecture;
+  }
 }
 
 /** A value together with where it was written. */
@@ -47,13 +62,17 @@ export type MovingRef =
       readonly span: Span;
     }
   | {
-      /** A Debian package of a stage's `packages:` written without `=version`. */
+      /**
+       * The Debian packages a stage installs on one build architecture: the
+       * whole dependency closure is pinned by content (each .deb's sha256) in
+       * the lockfile, whether the definition writes versions or not.
+       */
       readonly kind: "debian";
       readonly stage: string;
-      /** The package as written without a version: `make`, `libc6:arm64`. */
-      readonly package: string;
-      /** The build architecture (dpkg name) whose list names it (the map form of `packages:`); absent for the list form. */
-      readonly buildArch?: string;
+      /** dpkg architecture of the build platform the closure is for. */
+      readonly buildArch: string;
+      /** The packages as written (`make`, `make=4.3-4.1`, `libc6:arm64`), in definition order. */
+      readonly request: readonly string[];
       readonly span: Span;
     };
 
@@ -169,6 +188,8 @@ export interface Patch {
   readonly span: Span;
 }
 
+export type { DebPin };
+
 /** A Debian binary package a stage installs with apt before anything else. */
 export interface DebianPackage {
   /** The package name, e.g. libc6. */
@@ -194,6 +215,12 @@ export interface StagePackages {
    * listed fails. Undefined for the list form.
    */
   readonly byBuildArch?: Readonly<Record<string, readonly DebianPackage[]>>;
+  /**
+   * The pinned closure per build architecture (dpkg name), from the
+   * lockfile (src/lock applyPins): exactly the .deb files that get
+   * installed. Compilation never lowers packages without one.
+   */
+  readonly closure?: Readonly<Record<string, readonly DebPin[]>>;
   readonly span: Span;
 }
 

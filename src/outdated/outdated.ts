@@ -6,16 +6,24 @@
 import { LineIndex } from "../diag/index.js";
 import { child, entry, loadDefinition, type ScalarNode, type YamlNode } from "../load/index.js";
 import { readFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { changelogCves, compareVersions as compareDebianVersions, DebianError, fetchDebs, openApt, pkgKey, readArchives, type Apt } from "../debian/index.js";
 import { debianKey, lockPathFor, parseLockfile, type Lockfile } from "../lock/lockfile.js";
-import { debianCandidates, hashUrl, lsRemote, fetchText, ResolveError, run, type DebianQuery, type RemoteRef } from "../lock/resolve.js";
-import type { DebianPackage, ImageDefinition, SourceSpec, Span } from "../model/index.js";
+import { hashUrl, lsRemote, fetchText, ResolveError, type RemoteRef } from "../lock/resolve.js";
+import type { DebianPackage, DebPin, ImageDefinition, MovingRef, SourceSpec, Span } from "../model/index.js";
+import { BOOTSTRAP_STAGE } from "../lock/bootstrap.js";
+import type { BootstrapDefinition } from "../validate/bootstrap.js";
 import { compareVersions, latest, parseVersion, type Version } from "./version.js";
 
 export interface OutdatedOptions {
   /** Consider pre-releases (1.3.0-rc.1) too. */
   readonly pre?: boolean;
-  /** Resolves Debian packages to apt's candidates (default: this machine's apt, as `caisson lock` does). */
-  readonly debian?: (queries: readonly DebianQuery[]) => Promise<Map<DebianQuery, string>>;
+  /** apt sources (deb822) instead of this machine's, for Debian packages. */
+  readonly debianSources?: string;
+  /** Opens apt for a build architecture (tests; default: a private apt state with the Debian sources). */
+  readonly debianApt?: (native: string, foreign: readonly string[]) => Promise<Apt>;
   /** The definition's lockfile (default: read from beside it). */
   readonly lock?: Lockfile;
 }
@@ -30,6 +38,10 @@ export interface Check {
   /** The newest release upstream. */
   readonly latest?: string;
   readonly status: "outdated" | "up to date" | "unknown" | "error";
+  /** A Debian package whose newer version comes from a security suite. */
+  readonly security?: boolean;
+  /** CVE ids named by the changelog entries between the pinned and the newer version. */
+  readonly cves?: readonly string[];
   /** What changes, as the user would write it: `ref: v1.3.0`, `url: …`. */
   readonly update?: Update;
   readonly message?: string;
@@ -47,6 +59,8 @@ export interface Update {
   readonly url?: string;
   /** A Debian package pinned in the definition: the new entry (`make=4.3-4.2`) and where the old one is written. */
   readonly debian?: { readonly text: string; readonly span: Span };
+  /** The lockfile's Debian closures are re-resolved (`caisson lock` with the Debian pins refreshed). */
+  readonly relock?: boolean;
 }
 
 const full = (pattern: string) => new RegExp(`^(?:${pattern})$`);
@@ -70,76 +84,132 @@ export async function checkOutdated(def: ImageDefinition, opts: OutdatedOptions 
 }
 
 /**
- * Debian packages of the stages whose apt candidate (on this machine, as
- * `caisson lock` resolves them) is newer than their pin, in the definition
- * (`name=version`: --write edits it) or in the lockfile (`caisson lock
- * --refresh` moves it).
+ * The pinned Debian closures of the definition (its lockfile) against apt's
+ * candidates now (the machine's Debian sources, or --debian-sources): each
+ * .deb with a newer candidate is reported, security updates marked with the
+ * CVE ids of the new changelog entries. `--write` re-locks the closures
+ * (a version written in the definition as `name=version` is edited in place
+ * first).
  */
 async function checkDebian(def: ImageDefinition, opts: OutdatedOptions): Promise<Check[]> {
-  const entries: { stage: string; pkg: DebianPackage; buildArch?: string }[] = [];
+  const closures = (def.moving ?? []).filter((m): m is DebianRef => m.kind === "debian");
+  if (closures.length === 0) return [];
+  const written = new Map<string, DebianPackage>();
   for (const st of def.stages) {
-    for (const pkg of st.packages?.all ?? []) entries.push({ stage: st.name, pkg });
-    for (const [buildArch, list] of Object.entries(st.packages?.byBuildArch ?? {})) for (const pkg of list) entries.push({ stage: st.name, pkg, buildArch });
-  }
-  if (entries.length === 0) return [];
-  let lock = opts.lock;
-  if (!lock && entries.some((e) => e.pkg.version === "")) {
-    const text = await readFile(lockPathFor(def.file), "utf8").catch(() => undefined);
-    try {
-      lock = text === undefined ? undefined : parseLockfile(text, lockPathFor(def.file));
-    } catch {
-      lock = undefined;
+    for (const pkg of [...(st.packages?.all ?? []), ...Object.values(st.packages?.byBuildArch ?? {}).flat()]) {
+      if (pkg.version !== "") written.set(`${st.name} ${pkg.name}${pkg.arch ? `:${pkg.arch}` : ""}`, pkg);
     }
   }
-  const queries = new Map<string, DebianQuery>();
-  const rows = entries.map((e) => {
-    const name = e.pkg.arch === undefined ? e.pkg.name : `${e.pkg.name}:${e.pkg.arch}`;
-    const key = debianKey(name, e.buildArch);
-    if (!queries.has(key)) queries.set(key, e.buildArch === undefined ? { package: name } : { package: name, buildArch: e.buildArch });
-    const inLock = e.pkg.version === "";
-    return { ...e, name, key, inLock, current: inLock ? lock?.debian?.[key] : e.pkg.version };
-  });
-  const base = (r: (typeof rows)[number]) =>
-    ({ file: def.file, source: `${r.stage}: ${r.buildArch ? `${r.buildArch}/` : ""}${r.name}`, rule: "debian", span: r.pkg.span }) as const;
-  let found: Map<DebianQuery, string>;
+  return checkClosures(def.file, closures, written, opts.lock ?? (await lockBeside(def.file)), opts);
+}
+
+type DebianRef = Extract<MovingRef, { kind: "debian" }>;
+
+/** The lockfile beside a definition, if it is there and readable. */
+async function lockBeside(file: string): Promise<Lockfile | undefined> {
+  const text = await readFile(lockPathFor(file), "utf8").catch(() => undefined);
   try {
-    found = await (opts.debian ?? ((q) => debianCandidates(q)))([...queries.values()]);
-  } catch (e) {
-    if (!(e instanceof ResolveError)) throw e;
-    return rows.map((r) => ({ ...base(r), status: "error", message: e.message }));
+    return text === undefined ? undefined : parseLockfile(text, lockPathFor(file));
+  } catch {
+    return undefined;
   }
+}
+
+/** The pinned package set of a bootstrap definition (its lockfile) against apt's candidates now. */
+export async function checkBootstrapOutdated(def: BootstrapDefinition, opts: OutdatedOptions = {}): Promise<Check[]> {
+  const lock = opts.lock ?? (await lockBeside(def.file));
+  const refs = def.arches.map((a): DebianRef => ({ kind: "debian", stage: BOOTSTRAP_STAGE, buildArch: a, request: lock?.debian?.[debianKey(BOOTSTRAP_STAGE, a)]?.request ?? [], span: def.span }));
+  return checkClosures(def.file, refs, new Map(), lock, opts, true);
+}
+
+async function checkClosures(
+  file: string,
+  closures: readonly DebianRef[],
+  written: ReadonlyMap<string, DebianPackage>,
+  lock: Lockfile | undefined,
+  opts: OutdatedOptions,
+  anyRequest = false,
+): Promise<Check[]> {
   const out: Check[] = [];
-  for (const r of rows) {
-    const latestV = found.get(queries.get(r.key) as DebianQuery);
-    if (r.current === undefined) {
-      out.push({ ...base(r), status: "unknown", ...(latestV ? { latest: latestV } : {}), message: `not pinned: run caisson lock ${def.file}` });
-    } else if (latestV === undefined) {
-      out.push({ ...base(r), status: "unknown", current: r.current, message: `apt has no candidate for ${r.name}` });
-    } else if (latestV === r.current || !(await debianNewer(latestV, r.current))) {
-      out.push({ ...base(r), status: "up to date", current: r.current, latest: latestV });
-    } else if (r.inLock) {
-      out.push({ ...base(r), status: "outdated", current: r.current, latest: latestV, message: `pinned by the lockfile: caisson lock --refresh ${def.file}` });
-    } else {
-      out.push({
-        ...base(r),
-        status: "outdated",
-        current: r.current,
-        latest: latestV,
-        update: { oldVersion: r.current, newVersion: latestV, debian: { text: `${r.name}=${latestV}`, span: r.pkg.span } },
-      });
+  const byArch = new Map<string, { m: (typeof closures)[number]; pins: readonly DebPin[] }[]>();
+  for (const m of closures) {
+    const key = debianKey(m.stage, m.buildArch);
+    const c = lock?.debian?.[key];
+    const base = { file, source: anyRequest ? key : `${key} (${m.request.join(" ")})`, rule: "debian", span: m.span } as const;
+    if (!c) {
+      out.push({ ...base, status: "unknown", message: `not pinned: run caisson lock ${file}` });
+      continue;
+    }
+    byArch.set(m.buildArch, [...(byArch.get(m.buildArch) ?? []), { m, pins: c.packages }]);
+  }
+  const cves = new Map<string, Promise<string[]>>();
+  for (const [arch, list] of byArch) {
+    let apt: Apt | undefined;
+    try {
+      const foreign = [...new Set(list.flatMap((l) => l.pins.map((p) => p.arch)).filter((a) => a !== arch && a !== "all"))].sort();
+      apt = await (opts.debianApt ?? ((native, f) => readArchives(opts.debianSources).then((archives) => openApt({ archives, native, foreign: f }))))(arch, foreign);
+      const found = await apt.candidates(list.flatMap((l) => l.pins.map((p) => ({ name: p.name, arch: p.arch }))));
+      for (const { m, pins } of list) {
+        const key = debianKey(m.stage, m.buildArch);
+        let newer = 0;
+        for (const p of pins) {
+          const cand = found.get(pkgKey(p.name, p.arch));
+          if (!cand || compareDebianVersions(cand.version, p.version) <= 0) continue;
+          newer++;
+          const mine = written.get(`${m.stage} ${p.name}${p.arch !== m.buildArch && p.arch !== "all" ? `:${p.arch}` : ""}`) ?? written.get(`${m.stage} ${p.name}`);
+          let ids: string[] = [];
+          if (cand.security) {
+            const k = `${p.name}:${p.arch}=${cand.version}`;
+            if (!cves.has(k)) cves.set(k, securityCves(apt, p, cand.version, opts));
+            ids = await (cves.get(k) as Promise<string[]>);
+          }
+          out.push({
+            file,
+            source: `${key}: ${p.name}:${p.arch}`,
+            rule: "debian",
+            span: mine?.span ?? m.span,
+            status: "outdated",
+            current: p.version,
+            latest: cand.version,
+            ...(cand.security ? { security: true, cves: ids } : {}),
+            update: {
+              oldVersion: p.version,
+              newVersion: cand.version,
+              relock: true,
+              ...(mine && mine.version === p.version ? { debian: { text: `${p.name}${mine.arch ? `:${mine.arch}` : ""}=${cand.version}`, span: mine.span } } : {}),
+            },
+          });
+        }
+        if (newer === 0) out.push({ file, source: `${key} (${pins.length} .deb)`, rule: "debian", span: m.span, status: "up to date" });
+      }
+    } catch (e) {
+      if (!(e instanceof DebianError || e instanceof ResolveError)) throw e;
+      for (const { m } of list) out.push({ file, source: debianKey(m.stage, m.buildArch), rule: "debian", span: m.span, status: "error", message: e.message });
+    } finally {
+      await apt?.close();
     }
   }
   return out;
 }
 
-/** Whether Debian version `a` is newer than `b` (dpkg --compare-versions; without dpkg, any other candidate counts as newer). */
-async function debianNewer(a: string, b: string): Promise<boolean> {
+/** The CVE ids in the changelog entries of `version` newer than the pinned one (the new .deb is downloaded to read it). */
+async function securityCves(apt: Apt, pin: DebPin, version: string, opts: OutdatedOptions): Promise<string[]> {
   try {
-    return (await run("dpkg", ["--compare-versions", a, "gt", b])).code === 0;
-  } catch {
-    return a !== b;
+    const [next] = (await apt.resolve([`${pin.name}:${pin.arch}=${version}`], "")).filter((p) => p.name === pin.name);
+    if (!next) return [];
+    const dir = await mkdtemp(join(tmpdir(), "caisson-changelog-"));
+    try {
+      await fetchDebs([next], { store: dir, archives: await readArchives(opts.debianSources) });
+      return await changelogCves(join(dir, next.sha256, next.path.slice(next.path.lastIndexOf("/") + 1)), pin.version);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  } catch (e) {
+    if (e instanceof DebianError) return [];
+    throw e;
   }
 }
+
 
 type Result = Omit<Check, "file" | "source" | "rule" | "span">;
 

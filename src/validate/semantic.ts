@@ -31,6 +31,7 @@ import type {
   Waiver,
   Hardening,
 } from "../model/index.js";
+import { dpkgArch } from "../model/index.js";
 import { RULE_IDS } from "../check/rules.js";
 import {
   CAPABILITIES,
@@ -99,6 +100,8 @@ class Builder {
   private readonly imageUses = new Set<string>();
   /** References written without a pin, in the order written. */
   private readonly moving: MovingRef[] = [];
+  /** dpkg architectures of the definition's platforms (the list form of `packages:` is pinned for each). */
+  private targetArches: string[] = [];
 
   constructor(private readonly doc: LoadedDocument) {}
 
@@ -148,6 +151,7 @@ class Builder {
     const name = str(child(root, "name"));
     const version = text(child(root, "version"));
     const platforms = this.platforms(child(root, "platforms"));
+    this.targetArches = [...new Set((platforms ?? []).map(dpkgArch))];
     const imports = [...this.imports.values()].map((e) => this.import(e));
     const sources = [...this.sources.values()].map((e) => this.source(e));
     const stages = [...this.stages.values()].map((e) => this.stage(e));
@@ -561,18 +565,29 @@ class Builder {
           continue;
         }
         seen.set(key, it.span);
-        if (r.value.version === undefined) {
-          this.moving.push({ kind: "debian", stage, package: key, ...(buildArch !== undefined ? { buildArch } : {}), span: it.span });
-        }
         out.push({ name: r.value.name, ...(r.value.arch !== undefined ? { arch: r.value.arch } : {}), version: r.value.version ?? "", span: it.span });
       }
       return out;
     };
-    if (n.kind === "seq") return { all: list(n, undefined), span: n.span };
+    // Each build architecture's closure is pinned by content in the lockfile: a moving reference each.
+    const closure = (buildArch: string, pkgs: readonly DebianPackage[], span: Span): void => {
+      if (pkgs.length === 0) return;
+      const request = pkgs.map((p) => `${p.name}${p.arch !== undefined ? `:${p.arch}` : ""}${p.version !== "" ? `=${p.version}` : ""}`);
+      this.moving.push({ kind: "debian", stage, buildArch, request, span });
+    };
+    if (n.kind === "seq") {
+      const all = list(n, undefined);
+      // The list form serves any build platform: pinned for the architectures of the definition's platforms.
+      for (const a of this.targetArches) closure(a, all, n.span);
+      return { all, span: n.span };
+    }
     const m = map(n);
     if (!m) return undefined;
     const byBuildArch: Record<string, DebianPackage[]> = {};
-    for (const e of m.entries) byBuildArch[e.key] = list(e.value, e.key);
+    for (const e of m.entries) {
+      byBuildArch[e.key] = list(e.value, e.key);
+      closure(e.key, byBuildArch[e.key] as DebianPackage[], e.value?.span ?? n.span);
+    }
     return { all: [], byBuildArch, span: n.span };
   }
 
