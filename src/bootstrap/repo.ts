@@ -28,7 +28,8 @@ export function checkDebSet(debs: readonly DebFile[], arch: string): DebFile[] {
 
 /** The Packages index of `debs` (sorted by name), with files at `pool/<sha256>/<basename>`. */
 export function packagesIndex(debs: readonly DebFile[]): string {
-  return debs
+  return [...debs]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.sha256 < b.sha256 ? -1 : 1))
     .map((d) => {
       const p: Paragraph = [
         ...d.control.filter(([k]) => !FILE_FIELDS.has(k.toLowerCase())),
