@@ -147,6 +147,20 @@ export function statusParagraph(paragraph: string): string {
   return out.join("\n");
 }
 
+/** dpkg status text of .deb files as installed (their control paragraphs with `Status: install ok installed`), for pins apt's lists no longer have. */
+export async function debStatus(files: readonly string[]): Promise<string> {
+  const out: { name: string; arch: string; text: string }[] = [];
+  for (const file of files) {
+    const r = await run("dpkg-deb", ["-f", file]);
+    if (r.code !== 0) throw new DebianError(`dpkg-deb -f ${file}: ${r.stderr.trim() || `exit ${r.code}`}`);
+    const [q] = parseParagraphs(r.stdout);
+    if (!q?.get("Package")) throw new DebianError(`${file} has no control paragraph with a Package field`);
+    out.push({ name: q.get("Package")!, arch: q.get("Architecture") ?? "", text: statusParagraph(q.text) });
+  }
+  out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.arch < b.arch ? -1 : a.arch > b.arch ? 1 : 0));
+  return out.length === 0 ? "" : `${out.map((o) => o.text).join("\n\n")}\n`;
+}
+
 export interface PolicyEntry {
   readonly candidate?: string;
   /** Version table: each version with the sources (URI, suite) it is in. */
@@ -386,7 +400,7 @@ class PrivateApt implements Apt {
     const out: string[] = [];
     for (const p of sorted) {
       const q = paragraphs.find((x) => x.get("Package") === p.name && x.get("Version") === p.version && x.get("SHA256") === p.sha256);
-      if (!q) throw new DebianError(`Debian package ${p.name}:${p.arch}=${p.version} (sha256 ${p.sha256}) is not in the apt lists any more`);
+      if (!q) throw new DebianError(`Debian package ${p.name}:${p.arch}=${p.version} (sha256 ${p.sha256}) is not in the apt lists any more: fetch it and take its status from the .deb (debStatus)`);
       out.push(statusParagraph(q.text));
     }
     return `${out.join("\n\n")}\n`;
@@ -422,7 +436,7 @@ class PrivateApt implements Apt {
     return this.serial(
       () =>
         new Promise<string[]>((resolve, reject) => {
-          const child = spawn("apt-cache", [...this.options(join(this.dir, "status")), "-o", `APT::Architectures=${this.native}`, "dumpavail"], {
+          const child = spawn("apt-cache", [...this.options(join(this.dir, "status")), "dumpavail"], {
             stdio: ["ignore", "pipe", "pipe"],
             env: { ...process.env, LC_ALL: "C", LANG: "C" },
           });

@@ -3,6 +3,6 @@
 export type { DebianArchive, DebPin } from "./types.js";
 export { DebianError, DebianSignatureError } from "./errors.js";
 export { archiveName, parseDeb822Sources, parseLegacySources, readArchives, SOURCES_ENV } from "./sources.js";
-export { nativeArch, openApt, parseRequest, pkgKey, type Apt, type AptOptions, type Candidate } from "./apt.js";
+export { debStatus, nativeArch, openApt, parseRequest, pkgKey, type Apt, type AptOptions, type Candidate } from "./apt.js";
 export { DebianFetchError, DebianStoreError, fetchDebs, poolUrl, storeFile, verifyStore, type FetchAttempt, type FetchedDeb, type FetchOptions } from "./fetch.js";
 export { changelogCves, compareVersions, cvesSince, debChangelog, parseChangelog, parseVersion, type ChangelogEntry } from "./changelog.js";

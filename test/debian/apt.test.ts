@@ -1,6 +1,9 @@
 // The private apt state against a real signed repository on loopback.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DebianError, DebianSignatureError, openApt, readArchives, type Apt } from "../../src/debian/index.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { debStatus, DebianError, DebianSignatureError, fetchDebs, openApt, readArchives, type Apt } from "../../src/debian/index.js";
 import { haveDebTools, makeDebRepo, type DebRepo } from "../support/debrepo.js";
 
 // Without apt, dpkg-deb and gpg these tests are skipped on a developer's
@@ -63,6 +66,20 @@ describe.skipIf(skip)("private apt state on a loopback repository", () => {
     expect(status).not.toMatch(/^(Filename|Size|SHA256|MD5sum):/m);
     const pins = await apt.resolve(["caisson-test-hello"], status);
     expect(pins.map((p) => p.name)).toEqual(["caisson-test-hello"]);
+  });
+
+  it("takes the status of pins from their .deb files too (for versions the lists no longer have)", async () => {
+    const lib = await apt.resolve(["caisson-test-lib"]);
+    const store = mkdtempSync(join(tmpdir(), "caisson-debstore-"));
+    try {
+      const files = await fetchDebs(lib, { store, archives: await readArchives(repo.sourcesFile) });
+      const status = await debStatus(files.map((f) => f.file));
+      expect(status).toMatch(/^Package: caisson-test-lib\nStatus: install ok installed\n/);
+      expect(status).toContain("Multi-Arch: same");
+      expect((await apt.resolve(["caisson-test-hello"], status)).map((p) => p.name)).toEqual(["caisson-test-hello"]);
+    } finally {
+      rmSync(store, { recursive: true, force: true });
+    }
   });
 
   it("names the package and apt's reason when a request cannot be met", async () => {
