@@ -248,6 +248,8 @@ export async function openApt(options: AptOptions): Promise<Apt> {
     }
     await writeFile(join(dir, "sources.list"), sourcesList(archives, (_a, i) => keys[i]));
     await writeFile(join(dir, "preferences"), "");
+    // The machine's apt.conf is read (proxies, Check-Valid-Until…), but not its update hooks.
+    await writeFile(join(dir, "apt.conf"), ["Pre-Invoke", "Post-Invoke", "Post-Invoke-Success"].map((h) => `#clear APT::Update::${h};\n`).join(""));
     await writeFile(join(dir, "status"), "");
     const apt = new PrivateApt(dir, native, architectures, archives, log);
     await apt.update();
@@ -273,6 +275,7 @@ class PrivateApt implements Apt {
   private options(status: string): string[] {
     const d = this.dir;
     return [
+      "-c", join(d, "apt.conf"),
       "-o", `Dir::Etc::SourceList=${join(d, "sources.list")}`,
       "-o", `Dir::Etc::SourceParts=${join(d, "sources.list.d")}`,
       "-o", `Dir::Etc::Preferences=${join(d, "preferences")}`,
