@@ -115,6 +115,22 @@ describe.skipIf(skip)("private apt state on a loopback repository", () => {
 });
 
 describe.skipIf(skip)("signature verification", () => {
+  it("fails naming apt's reason when a suite has no Release file", async () => {
+    const repo = await makeDebRepo({ packages: [{ name: "caisson-test-lib", version: "1", arch: "all" }] });
+    try {
+      const [archive] = await readArchives(repo.sourcesFile);
+      const err = await openApt({ archives: [{ ...archive!, suites: ["nosuch"] }], native: "amd64" }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(DebianError);
+      expect(err).not.toBeInstanceOf(DebianSignatureError);
+      expect(String(err)).toMatch(/apt-get update failed: .*nosuch.*Release/);
+    } finally {
+      await repo.close();
+    }
+  }, 60_000);
+
   for (const signature of ["bad", "unknown-key"] as const) {
     it(`refuses a Release whose signature is ${signature === "bad" ? "wrong" : "by an unknown key"}`, async () => {
       const repo = await makeDebRepo({ signature, packages: [{ name: "caisson-test-lib", version: "1", arch: "all" }] });
