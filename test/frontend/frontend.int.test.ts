@@ -185,4 +185,27 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson frontend on the re
     expect(existsSync(dest)).toBe(false);
     expect(readdirSync(tmp).filter((f) => f.includes("caisson-tmp"))).toEqual([]);
   });
+
+  it("a base image pinned by digest: resolved by tag in the engine's store first; another digest is refused, naming both", () => {
+    // The engine's own digest for the loaded base image (containerd store: the image id is the index digest).
+    const digest = execFileSync(DOCKER, ["image", "inspect", "--format", "{{.Id}}", "caisson/debian:bookworm"], { encoding: "utf8" }).trim();
+    expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const pinned = (pin: string): string => {
+      const dir = join(tmp, `pinned-${pin.slice(7, 15)}`);
+      cpSync(HELLO, dir, { recursive: true });
+      const file = join(dir, "image.yaml");
+      writeFileSync(file, readFileSync(file, "utf8").replace(/from: caisson\/debian:bookworm$/m, `from: caisson/debian:bookworm@${pin}`));
+      return dir;
+    };
+    const good = buildx(["--progress=plain", "-f", "image.yaml", "--build-arg", `BUILDKIT_SYNTAX=${frontend}`, "--platform", "linux/amd64", "--output", "type=cacheonly", "."], pinned(digest));
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stderr).toContain("[internal] load metadata for docker.io/caisson/debian:bookworm (linux/amd64)");
+    expect(good.stderr).toContain(`docker.io/caisson/debian:bookworm@${digest}`);
+
+    const other = `sha256:${"0".repeat(64)}`;
+    const bad = buildx(["--progress=plain", "-f", "image.yaml", "--build-arg", `BUILDKIT_SYNTAX=${frontend}`, "--platform", "linux/amd64", "--output", "type=cacheonly", "."], pinned(other));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("the engine's image differs from the pin");
+    expect(bad.stderr).toContain(`is ${digest} in the engine, the definition pins ${other}`);
+  });
 });
