@@ -388,10 +388,11 @@ class PrivateApt implements Apt {
     return pins.sort(comparePins);
   }
 
-  private show(items: readonly string[]): Promise<Paragraph[]> {
+  /** Packages paragraphs of `name:arch=version` items; with `partial`, items apt does not know are left out instead of failing. */
+  private show(items: readonly string[], partial = false): Promise<Paragraph[]> {
     return this.serial(async () => {
       const r = await this.apt("apt-cache", ["show", ...items]);
-      if (r.code !== 0) throw new DebianError(`apt-cache show ${items.join(" ")}: ${aptReason(r)}`);
+      if (r.code !== 0 && !partial) throw new DebianError(`apt-cache show ${items.join(" ")}: ${aptReason(r)}`);
       return parseParagraphs(r.stdout);
     });
   }
@@ -399,7 +400,10 @@ class PrivateApt implements Apt {
   async status(pins: readonly DebPin[]): Promise<string> {
     if (pins.length === 0) return "";
     const sorted = [...pins].sort(comparePins);
-    const paragraphs = await this.show(sorted.map((p) => `${p.name}:${p.arch}=${p.version}`));
+    const paragraphs = await this.show(
+      sorted.map((p) => `${p.name}:${p.arch}=${p.version}`),
+      true,
+    );
     const out: string[] = [];
     for (const p of sorted) {
       const q = paragraphs.find((x) => x.get("Package") === p.name && x.get("Version") === p.version && x.get("SHA256") === p.sha256);

@@ -66,6 +66,8 @@ describe.skipIf(skip)("private apt state on a loopback repository", () => {
     expect(status).not.toMatch(/^(Filename|Size|SHA256|MD5sum):/m);
     const pins = await apt.resolve(["caisson-test-hello"], status);
     expect(pins.map((p) => p.name)).toEqual(["caisson-test-hello"]);
+    await expect(apt.status([{ ...lib[0]!, version: "0.1" }, ...lib])).rejects.toThrow(/caisson-test-lib:amd64=0\.1 .*is not in the apt lists any more/);
+    await expect(apt.status([{ ...lib[0]!, sha256: "0".repeat(64) }])).rejects.toThrow(/not in the apt lists/);
   });
 
   it("takes the status of pins from their .deb files too (for versions the lists no longer have)", async () => {
