@@ -61,10 +61,13 @@ CTRD_PID= DOCKERD_PID= BR_CREATED=
 RUN_CTRD_EXISTED=; [ -e /run/containerd ] && RUN_CTRD_EXISTED=1
 
 stop_pid() { # stop_pid PID NAME: TERM, wait up to 20 s, then KILL
-  local pid=$1 name=$2 i
+  local pid=$1 name=$2 i t=$SECONDS
   [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
   kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+  for i in $(seq 1 40); do
+    if ! kill -0 "$pid" 2>/dev/null; then log "stopped $name (pid $pid) in $((SECONDS - t))s"; return 0; fi
+    sleep 0.5
+  done
   log "$name (pid $pid) did not stop in 20 s: KILL"
   kill -KILL "$pid" 2>/dev/null || true
   sleep 0.5
