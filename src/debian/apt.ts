@@ -46,6 +46,12 @@ export interface Apt {
    * package and apt's reason when apt cannot satisfy the request.
    */
   resolve(request: readonly string[], status?: string): Promise<DebPin[]>;
+  /**
+   * Pins of exact packages (`name:arch=version`; without `=version`, the
+   * candidate), without their dependencies — e.g. to fetch a newer version's
+   * .deb for its changelog. Throws DebianError when apt has no such package.
+   */
+  pins(items: readonly string[]): Promise<DebPin[]>;
   /** dpkg status text of `pins` as installed: their Packages paragraphs with `Status: install ok installed`, without Filename, Size and hashes. */
   status(pins: readonly DebPin[]): Promise<string>;
   /** apt's candidate of each package (arch `all` too), keyed by `name:arch` as given; packages without a candidate are absent. */
@@ -384,6 +390,27 @@ class PrivateApt implements Apt {
       }
       if (archive === undefined) throw new DebianError(`Debian package ${p.name}:${p.arch}=${p.version} (${path}) is not downloaded from any configured archive (${this.archives.map((a) => a.name).join(", ")})`);
       pins.push({ name: p.name, version: p.version, arch: p.arch, sha256, size, archive, path });
+    }
+    return pins.sort(comparePins);
+  }
+
+  async pins(items: readonly string[]): Promise<DebPin[]> {
+    if (items.length === 0) return [];
+    this.checkRequest(items);
+    const r = await this.serial(() => this.apt("apt-get", ["download", "--print-uris", "-qq", ...items]));
+    if (r.code !== 0) throw new DebianError(`cannot find Debian packages ${items.join(" ")}: ${aptReason(r)}`);
+    const paragraphs = await this.show(items, true);
+    const pins: DebPin[] = [];
+    for (const uri of parsePrintUris(r.stdout)) {
+      const hit = archiveOf(this.archives, uri);
+      if (!hit) throw new DebianError(`${uri} is not in any configured archive (${this.archives.map((a) => a.name).join(", ")})`);
+      const q = paragraphs.find((x) => x.get("Filename") === hit.path);
+      const sha256 = q?.get("SHA256");
+      const size = Number(q?.get("Size"));
+      if (!q || sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256) || !Number.isSafeInteger(size)) {
+        throw new DebianError(`Debian package file ${hit.path} has no Size and SHA256 in the Packages index`);
+      }
+      pins.push({ name: q.get("Package")!, version: q.get("Version")!, arch: q.get("Architecture")!, sha256, size, archive: hit.archive.name, path: hit.path });
     }
     return pins.sort(comparePins);
   }

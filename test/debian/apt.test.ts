@@ -84,6 +84,15 @@ describe.skipIf(skip)("private apt state on a loopback repository", () => {
     }
   });
 
+  it("pins exact packages without their dependencies", async () => {
+    const [hello, ...rest] = await apt.pins(["caisson-test-hello:amd64=0.9"]);
+    expect(rest).toEqual([]);
+    expect(hello).toMatchObject({ name: "caisson-test-hello", version: "0.9", arch: "amd64", archive: "debian", path: repo.poolPath("caisson-test-hello", "0.9", "amd64") });
+    expect(hello!.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect((await apt.pins(["caisson-test-data"])).map((p) => `${p.name}:${p.arch}=${p.version}`)).toEqual(["caisson-test-data:all=2:3.1+ds-2"]);
+    await expect(apt.pins(["caisson-test-hello=5"])).rejects.toThrow(/caisson-test-hello=5: .*'5'/);
+  });
+
   it("names the package and apt's reason when a request cannot be met", async () => {
     await expect(apt.resolve(["caisson-test-nosuch"])).rejects.toThrow(DebianError);
     await expect(apt.resolve(["caisson-test-nosuch"])).rejects.toThrow(/caisson-test-nosuch.*Unable to locate package caisson-test-nosuch/);
