@@ -15,13 +15,13 @@ def=images/$name/image.yaml
 [ -f "$def" ] || { echo "build.sh: no $def (images: $(ls images | tr '\n' ' '))" >&2; exit 2; }
 
 bash hack/engine.sh
-bash hack/base-image.sh >/dev/null
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   echo "build.sh: installing Node packages (npm ci)" >&2
   npm ci --no-audit --no-fund >&2
 elif [ -n "$(find src -newer dist/cli/main.js -name '*.ts' 2>/dev/null | head -n1)" ] || [ ! -f dist/cli/main.js ]; then
   npm run --silent build >&2
 fi
+bash hack/base-image.sh >/dev/null
 
 # Files of Debian source packages the definition (or an import) pins: fetch
 # them into the sha256-keyed source store unless it has them already.
