@@ -42,10 +42,12 @@ ENGINE_PKGS=(containerd runc tini iptables adduser sysvinit-utils init-system-he
 # find, sed, dpkg, apt-get, ldd…) and Node 20: checksec; qemu-aarch64-static;
 # redis-cli, redis-benchmark; skopeo; mmdebstrap; file; strip, readelf
 # (binutils); gcc, aarch64-linux-gnu-gcc; protoc with the well-known types
-# (google/protobuf/any.proto: libprotobuf-dev) for test/gen.test.ts.
+# (google/protobuf/any.proto: libprotobuf-dev) for test/gen.test.ts; gpg,
+# gpg-agent, gpgconf for test/support/debrepo.ts's signed repositories.
 TOOL_PKGS=(checksec qemu-user-static binfmt-support redis-tools skopeo umoci mmdebstrap
   file binutils binutils-aarch64-linux-gnu docker-registry dpkg-dev arch-test
-  protobuf-compiler libprotobuf-dev gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+  protobuf-compiler libprotobuf-dev gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+  gpg gpg-agent gpgconf)
 TRIXIE_PKGS=(docker.io docker-cli docker-buildx)
 
 pkgs_missing() {
