@@ -92,7 +92,7 @@ cleanup() {
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
   done
   if [ -n "$BR_CREATED" ]; then ip link del "$BR" 2>/dev/null; fi
-  rm -rf "$TMP"
+  rm -rf --one-file-system "$TMP"   # never through a mount left behind
   if [ -z "$RUN_CTRD_EXISTED" ] && [ -d /run/containerd ]; then
     find /run/containerd -depth -type d -empty -delete 2>/dev/null
   fi
