@@ -1,7 +1,7 @@
 // A flat apt repository made of exactly the given .deb files: `Packages`
 // and an unsigned `Release` written from the files' own control data.
 import { createHash } from "node:crypto";
-import { copyFile, link, mkdir, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { debId, formatParagraph, type DebFile, type Paragraph } from "./deb.js";
 import { BootstrapError } from "./exec.js";
@@ -53,8 +53,7 @@ export function releaseDate(epoch: number): string {
 
 /**
  * Writes the flat repository into `dir` (empty or absent): the .debs are
- * hard-linked (copied across file systems), `Packages` and `Release` are
- * written. `suite` becomes the Release Suite and Codename, so that
+ * copied in, `Packages` and `Release` are written. `suite` becomes the Release Suite and Codename, so that
  * mmdebstrap's selection of Essential packages ("from the archive whose suite
  * or codename is SUITE") sees this repository.
  */
@@ -64,13 +63,23 @@ export async function writeFlatRepo(
   opts: { readonly arch: string; readonly suite: string; readonly sourceDateEpoch: number },
 ): Promise<void> {
   const sorted = checkDebSet(debs, opts.arch);
+  // apt reads the repository as its sandbox user (_apt) when that user can
+  // reach the work directory: explicit modes, whatever the caller's umask or
+  // the store's file modes (hence copies, not hard links).
+  await mkdir(dir, { recursive: true });
+  await chmod(dir, 0o755);
+  for (const dirName of ["pool", ...new Set(sorted.map((d) => `pool/${d.sha256}`))]) {
+    await mkdir(join(dir, dirName), { recursive: true });
+    await chmod(join(dir, dirName), 0o755);
+  }
   for (const d of sorted) {
     const dest = join(dir, poolPath(d));
-    await mkdir(join(dest, ".."), { recursive: true });
-    await link(d.path, dest).catch(() => copyFile(d.path, dest));
+    await copyFile(d.path, dest);
+    await chmod(dest, 0o644);
   }
   const packages = packagesIndex(sorted);
-  await writeFile(join(dir, "Packages"), packages);
+  await writeFile(join(dir, "Packages"), packages, { mode: 0o644 });
+  await chmod(join(dir, "Packages"), 0o644);
   const hash = createHash("sha256").update(packages).digest("hex");
   const release =
     [
@@ -82,5 +91,16 @@ export async function writeFlatRepo(
       `SHA256:`,
       ` ${hash} ${Buffer.byteLength(packages)} Packages`,
     ].join("\n") + "\n";
-  await writeFile(join(dir, "Release"), release);
+  await writeFile(join(dir, "Release"), release, { mode: 0o644 });
+  await chmod(join(dir, "Release"), 0o644);
+}
+
+/** A `copy://` URI for a local directory, percent-encoding anything apt would split on or misread. */
+export function copyUri(dir: string): string {
+  let out = "";
+  for (const byte of Buffer.from(dir, "utf8")) {
+    const c = String.fromCharCode(byte);
+    out += /[A-Za-z0-9/._~-]/.test(c) ? c : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return `copy://${out}`;
 }

@@ -4,7 +4,7 @@ import { chmod, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { isAbsolute, join, resolve } from "node:path";
 import { readDeb, type DebFile } from "./deb.js";
 import { BootstrapError, run, type Log } from "./exec.js";
-import { writeFlatRepo } from "./repo.js";
+import { copyUri, writeFlatRepo } from "./repo.js";
 import { verifyDpkgStatus } from "./status.js";
 import { fileContains, listTar, readMember, type TarMember } from "./tar.js";
 
@@ -40,7 +40,10 @@ const MERGED_USR_HOOKS = "/usr/share/mmdebstrap/hooks/merged-usr";
  * chroot directory as $1. Removes what the build machine put there (its
  * hostname and resolv.conf, copied in by mmdebstrap's setup; the apt source
  * naming the temporary repository) and backup copies of the debconf and dpkg
- * databases. mmdebstrap's own cleanup then removes apt lists and caches, /tmp,
+ * databases. apt's partial directories belong to _apt, as apt leaves them
+ * when it can drop privileges; when the work directory is not reachable by
+ * _apt, mmdebstrap runs apt unsandboxed and they would belong to root.
+ * mmdebstrap's own cleanup then removes apt lists and caches, /tmp,
  * /run and the dated logs (SOURCE_DATE_EPOCH is set).
  */
 const CUSTOMIZE_HOOK = `set -eu
@@ -54,6 +57,10 @@ chown 0:0 "$root/etc/apt/sources.list"
 chmod 0644 "$root/etc/apt/sources.list"
 if [ -e "$root/etc/machine-id" ]; then : > "$root/etc/machine-id"; fi
 rm -f "$root"/var/cache/debconf/*-old "$root"/var/lib/dpkg/*-old
+apt_uid=$(awk -F: '$1 == "_apt" { print $3 }' "$root/etc/passwd")
+for d in "$root/var/cache/apt/archives/partial" "$root/var/lib/apt/lists/partial"; do
+  if [ -n "$apt_uid" ] && [ -d "$d" ]; then chown "$apt_uid:0" "$d"; fi
+done
 `;
 
 /** A clean environment: nothing of the caller's (locale, HOME, TMPDIR…) reaches apt, dpkg or maintainer scripts. */
@@ -123,7 +130,7 @@ export async function bootstrapRootfs(opts: BootstrapOptions): Promise<string> {
   // still checks each file against the SHA256 in our Packages index. copy://
   // (not file://) makes apt copy the .debs into the chroot's archive cache,
   // which mmdebstrap empties afterwards; it is the only source: no mirror.
-  const source = `deb [trusted=yes] copy://${repo} ./`;
+  const source = `deb [trusted=yes] ${copyUri(repo)} ./`;
   const args = [
     "-c",
     'umask 022 && exec mmdebstrap "$@"',
@@ -160,7 +167,8 @@ export async function bootstrapRootfs(opts: BootstrapOptions): Promise<string> {
   const status = members.find((m) => m.path === "./var/lib/dpkg/status");
   if (!status) throw new BootstrapError(`${tmpOut}: no ./var/lib/dpkg/status`);
   verifyDpkgStatus((await readMember(tmpOut, status)).toString("utf8"), debs);
-  await checkMachineIndependent(tmpOut, members, [workDir]);
+  const encoded = copyUri(workDir).slice("copy://".length);
+  await checkMachineIndependent(tmpOut, members, encoded === workDir ? [workDir] : [workDir, encoded]);
   await rename(tmpOut, out);
   await rm(repo, { recursive: true, force: true });
   await rm(tmp, { recursive: true, force: true });
