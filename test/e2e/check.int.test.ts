@@ -4,15 +4,15 @@
 import { rmSync, existsSync, writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { caisson, engineError, ensureDist, fixtureCopy, IN_CI, requireEngine } from "./helpers.js";
+import { caisson, engineError, ensureDist, lockedFixture, IN_CI, requireEngine } from "./helpers.js";
 
 describe.skipIf(engineError !== undefined && !IN_CI)("caisson build runs caisson check", () => {
   let dir = "";
 
-  beforeAll(() => {
+  beforeAll(async () => {
     requireEngine();
     ensureDist();
-    dir = fixtureCopy("hello", "caisson-e2e-check-");
+    dir = await lockedFixture("hello", "caisson-e2e-check-");
     // The hello image, with its binary made world-writable.
     const def = readFileSync(join(dir, "image.yaml"), "utf8").replace(
       "- { from: build, src: /out/hello, dest: /hello, libraries: true }",

@@ -15,7 +15,7 @@ import {
   DOCKER,
   engineError,
   ensureDist,
-  fixtureCopy,
+  lockedFixture,
   IN_CI,
   layerEntries,
   parseProgress,
@@ -61,7 +61,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("hello: cross-compiled mult
     out = mkdtempSync(join(tmpdir(), "caisson-e2e-hello-out-"));
     // A fresh copy of the fixture plus a file unique to this run, so the
     // target-dependent steps really run (the apt stage stays cached between runs).
-    ctx = fixtureCopy("hello");
+    ctx = await lockedFixture("hello");
     writeFileSync(join(ctx, "build-id"), `${nonce}\n`);
     first = await caisson([
       "build", join(ctx, "image.yaml"), "--context", ctx, "--platform", "linux/amd64,linux/arm64",

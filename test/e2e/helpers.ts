@@ -86,6 +86,30 @@ export function fixtureCopy(name: string, prefix = `caisson-e2e-${name}-`): stri
   return dir;
 }
 
+/**
+ * fixtureCopy, then `caisson lock` on each definition in it that installs
+ * Debian packages: the test pins them by content against the Debian
+ * archives of today, so no version or hash of the mirror is written in the
+ * fixtures (only the repo's pinned base image).
+ */
+export async function lockedFixture(name: string, prefix?: string): Promise<string> {
+  const dir = fixtureCopy(name, prefix);
+  const defs: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.ya?ml$/.test(e.name) && /^\s+packages:/m.test(readFileSync(p, "utf8"))) defs.push(p);
+    }
+  };
+  walk(dir);
+  for (const def of defs) {
+    const r = await caisson(["lock", def]);
+    if (r.code !== 0) throw new Error(`caisson lock ${def} failed (exit ${r.code}):\n${r.stderr}`);
+  }
+  return dir;
+}
+
 export const sha256 = (data: string | Uint8Array): string => createHash("sha256").update(data).digest("hex");
 
 /** Replaces every `@KEY@` in a template; fails on a placeholder left over. */

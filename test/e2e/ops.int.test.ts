@@ -13,7 +13,7 @@ import {
   engineError,
   ensureDist,
   fillTemplate,
-  fixtureCopy,
+  lockedFixture,
   git,
   IN_CI,
   layerEntries,
@@ -71,7 +71,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("every op kind on the real 
     git(tmp, "clone", "-q", "--bare", work, join(tmp, "git/repo.git"));
     gitd = await serveGit(join(tmp, "git"), "repo.git");
 
-    ctx = fixtureCopy("ops");
+    ctx = await lockedFixture("ops");
     firstOut = join(ctx, "out1");
     const template = readFileSync(join(ctx, "image.template.yaml"), "utf8");
     writeFileSync(

@@ -83,7 +83,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("sha256-pinned sources and 
         "  patches: { path: patches }",
         "stages:",
         "  build:",
-        "    from: caisson/debian:bookworm@sha256:afafc3d453bf6e705cb4df326492b866180d95c863b5217234d2fcc402fba351",
+        "    from: caisson/debian:bookworm@sha256:5226f9eda6d54b472cedb363e4832a3308472f6c02244fff060cf8b62981a08d",
         `    patches: [{ from: patches, path: /fix.patch, sha256: ${sha256("not the patch")} }]`,
         `    run: ["echo ${nonce} > /built"]`,
         "image:",

@@ -1,87 +1,152 @@
-// Debian packages pinned by `caisson lock` against this machine's apt, then
-// installed at exactly that version by a real build: a definition with
-// `packages: [make]` fails `validate --frozen` until locked, the lockfile
-// pins make to apt's candidate here, and the stage's `dpkg-query -W make`
-// (in the local output) names that version. Needs the Docker engine (fails
-// instead of skipping under CI=true) and apt (the base image comes from the
-// same Debian mirror as this machine's sources).
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+// Debian packages pinned by content, end to end, against a signed Debian
+// repository of the test's own on loopback (test/support/debrepo.ts) and the
+// real engine: `caisson lock` pins the whole closure (name, version, arch,
+// sha256, pool path); the build installs exactly those .debs; a tampered
+// store file and a pin the mirror no longer serves both fail before the
+// engine runs, by name; a newer version makes `caisson outdated` report it,
+// and `--write` moves the pins, after which the build installs the new one.
+// Nothing here depends on what Debian's own mirror serves today: the stage
+// starts from the repo's pinned base image. Fails instead of skipping under
+// CI=true when the engine or the Debian tools are missing.
+import { readFileSync, rmSync, writeFileSync, mkdtempSync, mkdirSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hostPlatform } from "../../src/compile/index.js";
-import { formatPlatform } from "../../src/llb/index.js";
-import { caisson as runCaisson, engineError, IN_CI } from "../e2e/helpers.js";
+import { parseLockfile } from "../../src/lock/index.js";
+import { caisson as runCaisson, engineError, ensureDist, IN_CI, ROOT } from "../e2e/helpers.js";
+import { haveDebTools, makeDebRepo, type DebRepo } from "../support/debrepo.js";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
-const BASE = "caisson/debian:bookworm@sha256:afafc3d453bf6e705cb4df326492b866180d95c863b5217234d2fcc402fba351";
+const BASE = /caisson\/debian:bookworm@sha256:[0-9a-f]{64}/.exec(readFileSync(join(ROOT, "images/builder/image.yaml"), "utf8"))?.[0] as string;
 
-/** `node bin/caisson.js …` in `cwd`, asynchronously (loopback servers live in this process); CI is unset unless given. */
-function caisson(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  return runCaisson(args, { cwd, env: { CI: "", ...env } });
-}
-
-const DEF = `name: debian-packages
-platforms: [${formatPlatform(hostPlatform())}]
+const DEF = `name: pinned-debs
+platforms: [linux/amd64]
 stages:
   build:
     from: ${BASE}
-    packages: [make]   # moving: pinned by the lockfile
+    packages: [caisson-test-hello]
     run:
-      - mkdir -p /out && dpkg-query -W make > /out/v
+      - mkdir -p /out && dpkg-query -W caisson-test-hello caisson-test-lib > /out/v && cat /usr/share/caisson-test/hello > /out/hello
 image:
   copy:
     - { from: build, src: /out, dest: /out }
 `;
 
-describe("caisson lock pins Debian packages, and the build installs exactly them", () => {
+const ready = (): boolean => {
+  const why = engineError ?? (haveDebTools() ? undefined : "dpkg-deb, gpg and apt are needed");
+  if (why && IN_CI) throw new Error(`required under CI=true: ${why}`);
+  return why === undefined;
+};
+
+describe("Debian packages pinned by content (loopback mirror, real engine)", () => {
+  let repo: DebRepo | undefined;
   let ctx = "";
+  let store = "";
+  const caisson = (args: readonly string[]) => runCaisson(args, { cwd: ctx, env: { CI: "", CAISSON_SOURCE_STORE: store, CAISSON_DEBIAN_SOURCES: repo?.sourcesFile ?? "" } });
+  const lockOf = () => parseLockfile(readFileSync(join(ctx, "image.lock.json"), "utf8"));
+  const build = (out: string) => caisson(["build", "image.yaml", "--context", ".", "-o", `local=${out}`, "--progress", "plain", "--no-check"]);
 
-  const need = () => {
-    if (engineError) {
-      if (IN_CI) throw new Error(`the Docker engine is required (CI=true): ${engineError}`);
-      return false;
-    }
-    return true;
-  };
-
-  beforeAll(() => {
-    if (engineError && !IN_CI) return;
-    const r = spawnSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], { cwd: ROOT, encoding: "utf8" });
-    if (!existsSync(join(ROOT, "dist/cli/main.js"))) throw new Error(`tsc failed: ${r.stdout}${r.stderr}`);
-    ctx = mkdtempSync(join(tmpdir(), "caisson-debian-"));
-    mkdirSync(join(ctx, "app"));
-    writeFileSync(join(ctx, "app/image.yaml"), DEF);
+  beforeAll(async () => {
+    if (!ready()) return;
+    ensureDist();
+    repo = await makeDebRepo({
+      suite: "bookworm",
+      packages: [
+        { name: "caisson-test-lib", version: "1.0-1", files: { "usr/share/caisson-test/lib": "lib 1.0\n" } },
+        { name: "caisson-test-hello", version: "1.0-1", depends: "caisson-test-lib (>= 1.0)", files: { "usr/share/caisson-test/hello": "hello 1.0\n" } },
+      ],
+    });
+    ctx = mkdtempSync(join(tmpdir(), "caisson-debs-"));
+    store = join(ctx, ".store");
+    mkdirSync(store);
+    writeFileSync(join(ctx, "image.yaml"), DEF);
   }, 120_000);
 
-  afterAll(() => {
+  afterAll(async () => {
+    await repo?.close();
     if (ctx) rmSync(ctx, { recursive: true, force: true });
   });
 
-  it("refuses the unpinned package under --frozen, pins apt's candidate, then builds with it", async () => {
-    if (!need()) return;
-    const candidate = /Candidate:\s*(\S+)/.exec(spawnSync("apt-cache", ["policy", "make"], { encoding: "utf8" }).stdout)?.[1];
-    expect(candidate, "apt-cache policy make has a candidate on this machine").toMatch(/^[0-9]/);
+  it("lock pins the whole closure by sha256; the build installs exactly those .debs", async () => {
+    if (!ready()) return;
+    const frozen = await caisson(["validate", "--frozen", "image.yaml"]);
+    expect(frozen.code).toBe(1);
+    expect(frozen.stderr + frozen.stdout).toContain("error[unpinned_package]");
 
-    const before = await caisson(["validate", "--frozen", "app/image.yaml"], ctx);
-    expect(before.code).not.toBe(0);
-    expect(before.stdout + before.stderr).toContain('app/image.yaml:6:16: error[unpinned_package]: stage "build": Debian package make (no version)');
-    expect(before.stdout + before.stderr).toContain("run `caisson lock app/image.yaml` to pin it in the lockfile");
+    const l = await caisson(["lock", "image.yaml"]);
+    expect(l.code, l.stderr).toBe(0);
+    const closure = lockOf().debian?.["build/amd64"];
+    expect(closure?.request).toEqual(["caisson-test-hello"]);
+    expect(closure?.packages.map((p) => [p.name, p.version, p.arch, p.archive])).toEqual([
+      ["caisson-test-hello", "1.0-1", "all", "debian"],
+      ["caisson-test-lib", "1.0-1", "all", "debian"],
+    ]);
+    for (const p of closure?.packages ?? []) {
+      expect(p.sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(p.path).toBe(repo?.poolPath(p.name, p.version));
+    }
+    expect((await caisson(["lock", "--check", "image.yaml"])).code).toBe(0);
 
-    const lock = await caisson(["lock", "app/image.yaml"], ctx);
-    expect(lock.code, lock.stderr).toBe(0);
-    const lockText = readFileSync(join(ctx, "app/image.lock.json"), "utf8");
-    expect(JSON.parse(lockText).debian).toEqual({ make: candidate });
-    const again = await caisson(["lock", "--check", "app/image.yaml"], ctx);
-    expect(again.code, again.stderr).toBe(0);
-
-    const after = await caisson(["validate", "--frozen", "app/image.yaml"], ctx);
-    expect(after.code, after.stdout + after.stderr).toBe(0);
-
-    const b = await caisson(["build", "app/image.yaml", "--context", ".", "-o", "local=out", "--progress", "plain", "--no-check", "--frozen"], ctx);
+    const b = await build("out1");
     expect(b.code, b.stderr.slice(-3000)).toBe(0);
-    expect(b.stderr).toContain("build: install 1 Debian package");
-    expect(readFileSync(join(ctx, "out/out/v"), "utf8")).toBe(`make\t${candidate}\n`);
+    expect(b.stderr).toContain("install 1 Debian package (2 .deb pinned by sha256)");
+    expect(readFileSync(join(ctx, "out1/out/v"), "utf8")).toBe("caisson-test-hello\t1.0-1\ncaisson-test-lib\t1.0-1\n");
+  }, 900_000);
+
+  it("a tampered .deb in the store fails the build before the engine runs, naming the package", async () => {
+    if (!ready()) return;
+    const pin = lockOf().debian?.["build/amd64"]?.packages.find((p) => p.name === "caisson-test-lib");
+    expect(pin).toBeDefined();
+    const file = join(store, pin!.sha256, pin!.path.slice(pin!.path.lastIndexOf("/") + 1));
+    expect(existsSync(file)).toBe(true);
+    const good = readFileSync(file);
+    writeFileSync(file, Buffer.concat([good, Buffer.from("tampered")]));
+    try {
+      const b = await build("out-tampered");
+      expect(b.code).toBe(1);
+      expect(b.stderr).toContain("caisson-test-lib");
+      expect(b.stderr).toContain(pin!.sha256);
+      expect(b.stderr).not.toMatch(/^#\d+ /m); // nothing reached the engine
+      expect(existsSync(join(ctx, "out-tampered"))).toBe(false);
+    } finally {
+      writeFileSync(file, good);
+    }
   }, 600_000);
+
+  it("a pin the mirror no longer serves fails before the engine runs, naming every place looked and the refresh command", async () => {
+    if (!ready()) return;
+    const pin = lockOf().debian?.["build/amd64"]?.packages.find((p) => p.name === "caisson-test-hello");
+    const saved = repo!.file(pin!.path);
+    rmSync(join(store, pin!.sha256), { recursive: true, force: true });
+    repo!.remove("caisson-test-hello", "1.0-1");
+    try {
+      const b = await build("out-gone");
+      expect(b.code).toBe(1);
+      expect(b.stderr).toContain(`caisson-test-hello 1.0-1 all sha256 ${pin!.sha256}`);
+      expect(b.stderr).toContain(join(store, pin!.sha256));
+      expect(b.stderr).toMatch(/HTTP 404/);
+      expect(b.stderr).toContain("caisson outdated --write");
+      expect(b.stderr).not.toMatch(/^#\d+ /m);
+    } finally {
+      repo!.add({ name: "caisson-test-hello", version: "1.0-1", depends: "caisson-test-lib (>= 1.0)", files: { "usr/share/caisson-test/hello": "hello 1.0\n" } });
+      expect(repo!.file(pin!.path)?.equals(saved!)).toBe(true);
+    }
+  }, 600_000);
+
+  it("a newer version on the mirror: outdated reports it, --write moves the pins, the build installs it", async () => {
+    if (!ready()) return;
+    repo!.add({ name: "caisson-test-lib", version: "1.1-1", files: { "usr/share/caisson-test/lib": "lib 1.1\n" } });
+    const o = await caisson(["outdated", "image.yaml"]);
+    expect(o.code, o.stderr).toBe(10);
+    expect(o.stdout).toMatch(/build\/amd64: caisson-test-lib:all\s+1\.0-1\s+1\.1-1\s+outdated/);
+
+    const w = await caisson(["outdated", "--write", "image.yaml"]);
+    expect(w.code, w.stderr).toBe(10);
+    const lib = lockOf().debian?.["build/amd64"]?.packages.find((p) => p.name === "caisson-test-lib");
+    expect(lib?.version).toBe("1.1-1");
+    expect((await caisson(["outdated", "image.yaml"])).code).toBe(0);
+
+    const b = await build("out2");
+    expect(b.code, b.stderr.slice(-3000)).toBe(0);
+    expect(readFileSync(join(ctx, "out2/out/v"), "utf8")).toBe("caisson-test-hello\t1.0-1\ncaisson-test-lib\t1.1-1\n");
+  }, 900_000);
 });
