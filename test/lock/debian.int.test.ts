@@ -115,7 +115,6 @@ describe("Debian packages pinned by content (loopback mirror, real engine)", () 
   it("a pin the mirror no longer serves fails before the engine runs, naming every place looked and the refresh command", async () => {
     if (!ready()) return;
     const pin = lockOf().debian?.["build/amd64"]?.packages.find((p) => p.name === "caisson-test-hello");
-    const saved = repo!.file(pin!.path);
     rmSync(join(store, pin!.sha256), { recursive: true, force: true });
     repo!.remove("caisson-test-hello", "1.0-1");
     try {
@@ -127,8 +126,8 @@ describe("Debian packages pinned by content (loopback mirror, real engine)", () 
       expect(b.stderr).toContain("caisson outdated --write");
       expect(b.stderr).not.toMatch(/^#\d+ /m);
     } finally {
+      // Back on the mirror (rebuilt: other bytes, so the next test's --write pins them anew).
       repo!.add({ name: "caisson-test-hello", version: "1.0-1", depends: "caisson-test-lib (>= 1.0)", files: { "usr/share/caisson-test/hello": "hello 1.0\n" } });
-      expect(repo!.file(pin!.path)?.equals(saved!)).toBe(true);
     }
   }, 600_000);
 
