@@ -113,7 +113,7 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
       process.stderr.write(`caisson: ${e.message}\n`);
       if (e instanceof DebianFetchError) {
         process.stderr.write(
-          `caisson: to pin what Debian serves now: caisson outdated --write ${local.lockFiles?.join(" ") || file} (or caisson lock --refresh); ` +
+          `caisson: to pin what Debian serves now: caisson outdated --write ${local.pinnedBy?.join(" ") || file}; ` +
             "to fetch the old files from an archive of Debian's history: --debian-snapshot URL\n",
         );
       }

@@ -56,8 +56,8 @@ export interface CompileResult {
   readonly texts: ReadonlyMap<string, string>;
   /** The pinned .deb files the build installs on the build platform (every stage, imports included), each once. */
   readonly debPins?: readonly DebPin[];
-  /** The lockfiles those pins come from, for the command that refreshes them. */
-  readonly lockFiles?: readonly string[];
+  /** The definitions whose lockfiles those pins come from, for the command that refreshes them. */
+  readonly pinnedBy?: readonly string[];
 }
 
 const noReader: ContextReader = () => Promise.reject(new Error("no build context to read imports from"));
@@ -109,13 +109,13 @@ export async function compileDefinition(file: string, text: string, opts: Compil
     const results = compileModel(definition, { ...opts, definitions });
     const arch = dpkgArch(opts.buildPlatform);
     const debPins = new Map<string, DebPin>();
-    const lockFiles: string[] = [];
-    for (const [d, lockFile] of [[definition, opts.lockPath ?? lockPathFor(file)] as const, ...[...definitions].map(([p, d]) => [d, lockPathFor(p)] as const)]) {
+    const pinnedBy: string[] = [];
+    for (const [d, path] of [[definition, file] as const, ...[...definitions].map(([p, d]) => [d, p] as const)]) {
       const pins = d.stages.flatMap((s) => s.packages?.closure?.[arch] ?? []);
       for (const pin of pins) debPins.set(pin.sha256, pin);
-      if (pins.length > 0) lockFiles.push(lockFile);
+      if (pins.length > 0) pinnedBy.push(path);
     }
-    return { definition, diagnostics, texts, results, ...(debPins.size > 0 ? { debPins: [...debPins.values()], lockFiles } : {}) };
+    return { definition, diagnostics, texts, results, ...(debPins.size > 0 ? { debPins: [...debPins.values()], pinnedBy } : {}) };
   } catch (e) {
     if (e instanceof LowerError) return { definition, diagnostics: [...diagnostics, e.diagnostic], texts };
     throw e;
