@@ -121,6 +121,7 @@ async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promis
     buildPlatform: opts.buildPlatform,
     ...(opts.platforms ? { platforms: opts.platforms } : {}),
     ...(opts.sourceMirror ? { sourceMirror: opts.sourceMirror } : {}),
+    ...(opts.debianArchives ? { debianArchives: opts.debianArchives } : {}),
     // Local sources name this build's session: two builds solving an identical
     // local source at once must not read each other's context.
     localSession: opts.sessionId,

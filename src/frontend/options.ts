@@ -33,11 +33,30 @@ export interface FrontendOptions {
   readonly definitionName: string;
   /** Content-addressed mirror for http sources (build arg CAISSON_SOURCE_MIRROR). */
   readonly sourceMirror?: string;
+  /** Debian archive name → URI for pinned .debs without a source mirror (build arg CAISSON_DEBIAN_ARCHIVES). */
+  readonly debianArchives?: Readonly<Record<string, string>>;
 }
 
 /** Build arguments the frontend reads (all others are ignored). */
 export const BUILD_ARG_DEFINITION = "CAISSON_DEFINITION";
 export const BUILD_ARG_SOURCE_MIRROR = "CAISSON_SOURCE_MIRROR";
+/** `debian=http://<mirror>/debian,debian-security=http://<mirror>/debian-security`: where the engine fetches pinned .debs. */
+export const BUILD_ARG_DEBIAN_ARCHIVES = "CAISSON_DEBIAN_ARCHIVES";
+
+/** Parses CAISSON_DEBIAN_ARCHIVES (`name=URI` pairs, comma-separated). */
+export function parseDebianArchives(value: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of value.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf("=");
+    const name = eq < 0 ? "" : part.slice(0, eq);
+    const uri = part.slice(eq + 1);
+    if (!/^[A-Za-z0-9._-]+$/.test(name) || !/^https?:\/\/[^\s,]+$/.test(uri)) {
+      throw new FrontendOptionError(`${BUILD_ARG_DEBIAN_ARCHIVES}: "${part}" is not name=http(s)-URI (e.g. debian=http://<mirror>/debian)`);
+    }
+    out[name] = uri.replace(/\/+$/, "");
+  }
+  return out;
+}
 
 /** Collects the BUILDKIT_FRONTEND_OPT_<i> variables, ordered by <i>. */
 export function frontendOpts(env: Readonly<Record<string, string | undefined>>): Map<string, string> {
@@ -135,10 +154,13 @@ export function parseFrontendEnv(
   if (sourceMirror !== undefined && sourceMirror !== "" && !/^https?:\/\/[^\s]+$/.test(sourceMirror)) {
     throw new FrontendOptionError(`${BUILD_ARG_SOURCE_MIRROR}="${sourceMirror}" is not an http(s) URL`);
   }
+  const archives = buildArgs.get(BUILD_ARG_DEBIAN_ARCHIVES);
+  const debianArchives = archives ? parseDebianArchives(archives) : undefined;
   return {
     raw,
     definitionName,
     ...(sourceMirror ? { sourceMirror } : {}),
+    ...(debianArchives ? { debianArchives } : {}),
     sessionId,
     filename,
     definitionLocal: raw.get("dockerfilekey") || "dockerfile",
