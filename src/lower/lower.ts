@@ -422,7 +422,9 @@ function debUrl(pin: DebPin, opts: LowerOptions, stage: string, span: Span): str
   if (archive === undefined) {
     throw new LowerError(
       error("no_debian_archive", `stage "${stage}": ${pin.name} ${pin.version} comes from the Debian archive "${pin.archive}", which no apt source names`, span, {
-        hint: "`caisson build` serves pinned .debs from its source store; `caisson compile` takes the archives from this machine's apt sources (or --debian-sources FILE)",
+        hint:
+          "`caisson build` serves pinned .debs from its source store; `caisson compile` takes the archives from this machine's apt sources (or --debian-sources FILE); " +
+          "through the frontend, give --build-arg CAISSON_DEBIAN_ARCHIVES=debian=<URI>,debian-security=<URI>",
       }),
     );
   }
