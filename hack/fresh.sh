@@ -11,7 +11,9 @@
 #      CAISSON_CACHE=<empty temp dir>, DOCKER_CONFIG=<empty temp dir>:
 #        ./hack/build.sh redis
 #        npm test
-#      (or $FRESH_CMD instead), printing each step and its time.
+#      (or $FRESH_CMD instead), printing each step and its time; npm test runs
+#      even when the build failed, and a summary of both ends the run
+#      (exit status 1 when either failed).
 # On exit (success, failure, Ctrl-C) the daemons are stopped and everything
 # the script created is removed. The machine's own engine (its socket,
 # docker0, iptables rules, images) is not touched.
@@ -47,6 +49,16 @@ step() { # step NAME CMD...: run, print its duration; the failure ends the scrip
   log "$(stamp) ==> $name"
   "$@"
   log "$(stamp) <== $name: $((SECONDS - step_t0))s"
+}
+SUMMARY=() FAILED=0
+check() { # check NAME CMD...: like step, but a failure is recorded and the next check still runs
+  local name=$1 rc=0; shift
+  step_t0=$SECONDS
+  log "$(stamp) ==> $name"
+  "$@" || rc=$?
+  SUMMARY+=("$(printf '%-28s %s after %ss' "$name" "$([ "$rc" = 0 ] && echo ok || echo "FAILED (exit $rc)")" $((SECONDS - step_t0)))")
+  [ "$rc" = 0 ] || FAILED=1
+  log "$(stamp) <== $name: ${SUMMARY[-1]##* after }, exit $rc"
 }
 
 # ------------------------------------------------------------------ cleanup
@@ -195,9 +207,12 @@ export CAISSON_DOCKERD_LOG=$TMP/logs/dockerd.log
 log "DOCKER_HOST=$DOCKER_HOST CAISSON_CACHE=$CAISSON_CACHE DOCKER_CONFIG=$DOCKER_CONFIG"
 cd "$TMP/src"
 if [ -n "${FRESH_CMD:-}" ]; then
-  step "$FRESH_CMD" bash -c "$FRESH_CMD"
+  check "$FRESH_CMD" bash -c "$FRESH_CMD"
 else
-  step "./hack/build.sh redis" ./hack/build.sh redis
-  step "npm test" npm test
+  # npm test runs even when the build failed: both results are worth having
+  check "./hack/build.sh redis" ./hack/build.sh redis
+  check "npm test" npm test
 fi
-log "$(stamp) all steps passed"
+log "$(stamp) summary (from an empty engine, a fresh clone of $(git rev-parse --short HEAD)):"
+for l in "${SUMMARY[@]}"; do log "  $l"; done
+[ "$FAILED" = 0 ] || exit 1
