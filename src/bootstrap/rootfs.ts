@@ -155,9 +155,23 @@ export async function bootstrapRootfs(opts: BootstrapOptions): Promise<string> {
     tmpOut,
     source,
   ];
-  await run("sh", args, { env: bootstrapEnv(opts.sourceDateEpoch, tmp), log: opts.log, cwd: workDir });
+  try {
+    await run("sh", args, { env: bootstrapEnv(opts.sourceDateEpoch, tmp), log: opts.log, cwd: workDir });
+    await finishRootfs(tmpOut, debs, workDir, opts.log);
+  } catch (e) {
+    await rm(tmpOut, { force: true });
+    throw e;
+  }
+  await rename(tmpOut, out);
+  await rm(repo, { recursive: true, force: true });
+  await rm(tmp, { recursive: true, force: true });
+  return out;
+}
+
+/** Drops device nodes, then checks the dpkg status and that nothing machine-specific is inside. */
+async function finishRootfs(tmpOut: string, debs: readonly DebFile[], workDir: string, log: Log | undefined): Promise<void> {
   // Device nodes: the runtime mounts its own /dev.
-  await run("tar", ["--delete", "--wildcards", "-f", tmpOut, "./dev/?*"], { log: opts.log }).catch(async (e: unknown) => {
+  await run("tar", ["--delete", "--wildcards", "-f", tmpOut, "./dev/?*"], { log }).catch(async (e: unknown) => {
     // GNU tar fails when nothing matched; only accept that case.
     const members = await listTar(tmpOut);
     if (members.some((m) => m.path.startsWith("./dev/") && m.path !== "./dev/")) throw e;
@@ -169,10 +183,6 @@ export async function bootstrapRootfs(opts: BootstrapOptions): Promise<string> {
   verifyDpkgStatus((await readMember(tmpOut, status)).toString("utf8"), debs);
   const encoded = copyUri(workDir).slice("copy://".length);
   await checkMachineIndependent(tmpOut, members, encoded === workDir ? [workDir] : [workDir, encoded]);
-  await rename(tmpOut, out);
-  await rm(repo, { recursive: true, force: true });
-  await rm(tmp, { recursive: true, force: true });
-  return out;
 }
 
 /** Problems that would make a rootfs tarball depend on the machine or the run; empty when none. */
