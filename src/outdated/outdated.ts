@@ -94,10 +94,13 @@ export async function checkOutdated(def: ImageDefinition, opts: OutdatedOptions 
 async function checkDebian(def: ImageDefinition, opts: OutdatedOptions): Promise<Check[]> {
   const closures = (def.moving ?? []).filter((m): m is DebianRef => m.kind === "debian");
   if (closures.length === 0) return [];
+  // `<stage>/<build arch> name[:arch]` → the entry written with a version: the map form's lists are per build architecture.
   const written = new Map<string, DebianPackage>();
-  for (const st of def.stages) {
-    for (const pkg of [...(st.packages?.all ?? []), ...Object.values(st.packages?.byBuildArch ?? {}).flat()]) {
-      if (pkg.version !== "") written.set(`${st.name} ${pkg.name}${pkg.arch ? `:${pkg.arch}` : ""}`, pkg);
+  for (const m of closures) {
+    const st = def.stages.find((s) => s.name === m.stage);
+    const list = st?.packages?.byBuildArch ? (st.packages.byBuildArch[m.buildArch] ?? []) : (st?.packages?.all ?? []);
+    for (const pkg of list) {
+      if (pkg.version !== "") written.set(`${debianKey(m.stage, m.buildArch)} ${pkg.name}${pkg.arch ? `:${pkg.arch}` : ""}`, pkg);
     }
   }
   return checkClosures(def.file, closures, written, opts.lock ?? (await lockBeside(def.file)), opts);
@@ -156,7 +159,9 @@ async function checkClosures(
           const cand = found.get(pkgKey(p.name, p.arch));
           if (!cand || compareDebianVersions(cand.version, p.version) <= 0) continue;
           newer++;
-          const mine = written.get(`${m.stage} ${p.name}${p.arch !== m.buildArch && p.arch !== "all" ? `:${p.arch}` : ""}`) ?? written.get(`${m.stage} ${p.name}`);
+          // As written: `name` for the build architecture's own (or `all`), `name:arch` for any architecture.
+          const native = p.arch === m.buildArch || p.arch === "all";
+          const mine = (native ? written.get(`${key} ${p.name}`) : undefined) ?? written.get(`${key} ${p.name}:${p.arch}`);
           let ids: string[] = [];
           if (cand.security) {
             const k = `${p.name}:${p.arch}=${cand.version}`;
@@ -320,7 +325,14 @@ export async function writeUpdates(file: string, text: string, updates: Readonly
       // A Debian package pinned in the definition: the entry itself, where it is written.
       const node: ScalarNode = { kind: "scalar", value: u.debian.text, text: u.debian.text, plain: true, span: u.debian.span };
       const original = bytes.subarray(u.debian.span.start, u.debian.span.end).toString("utf8");
-      edits.push({ start: u.debian.span.start, end: u.debian.span.end, text: renderLike(node, original, u.debian.text, json) });
+      const rendered = renderLike(node, original, u.debian.text, json);
+      // The list form is checked once per build architecture: the entry is edited once.
+      const done = edits.find((e) => e.start === u.debian?.span.start && e.end === u.debian.span.end);
+      if (done) {
+        if (done.text !== rendered) notes.push(`${at(u.debian.span)}: note: ${name} would be ${u.debian.text}; check which version this entry should have`);
+        continue;
+      }
+      edits.push({ start: u.debian.span.start, end: u.debian.span.end, text: rendered });
       notes.push(`${at(u.debian.span)}: ${name}: ${original} → ${u.debian.text}`);
       continue;
     }
