@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { parseDocument, isMap, type YAMLMap } from "yaml";
 import { compileDefinition } from "../../src/compile/index.js";
 import { decodeDefinition, definitionBytes, digestOf, dumpDefinition, formatPlatform } from "../../src/llb/index.js";
+import { lockPathFor, parseLockfile } from "../../src/lock/index.js";
 
 const BUILD = { os: "linux", architecture: "amd64" } as const;
 const TARGETS = [BUILD, { os: "linux", architecture: "arm64" }] as const;
@@ -24,6 +25,11 @@ async function compile(file: string, text: string) {
     platforms: TARGETS,
     sourceMirror: "http://127.0.0.1:8080",
     readContext: (path) => readFile(join(dirname(file), path), "utf8"),
+    // The lockfile beside the fixture (image.lock.json), as `caisson compile` reads it.
+    loadLock: async () => {
+      const text = await readFile(lockPathFor(file), "utf8").catch(() => undefined);
+      return text === undefined ? undefined : parseLockfile(text, lockPathFor(file));
+    },
   });
   if (!results) throw new Error(`does not compile: ${JSON.stringify(diagnostics)}`);
   return results;
