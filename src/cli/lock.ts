@@ -151,7 +151,7 @@ function howToUpdate(c: Check): string {
   if (c.status === "error" || c.status === "unknown") return c.message ?? "";
   if (!c.update) return c.message ?? "";
   const u = c.update;
-  const what = u.ref !== undefined ? `ref: ${u.ref}` : u.url !== undefined ? `url: ${u.url}` : u.debian !== undefined ? u.debian.text : u.relock ? `${c.security ? `security update${c.cves?.length ? ` (${c.cves.join(", ")})` : ""}; ` : ""}re-lock` : "";
+  const what = u.ref !== undefined ? `ref: ${u.ref}` : u.url !== undefined ? `url: ${u.url}` : u.debian !== undefined ? u.debian.text : u.relock ? `${c.message ? `${c.message}; ` : ""}${c.security ? `security update${c.cves?.length ? ` (${c.cves.join(", ")})` : ""}; ` : ""}re-lock` : "";
   return `${what} (caisson outdated --write ${c.file})`;
 }
 

@@ -57,7 +57,7 @@ export async function lockDefinition(def: ImageDefinition, existing: Lockfile | 
           continue;
         }
         try {
-          debianDone.set(key, { request: m.request, packages: await resolver.resolve(m, debianDone) });
+          debianDone.set(key, { request: m.request, from: m.from, packages: await resolver.resolve(m, debianDone) });
         } catch (e) {
           if (!(e instanceof ResolveError || e instanceof DebianError)) throw e;
           debianFailed.set(key, e.message);

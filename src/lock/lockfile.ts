@@ -27,6 +27,8 @@ export interface Lockfile {
 /** A stage's Debian packages on one build architecture, pinned by content. */
 export interface DebianClosure {
   readonly request: readonly string[];
+  /** The stage's `from` when it was resolved (see MovingRef); a closure resolved on another base is stale. */
+  readonly from?: string;
   readonly packages: readonly DebPin[];
 }
 
@@ -77,6 +79,7 @@ export function serializeLockfile(lock: Lockfile): string {
                 k,
                 {
                   request: [...c.request],
+                  ...(c.from !== undefined ? { from: c.from } : {}),
                   packages: [...c.packages]
                     .sort((a, b) => cmp(a.name, b.name) || cmp(a.arch, b.arch))
                     .map((p) => ({ name: p.name, version: p.version, arch: p.arch, sha256: p.sha256, size: p.size, archive: p.archive, path: p.path })),
@@ -155,7 +158,9 @@ export function parseLockfile(text: string, file = "lockfile"): Lockfile {
       if (!pin) return undefined;
       pins.push(pin);
     }
-    return { request: request as string[], packages: pins };
+    const from = v["from"];
+    if (from !== undefined && (typeof from !== "string" || from.length > 512)) return undefined;
+    return { request: request as string[], ...(from !== undefined ? { from } : {}), packages: pins };
   });
   return {
     ...(Object.keys(debian).length > 0 ? { debian } : {}),

@@ -35,7 +35,7 @@ export function pinFor(lock: Lockfile | undefined, m: MovingRef): string | undef
       return lock.images[m.ref]?.digest;
     case "debian": {
       const c = lock.debian?.[debianKey(m.stage, m.buildArch)];
-      return c && sameRequest(c.request, m.request) ? debianKey(m.stage, m.buildArch) : undefined;
+      return c && sameRequest(c.request, m.request) && (c.from === undefined || c.from === m.from) ? debianKey(m.stage, m.buildArch) : undefined;
     }
   }
 }
@@ -90,7 +90,9 @@ export function applyPins(def: ImageDefinition, lock: Lockfile | undefined, opts
     } else if (m.kind === "debian") {
       const stale = lock?.debian?.[debianKey(m.stage, m.buildArch)];
       const msg = stale
-        ? `${describeMoving(m)}: ${lockPath} pins the closure of ${stale.request.join(" ")} instead (the definition changed since it was locked)`
+        ? stale.from !== undefined && stale.from !== m.from
+          ? `${describeMoving(m)}: ${lockPath} resolved them on top of ${stale.from}, and the stage now starts from ${m.from}`
+          : `${describeMoving(m)}: ${lockPath} pins the closure of ${stale.request.join(" ")} instead (the definition changed since it was locked)`
         : `${describeMoving(m)}: the closure ${where}; Debian packages are pinned by content (every .deb's sha256) in the lockfile`;
       diagnostics.push(error("unpinned_package", msg, m.span, { hint }));
     } else {

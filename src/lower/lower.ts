@@ -217,10 +217,6 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
     const label = forTarget ? `[${formatPlatform(target)}] ${stage.name}` : stage.name;
 
     let state = fromState(stage.from, runsOn).withPlatform(runsOn).withDir(stage.workdir);
-    const env: [string, string][] = [["PATH", DEFAULT_PATH], ...platformEnv(build, target, forTarget)];
-    if (stage.toolchain) env.push(...toolchainEnv(stage.toolchain.hardening, runsOn, target));
-    env.push(...stage.env.map(([k, v]) => [k, v] as [string, string]));
-    for (const [k, v] of env) state = state.withEnv(k, v);
 
     if (stage.packages) {
       // Debian packages first, as root and without a network: exactly the pinned .deb files, fetched by sha256.
@@ -237,12 +233,19 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
       if (list.length > 0) {
         const pins = stage.packages.closure?.[arch];
         if (pins === undefined) {
+          const listForm = stage.packages.byBuildArch === undefined;
+          const pinnedFor = new Set(def.platforms.map(dpkgArch));
           throw new LowerError(error("unpinned_package", `stage "${stage.name}": the Debian packages for builds on ${arch} are not pinned by content`, stage.packages.span, {
-            hint: `run \`caisson lock ${def.file}\`: it pins every .deb of their closure by sha256 in the lockfile`,
+            hint:
+              listForm && !pinnedFor.has(arch)
+                ? `the list form is pinned for the architectures of the definition's platforms (${[...pinnedFor].join(", ")}): build there, add linux/${arch} to platforms, or use the map form with an ${arch} list; then run \`caisson lock ${def.file}\``
+                : `run \`caisson lock ${def.file}\`: it pins every .deb of their closure by sha256 in the lockfile`,
           }));
         }
         const span = stage.packages.span;
-        const installed = installDebs(state, pins, arch, {
+        // Before the stage's own environment: maintainer scripts see none of it, and the
+        // install step is the same whatever the target or the stage's env.
+        const installed = installDebs(state.withEnv("PATH", DEFAULT_PATH), pins, arch, {
           customName: `${label}: install ${list.length} Debian package${list.length === 1 ? "" : "s"} (${pins.length} .deb pinned by sha256)`,
           locations: at(span),
           url: (pin) => debUrl(pin, opts, stage.name, span),
@@ -251,6 +254,10 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
         state = state.withOutput(installed.output);
       }
     }
+    const env: [string, string][] = [["PATH", DEFAULT_PATH], ...platformEnv(build, target, forTarget)];
+    if (stage.toolchain) env.push(...toolchainEnv(stage.toolchain.hardening, runsOn, target));
+    env.push(...stage.env.map(([k, v]) => [k, v] as [string, string]));
+    for (const [k, v] of env) state = state.withEnv(k, v);
     state = state.withNetwork(stage.network);
     if (stage.user !== undefined) state = state.withUser(stage.user);
 

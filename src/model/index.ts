@@ -73,6 +73,8 @@ export type MovingRef =
       readonly buildArch: string;
       /** The packages as written (`make`, `make=4.3-4.1`, `libc6:arm64`), in definition order. */
       readonly request: readonly string[];
+      /** What the closure is resolved on top of: the stage's `from` (an image reference as written, `stage:<name>`, `import:<name>`, `scratch`). */
+      readonly from: string;
       readonly span: Span;
     };
 

@@ -121,7 +121,7 @@ async function lockBeside(file: string): Promise<Lockfile | undefined> {
 /** The pinned package set of a bootstrap definition (its lockfile) against apt's candidates now. */
 export async function checkBootstrapOutdated(def: BootstrapDefinition, opts: OutdatedOptions = {}): Promise<Check[]> {
   const lock = opts.lock ?? (await lockBeside(def.file));
-  const refs = def.arches.map((a): DebianRef => ({ kind: "debian", stage: BOOTSTRAP_STAGE, buildArch: a, request: lock?.debian?.[debianKey(BOOTSTRAP_STAGE, a)]?.request ?? [], span: def.span }));
+  const refs = def.arches.map((a): DebianRef => ({ kind: "debian", stage: BOOTSTRAP_STAGE, buildArch: a, request: lock?.debian?.[debianKey(BOOTSTRAP_STAGE, a)]?.request ?? [], from: "scratch", span: def.span }));
   return checkClosures(def.file, refs, new Map(), lock, opts, true);
 }
 
@@ -157,7 +157,13 @@ async function checkClosures(
         let newer = 0;
         for (const p of pins) {
           const cand = found.get(pkgKey(p.name, p.arch));
-          if (!cand || compareDebianVersions(cand.version, p.version) <= 0) continue;
+          if (!cand) {
+            // Gone from the archives (removed or renamed): the pin will not be fetchable for long.
+            newer++;
+            out.push({ file, source: `${key}: ${p.name}:${p.arch}`, rule: "debian", span: m.span, status: "outdated", current: p.version, message: "no longer in the Debian archives", update: { oldVersion: p.version, newVersion: "(none)", relock: true } });
+            continue;
+          }
+          if (compareDebianVersions(cand.version, p.version) <= 0) continue;
           newer++;
           // As written: `name` for the build architecture's own (or `all`), `name:arch` for any architecture.
           const native = p.arch === m.buildArch || p.arch === "all";

@@ -504,7 +504,7 @@ class Builder {
       else patchesOk = false;
     }
     const packagesNode = child(n, "packages");
-    const packages = packagesNode === undefined ? undefined : this.packages(packagesNode, name);
+    const packages = packagesNode === undefined ? undefined : this.packages(packagesNode, name, from === undefined ? "" : fromKey(from));
     const workdirNode = child(n, "workdir");
     const workdir = workdirNode === undefined ? "/" : this.absPath(workdirNode, "workdir");
     const run: Located<string>[] = [];
@@ -547,7 +547,7 @@ class Builder {
    * Packages written without a version become moving references (pinned by
    * the lockfile); entries the schema rejected are left out.
    */
-  private packages(n: YamlNode, stage: string): StagePackages | undefined {
+  private packages(n: YamlNode, stage: string, from: string): StagePackages | undefined {
     const list = (node: YamlNode | undefined, buildArch: string | undefined): DebianPackage[] => {
       const out: DebianPackage[] = [];
       const seen = new Map<string, Span>();
@@ -573,7 +573,7 @@ class Builder {
     const closure = (buildArch: string, pkgs: readonly DebianPackage[], span: Span): void => {
       if (pkgs.length === 0) return;
       const request = pkgs.map((p) => `${p.name}${p.arch !== undefined ? `:${p.arch}` : ""}${p.version !== "" ? `=${p.version}` : ""}`);
-      this.moving.push({ kind: "debian", stage, buildArch, request, span });
+      this.moving.push({ kind: "debian", stage, buildArch, request, from, span });
     };
     if (n.kind === "seq") {
       const all = list(n, undefined);
@@ -969,4 +969,18 @@ export function buildDefinition(doc: LoadedDocument): { definition?: ImageDefini
   const b = new Builder(doc);
   const definition = b.build();
   return definition ? { definition, diagnostics: b.diagnostics } : { diagnostics: b.diagnostics };
+}
+
+/** What a stage's Debian closure is resolved on top of, as the lockfile records it. */
+function fromKey(from: FromRef): string {
+  switch (from.kind) {
+    case "image":
+      return from.ref;
+    case "stage":
+      return `stage:${from.name}`;
+    case "import":
+      return `import:${from.name}`;
+    case "scratch":
+      return "scratch";
+  }
 }

@@ -50,13 +50,14 @@ function pin(name: string, version: string, arch: string, archive = "debian"): D
 }
 
 const CLOSURES: Record<string, DebianClosure> = {
-  "build/amd64": { request: BUILD_REQUEST, packages: [pin("libc6", "2.36-9+deb12u14", "arm64"), pin("make", "4.3-4.1", "amd64"), pin("patch", "2.7.6-7", "amd64")] },
-  "build/arm64": { request: BUILD_REQUEST, packages: [pin("libc6", "2.36-9+deb12u14", "arm64"), pin("make", "4.3-4.1", "arm64"), pin("patch", "2.7.6-7", "arm64")] },
+  "build/amd64": { request: BUILD_REQUEST, from: `docker.io/${BASE}`, packages: [pin("libc6", "2.36-9+deb12u14", "arm64"), pin("make", "4.3-4.1", "amd64"), pin("patch", "2.7.6-7", "amd64")] },
+  "build/arm64": { request: BUILD_REQUEST, from: `docker.io/${BASE}`, packages: [pin("libc6", "2.36-9+deb12u14", "arm64"), pin("make", "4.3-4.1", "arm64"), pin("patch", "2.7.6-7", "arm64")] },
   "cross/amd64": {
     request: ["gcc-aarch64-linux-gnu"],
+    from: "stage:build",
     packages: [pin("gcc-12-cross-base", "12.2.0-14cross1", "all"), pin("gcc-aarch64-linux-gnu", "4:12.2.0-3", "amd64")],
   },
-  "cross/arm64": { request: ["gcc-x86-64-linux-gnu=4:12.2.0-3"], packages: [pin("gcc-x86-64-linux-gnu", "4:12.2.0-3", "arm64")] },
+  "cross/arm64": { request: ["gcc-x86-64-linux-gnu=4:12.2.0-3"], from: "stage:build", packages: [pin("gcc-x86-64-linux-gnu", "4:12.2.0-3", "arm64")] },
 };
 const LOCK: Lockfile = { git: {}, http: {}, images: {}, debian: CLOSURES };
 
@@ -356,7 +357,12 @@ image:
   from: cross
   user: { uid: 0, gid: 0, rootReason: "a build image" }
 `;
-    const r = await compileDefinition(FILE, text, { buildPlatform: { os: "linux", architecture: "riscv64" }, platforms: [AMD64], lock: LOCK, sourceMirror: MIRROR });
+    // The closures as locked for this text: the cross stage starts from the base image here.
+    const lock: Lockfile = {
+      ...LOCK,
+      debian: Object.fromEntries(Object.entries(CLOSURES).map(([k, c]) => [k, k.startsWith("cross/") ? { ...c, from: `docker.io/${BASE}` } : c])),
+    };
+    const r = await compileDefinition(FILE, text, { buildPlatform: { os: "linux", architecture: "riscv64" }, platforms: [AMD64], lock, sourceMirror: MIRROR });
     expect(r.results).toBeUndefined();
     expect(r.diagnostics.map((d) => [d.code, d.message])).toEqual([
       ["no_packages_for_build_arch", 'stage "cross" lists packages for amd64, arm64, not for riscv64, where it runs now'],
@@ -519,7 +525,7 @@ image:
   const rows = (checks: readonly Check[]) => checks.map((c) => [c.source, c.status, c.current, c.latest]);
 
   it("reports each pinned .deb with a newer candidate; relock for all, an in-place edit for a version written in the definition", async () => {
-    const apt = fakeApt({ "make:amd64": "4.3-4.1", "patch:amd64": "2.7.6-7", "libc6:arm64": "2.36-9+deb12u14" });
+    const apt = fakeApt({ "make:amd64": "4.3-4.1", "patch:amd64": "2.7.6-7", "libc6:arm64": "2.36-9+deb12u14", "libfoo1:amd64": "1.0-1" });
     const checks = await checkOutdated(model(OUT), { debianApt: apt.open, lock: OUT_LOCK });
     expect(apt.opened).toEqual([["amd64", ["arm64"]]]);
     expect(apt.asked).toEqual([["libc6:arm64", "libfoo1:amd64", "make:amd64", "patch:amd64"]]);
@@ -539,6 +545,12 @@ image:
     const w = await writeUpdates(FILE, OUT, new Map([[make!.source, make!.update!]]));
     expect(w.text).toBe(OUT.replace("make=4.3-4.0", "make=4.3-4.1"));
     expect(w.notes).toEqual(["app/image.yaml:6:16: build/amd64: make:amd64: make=4.3-4.0 → make=4.3-4.1"]);
+  });
+
+  it("a pinned package apt no longer has is reported as gone, to be re-locked", async () => {
+    const apt = fakeApt({ "make:amd64": "4.3-4.0", "patch:amd64": "2.7.6-6", "libc6:arm64": "2.36-9+deb12u14" });
+    const checks = await checkOutdated(model(OUT), { debianApt: apt.open, lock: OUT_LOCK });
+    expect(checks.map((c) => [c.source, c.status, c.message, c.update?.relock])).toEqual([["build/amd64: libfoo1:amd64", "outdated", "no longer in the Debian archives", true]]);
   });
 
   it("one row per closure when nothing is newer", async () => {
@@ -583,7 +595,8 @@ image:
       },
     };
     const apt = fakeApt({ "make:amd64": "4.3-4.10", "make:arm64": "4.3-4.10" });
-    const checks = await checkOutdated(model(text), { debianApt: apt.open, lock });
+    // Packages this fake apt has no candidate for are reported as gone from the archives; not this test's subject.
+    const checks = (await checkOutdated(model(text), { debianApt: apt.open, lock })).filter((c) => c.latest !== undefined);
     expect(rows(checks)).toEqual([
       ["build/amd64: make:amd64", "outdated", "4.3-4.0", "4.3-4.10"],
       ["build/arm64: make:arm64", "outdated", "4.3-4.0", "4.3-4.10"],
@@ -596,7 +609,7 @@ image:
     expect(w.text).toBe(text.replace("make=4.3-4.0", "make=4.3-4.10"));
     expect(w.notes).toEqual(["app/image.yaml:6:16: build/amd64: make:amd64: make=4.3-4.0 → make=4.3-4.10"]);
     // Different candidates per architecture: one edit, and a note about the other.
-    const split = await checkOutdated(model(text), { debianApt: fakeApt({ "make:amd64": "4.3-4.1", "make:arm64": "4.3-4.1+b1" }).open, lock });
+    const split = (await checkOutdated(model(text), { debianApt: fakeApt({ "make:amd64": "4.3-4.1", "make:arm64": "4.3-4.1+b1" }).open, lock })).filter((c) => c.latest !== undefined);
     const w2 = await writeUpdates(FILE, text, new Map(split.map((c) => [c.source, c.update!])));
     expect(w2.text).toBe(text.replace("make=4.3-4.0", "make=4.3-4.1"));
     expect(w2.notes).toContain("app/image.yaml:6:16: note: build/arm64: make:arm64 would be make=4.3-4.1+b1; check which version this entry should have");
