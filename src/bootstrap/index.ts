@@ -1,11 +1,11 @@
 // The Debian base image from a pinned package set: .deb files → rootfs
 // tarball per architecture (mmdebstrap against a local repository of exactly
 // those files) → deterministic OCI archive for `docker load`.
-import { access, mkdir } from "node:fs/promises";
+import { access, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import type { DebPin } from "../debian/types.js";
 import { sha256File } from "./deb.js";
-import { BootstrapError, type Log } from "./exec.js";
+import { BootstrapError, run, type Log } from "./exec.js";
 import { ociArchive, type OciArchiveResult } from "./oci.js";
 import { bootstrapRootfs, type DebianArch } from "./rootfs.js";
 
@@ -57,6 +57,12 @@ export interface BaseImageOptions {
   readonly out: string;
   /** Where the rootfs tarballs go; default `<workDir>/<arch>/rootfs-<suite>-<arch>.tar`. */
   readonly rootfsPath?: (arch: DebianArch) => string;
+  /**
+   * Keep a rootfs tarball whose recorded inputs (`<tar>.inputs`: the .debs'
+   * sha256, arch, suite, variant, epoch, mmdebstrap version) are the current
+   * ones instead of bootstrapping again.
+   */
+  readonly reuse?: boolean;
   readonly log?: Log;
 }
 
@@ -74,16 +80,26 @@ export async function buildBaseImage(opts: BaseImageOptions): Promise<BaseImageR
   for (const arch of opts.arches) {
     const workDir = join(resolve(opts.workDir), arch);
     await mkdir(workDir, { recursive: true });
+    const debs = [...(await opts.debs(arch))];
+    const out = resolve(opts.rootfsPath ? opts.rootfsPath(arch) : join(workDir, `rootfs-${opts.suite}-${arch}.tar`));
+    const inputs = opts.reuse ? await rootfsInputs(debs, { arch, suite: opts.suite, variant: opts.variant, sourceDateEpoch: opts.sourceDateEpoch }) : "";
+    if (opts.reuse && (await readFile(`${out}.inputs`, "utf8").catch(() => "")) === inputs && (await exists(out))) {
+      opts.log?.(`${out}: inputs unchanged, not bootstrapped again`);
+      rootfs.push({ arch, tar: out });
+      continue;
+    }
+    await rm(`${out}.inputs`, { force: true });
     const tar = await bootstrapRootfs({
-      debs: [...(await opts.debs(arch))],
+      debs,
       arch,
       suite: opts.suite,
       variant: opts.variant,
       sourceDateEpoch: opts.sourceDateEpoch,
       workDir,
-      ...(opts.rootfsPath ? { out: opts.rootfsPath(arch) } : {}),
+      out,
       ...(opts.log ? { log: opts.log } : {}),
     });
+    if (opts.reuse) await writeFile(`${out}.inputs`, inputs);
     rootfs.push({ arch, tar });
   }
   const image = await ociArchive({
@@ -99,4 +115,24 @@ export async function buildBaseImage(opts: BaseImageOptions): Promise<BaseImageR
 /** The `created_by` of the base image's layers. */
 export function baseImageHistory(o: { readonly suite: string; readonly variant: string; readonly sourceDateEpoch: number }): string {
   return `mmdebstrap --variant=${o.variant} ${o.suite} from pinned .debs (SOURCE_DATE_EPOCH=${o.sourceDateEpoch})`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * What a rootfs tarball is a function of, as text: the .debs' sha256 (sorted),
+ * arch, suite, variant, epoch and the mmdebstrap version.
+ */
+export async function rootfsInputs(
+  debs: readonly string[],
+  o: { readonly arch: string; readonly suite: string; readonly variant: string; readonly sourceDateEpoch: number },
+): Promise<string> {
+  const hashes = (await Promise.all(debs.map((d) => sha256File(d)))).sort();
+  const mmdebstrap = (await run("mmdebstrap", ["--version"])).toString("utf8").trim();
+  return `${JSON.stringify({ ...o, mmdebstrap, debs: hashes }, null, 1)}\n`;
 }

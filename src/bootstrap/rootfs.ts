@@ -135,7 +135,6 @@ export async function bootstrapRootfs(opts: BootstrapOptions): Promise<string> {
     "-c",
     'umask 022 && exec mmdebstrap "$@"',
     "mmdebstrap",
-    "--quiet",
     "--mode=root",
     `--variant=${opts.variant}`,
     `--architectures=${opts.arch}`,

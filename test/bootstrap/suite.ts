@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bootstrapRootfs, listTar, ociArchive, readDeb, SOURCES_LIST_NOTE, type DebianArch } from "../../src/bootstrap/index.js";
+import { bootstrapRootfs, buildBaseImage, listTar, readDeb, SOURCES_LIST_NOTE, type BaseImageResult, type DebianArch } from "../../src/bootstrap/index.js";
 import { checkEngine, dockerBinary } from "../../src/engine/index.js";
 import type { DebSource } from "./debs.js";
 
@@ -40,6 +40,18 @@ export function bootstrapSuite(source: DebSource, arch: DebianArch): void {
     let skip: string | undefined;
     let first = "";
     let second = "";
+    let image: BaseImageResult | undefined;
+    const baseOpts = (d: readonly string[]) => ({
+      arches: [arch],
+      debs: async () => d,
+      suite: "bookworm" as const,
+      variant: "minbase" as const,
+      sourceDateEpoch: EPOCH,
+      workDir: join(tmp, "one"),
+      ref,
+      out: join(tmp, "image.oci.tar"),
+      reuse: true,
+    });
 
     beforeAll(async () => {
       const tools = await missingTools();
@@ -53,7 +65,9 @@ export function bootstrapSuite(source: DebSource, arch: DebianArch): void {
         skip = `no pinned .debs for ${arch} (set CAISSON_BOOTSTRAP_DEBS=<dir with ${arch}/*.deb>, or plug the fetcher into test/bootstrap/debs.ts)`;
         return;
       }
-      first = await bootstrapRootfs({ debs, arch, suite: "bookworm", variant: "minbase", sourceDateEpoch: EPOCH, workDir: join(tmp, "one") });
+      const built = await buildBaseImage(baseOpts(debs));
+      first = built.rootfs[0]!.tar;
+      image = built;
       second = await bootstrapRootfs({
         debs: [...debs].reverse(),
         arch,
@@ -88,7 +102,7 @@ export function bootstrapSuite(source: DebSource, arch: DebianArch): void {
 
     it("loads into the engine as the digest it announces, with exactly the input packages", async (ctx) => {
       if (skip) return ctx.skip(skip);
-      const image = await ociArchive({ rootfs: [{ arch, tar: first }], ref, sourceDateEpoch: EPOCH, history: "bootstrap int test", out: join(tmp, "image.oci.tar") });
+      if (!image) throw new Error("no image");
       const load = docker(["load", "-i", image.archive]);
       expect(load.code, load.stderr).toBe(0);
       expect(docker(["image", "inspect", "--format", "{{.Id}}", ref]).stdout.trim()).toBe(image.digest);
@@ -96,6 +110,14 @@ export function bootstrapSuite(source: DebSource, arch: DebianArch): void {
       expect(run.code, run.stderr).toBe(0);
       const want = (await Promise.all(debs!.map(readDeb))).map((d) => `${d.name} ${d.version} ${d.arch}`).sort();
       expect(run.stdout.trim().split("\n").sort()).toEqual(want);
+    });
+
+    it("reuses the rootfs when the inputs are unchanged, for the same digest", async (ctx) => {
+      if (skip) return ctx.skip(skip);
+      const t0 = Date.now();
+      const again = await buildBaseImage(baseOpts(debs!));
+      expect(Date.now() - t0).toBeLessThan(60_000);
+      expect(again.digest).toBe(image!.digest);
     });
   });
 }
