@@ -11,12 +11,27 @@ import { DebianError, DebianFetchError, fetchDebs, readArchives } from "../debia
 import { BOOTSTRAP_STAGE } from "../lock/bootstrap.js";
 import { debianKey } from "../lock/lockfile.js";
 import { checkBootstrap } from "../validate/bootstrap.js";
+import { error, type Diagnostic } from "../diag/index.js";
 import { readText, report, UsageError, writeStdout } from "./io.js";
 import { readLockBeside } from "./lock.js";
 import { debianSnapshotOption, debianSourcesOption } from "./options.js";
 
 /** SOURCE_DATE_EPOCH of every base image: 2025-01-01T00:00:00Z. */
 export const BOOTSTRAP_EPOCH = 1735689600;
+
+/** `caisson validate` of a bootstrap definition: its shape, and under --frozen a pinned package set for every architecture. */
+export async function checkBootstrapFile(file: string, text: string, frozen: boolean): Promise<Diagnostic[]> {
+  const checked = checkBootstrap(file, text);
+  if (!checked.definition || !frozen) return checked.diagnostics;
+  const { lock, lockPath } = await readLockBeside(file);
+  const missing = checked.definition.arches.filter((a) => !lock?.debian?.[debianKey(BOOTSTRAP_STAGE, a)]);
+  return [
+    ...checked.diagnostics,
+    ...(missing.length > 0
+      ? [error("unpinned_package", `the Debian package set for ${missing.join(", ")} is not pinned in ${lockPath} (--frozen)`, checked.definition.span, { hint: `run \`caisson lock ${file}\`` })]
+      : []),
+  ];
+}
 
 export function registerBootstrapCommand(cli: Command, failed: () => Error): void {
   cli

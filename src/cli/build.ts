@@ -14,6 +14,7 @@ import { parsePlatform } from "../validate/index.js";
 import { readText, UsageError } from "./io.js";
 import { parseMirror, mirrorUrls } from "../lock/index.js";
 import { DebianError, DebianFetchError, fetchDebs, readArchives } from "../debian/index.js";
+import { isBootstrap } from "../validate/bootstrap.js";
 import { explainSources, frozenDefault, readLockBeside } from "./lock.js";
 
 export interface BuildFlags {
@@ -69,6 +70,7 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
   const rel = relative(context, resolve(file));
   if (rel.startsWith("..")) throw new UsageError(`${file} is outside the build context ${flags.context} (give --context)`);
   const text = await readText(file);
+  if (isBootstrap(file, text)) throw new UsageError(`${file} is a bootstrap definition: build it with \`caisson bootstrap ${file} -o <file.oci.tar>\``);
 
   // Compile locally first: every mistake reported with file:line:col before the engine is involved.
   const platforms = flags.platform?.split(",").map((p) => {

@@ -7,7 +7,8 @@ import type { Diagnostic } from "../diag/index.js";
 import { compileDefinition, hostPlatform, type CompiledPlatform } from "../compile/index.js";
 import { DebianError, readArchives } from "../debian/index.js";
 import { debianSnapshotOption, debianSourcesOption } from "./options.js";
-import { registerBootstrapCommand } from "./bootstrap.js";
+import { checkBootstrapFile, registerBootstrapCommand } from "./bootstrap.js";
+import { isBootstrap } from "../validate/bootstrap.js";
 import { definitionBytes, definitionToDot, dumpDefinition, formatPlatform } from "../llb/index.js";
 import type { Platform } from "../model/index.js";
 import { checkDefinition, parsePlatform } from "../validate/index.js";
@@ -73,6 +74,7 @@ export function mirrorsOption(values: readonly string[] | undefined): Mirror[] {
 async function compileOne(file: string, flags: CompileFlags): Promise<CompiledPlatform> {
   const { platform, format, context, sourceMirror } = flags;
   const text = await readText(file);
+  if (isBootstrap(file, text)) throw new UsageError(`${file} is a bootstrap definition: build it with \`caisson bootstrap ${file} -o <file.oci.tar>\``);
   const build = hostPlatform();
   const requested = platform ? platformsOption(platform) : undefined;
   if (requested && requested.length !== 1) {
@@ -147,6 +149,10 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
       for (const file of files) {
         const text = await readText(file);
         sources.set(file, text);
+        if (isBootstrap(file, text)) {
+          all.push(...(await checkBootstrapFile(file, text, frozenDefault(opts.frozen))));
+          continue;
+        }
         const { definition, diagnostics } = checkDefinition(file, text);
         if (definition && frozenDefault(opts.frozen)) {
           // Every moving reference must be pinned by the lockfile beside the definition.
