@@ -55,8 +55,10 @@ prime_local_image "$REF" "linux/amd64,linux/arm64"
 
 pinned=$(sed -n 's/.*caisson\/debian:bookworm@\(sha256:[0-9a-f]\{64\}\).*/\1/p' images/builder/image.yaml | head -n1)
 if [ "$pinned" != "$digest" ]; then
-  log "WARNING: images/builder/image.yaml pins caisson/debian:bookworm@$pinned, but $LOCK gives $digest:"
-  log "         update the pin there (and in test/fixtures), then caisson lock images/builder/image.yaml"
+  log "images/builder/image.yaml pins caisson/debian:bookworm@$pinned, but $LOCK gives $digest:"
+  log "update the pin there (and in test/fixtures), then caisson lock images/builder/image.yaml"
+  # In CI the repo must be consistent: its lockfile gives exactly the digest its definitions pin.
+  [ "${CI:-}" != true ] || die "the base image pin is stale"
 fi
 echo "$digest" > "$stamp"
 echo "$digest"

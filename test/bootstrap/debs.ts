@@ -1,24 +1,24 @@
-// Where the bootstrap integration test gets its packages: the closure of
-// minbase bookworm for one architecture, as absolute paths of .deb files
-// already verified against their pinned sha256. This is the seam for the
-// lockfile and the fetcher: a DebSource built on them is
-//   (arch) => debPathsFromStore(store, pinsOf(lock, arch))
-// with debPathsFromStore from src/bootstrap.
+// Where the bootstrap integration test gets its packages: exactly the .debs
+// images/debian/image.lock.json pins for the architecture, fetched by sha256
+// into the source store ($CAISSON_SOURCE_STORE, else $CAISSON_CACHE/sources)
+// from this machine's Debian archives, and verified — the same path as
+// `caisson bootstrap`.
 
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { debsIn, type DebianArch } from "../../src/bootstrap/index.js";
+import { join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import type { DebianArch } from "../../src/bootstrap/index.js";
+import { fetchDebs, readArchives } from "../../src/debian/index.js";
+import { parseLockfile } from "../../src/lock/index.js";
 
 /** The closure for `arch`, or undefined when this machine has none to offer. */
 export type DebSource = (arch: DebianArch) => Promise<readonly string[] | undefined>;
 
-/**
- * `$CAISSON_BOOTSTRAP_DEBS/<arch>/*.deb`: a directory prepared by whoever
- * runs the test (the fetcher, or a copy of a previous bootstrap's packages).
- */
-export const debsFromEnv: DebSource = async (arch) => {
-  const dir = process.env["CAISSON_BOOTSTRAP_DEBS"];
-  if (!dir || !existsSync(join(dir, arch))) return undefined;
-  const debs = await debsIn(join(dir, arch));
-  return debs.length ? debs : undefined;
+const ROOT = resolve(import.meta.dirname, "..", "..");
+
+export const debsFromLock: DebSource = async (arch) => {
+  const lockPath = join(ROOT, "images/debian/image.lock.json");
+  const pins = parseLockfile(readFileSync(lockPath, "utf8"), lockPath).debian?.[`rootfs/${arch}`]?.packages;
+  if (!pins) throw new Error(`${lockPath} pins no package set for ${arch}: run caisson lock images/debian/image.yaml`);
+  const store = process.env["CAISSON_SOURCE_STORE"] ?? join(process.env["CAISSON_CACHE"] ?? "/var/cache/caisson", "sources");
+  return (await fetchDebs(pins, { store, archives: await readArchives() })).map((f) => f.file);
 };
