@@ -31,7 +31,7 @@ for f in "$def" $(sed -n 's/^  [a-z0-9_-]*: *\(images\/.*\.ya\?ml\)$/\1/p' "$def
   awk '/^ *debian: /{split($2, a, "="); pkg=a[1]; ver=a[2]} /^ *sha256: / && pkg {print pkg, ver, $2; pkg=""}' "$f"
 done | sort -u | while read -r pkg version sha; do
   [ -e "$store/$sha" ] && continue
-  bash hack/fetch-sources.sh "$pkg=${version#*:}" >/dev/null
+  bash hack/fetch-sources.sh "$pkg=$version" >/dev/null
   [ -e "$store/$sha" ] || echo "build.sh: warning: $pkg $version gave no file with sha256 $sha" >&2
 done
 
