@@ -25,7 +25,7 @@ import { performance } from "node:perf_hooks";
 const ROOT = join(import.meta.dirname, "..");
 const CLI = join(ROOT, "bin/caisson.js");
 const DOCKER = process.env.CAISSON_DOCKER ?? process.env.DOCKER ?? "/usr/bin/docker";
-const BASE = "docker.io/caisson/debian:bookworm@sha256:5226f9eda6d54b472cedb363e4832a3308472f6c02244fff060cf8b62981a08d";
+const BASE = "docker.io/caisson/debian:bookworm@sha256:d757fb0e12b1304ed12095dfc93b37afc7f33623a62f45707945b94262f96032";
 const PLATFORMS = "linux/amd64,linux/arm64";
 const APT =
   "apt-get update -q && apt-get install -q -y --no-install-recommends " +

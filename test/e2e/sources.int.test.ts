@@ -83,7 +83,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("sha256-pinned sources and 
         "  patches: { path: patches }",
         "stages:",
         "  build:",
-        "    from: caisson/debian:bookworm@sha256:5226f9eda6d54b472cedb363e4832a3308472f6c02244fff060cf8b62981a08d",
+        "    from: caisson/debian:bookworm@sha256:d757fb0e12b1304ed12095dfc93b37afc7f33623a62f45707945b94262f96032",
         `    patches: [{ from: patches, path: /fix.patch, sha256: ${sha256("not the patch")} }]`,
         `    run: ["echo ${nonce} > /built"]`,
         "image:",
