@@ -35,6 +35,8 @@ key=$(cat "$DEF" "$LOCK" src/bootstrap/*.ts src/cli/bootstrap.ts | sha256sum | c
 stamp=$BASE_DIR/$key.digest
 if [ -s "$stamp" ] && [ "$("$DOCKER" image inspect --format '{{.Id}}' "$REF" 2>/dev/null || true)" = "$(cat "$stamp")" ]; then
   log "$REF already in the engine at $(cat "$stamp")"
+  # Loaded before priming existed, or by hand: make the digest resolve locally all the same.
+  prime_local_image "$REF" "linux/amd64,linux/arm64"
   cat "$stamp"
   exit 0
 fi
