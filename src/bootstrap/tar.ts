@@ -1,6 +1,7 @@
 // Just enough tar for the bootstrap: listing a (pax / GNU / ustar) archive
 // with each member's data offset, and writing a deterministic ustar archive
 // from in-memory data and files on disk.
+import { tarHeader } from "../engine/tar.js";
 import { createReadStream } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import type { Writable } from "node:stream";
@@ -136,41 +137,13 @@ export type TarSource =
   | { readonly type: "file"; readonly path: string; readonly data: Uint8Array }
   | { readonly type: "file"; readonly path: string; readonly file: string; readonly size: number };
 
-function octal(n: number, width: number): string {
-  const s = n.toString(8);
-  if (s.length > width - 1) throw new BootstrapError(`tar: ${n} does not fit a ${width}-byte field`);
-  return s.padStart(width - 1, "0") + "\0";
-}
-
 /** A ustar header: owner 0:0, mode 0644 / 0755, the given mtime. */
 export function ustarHeader(e: { readonly type: "dir" | "file"; readonly path: string }, size: number, mtime: number): Buffer {
-  const h = Buffer.alloc(512);
-  const path = e.type === "dir" && !e.path.endsWith("/") ? `${e.path}/` : e.path;
-  let name = path;
-  let prefix = "";
-  if (Buffer.byteLength(path) > 100) {
-    const i = path.lastIndexOf("/", path.length - 2);
-    prefix = path.slice(0, i);
-    name = path.slice(i + 1);
-    if (i <= 0 || Buffer.byteLength(prefix) > 155 || Buffer.byteLength(name) > 100) {
-      throw new BootstrapError(`tar: path too long for ustar: ${path}`);
-    }
+  try {
+    return tarHeader(e.type === "dir" ? { type: "dir", path: e.path } : { type: "file", path: e.path, data: new Uint8Array(0) }, size, mtime);
+  } catch (err) {
+    throw new BootstrapError((err as Error).message);
   }
-  h.write(name, 0, 100, "utf8");
-  h.write(octal(e.type === "dir" ? 0o755 : 0o644, 8), 100, "ascii");
-  h.write(octal(0, 8), 108, "ascii");
-  h.write(octal(0, 8), 116, "ascii");
-  h.write(octal(size, 12), 124, "ascii");
-  h.write(octal(mtime, 12), 136, "ascii");
-  h.write("        ", 148, "ascii");
-  h.write(e.type === "dir" ? "5" : "0", 156, "ascii");
-  h.write("ustar\0", 257, "ascii");
-  h.write("00", 263, "ascii");
-  h.write(prefix, 345, 155, "utf8");
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(octal(sum, 7) + " ", 148, "ascii");
-  return h;
 }
 
 function write(out: Writable, b: Uint8Array): Promise<void> {

@@ -10,7 +10,9 @@ export type TarEntry =
 export const TAR_MTIME = 1735689600;
 
 function octal(n: number, width: number): string {
-  return n.toString(8).padStart(width - 1, "0") + "\0";
+  const s = n.toString(8);
+  if (s.length > width - 1) throw new Error(`tar: ${n} does not fit a ${width}-byte field`);
+  return s.padStart(width - 1, "0") + "\0";
 }
 
 function splitName(path: string): { name: string; prefix: string } {
@@ -24,7 +26,8 @@ function splitName(path: string): { name: string; prefix: string } {
   throw new Error(`tar: path too long for ustar: ${path}`);
 }
 
-function header(e: TarEntry, size: number): Buffer {
+/** The 512-byte ustar header of `e` holding `size` bytes, dated `mtime` (seconds). */
+export function tarHeader(e: TarEntry, size: number, mtime = TAR_MTIME): Buffer {
   const h = Buffer.alloc(512);
   const path = e.type === "dir" && !e.path.endsWith("/") ? e.path + "/" : e.path;
   const { name, prefix } = splitName(path);
@@ -36,7 +39,7 @@ function header(e: TarEntry, size: number): Buffer {
   h.write(octal(uid, 8), 108, "ascii");
   h.write(octal(gid, 8), 116, "ascii");
   h.write(octal(size, 12), 124, "ascii");
-  h.write(octal(TAR_MTIME, 12), 136, "ascii");
+  h.write(octal(mtime, 12), 136, "ascii");
   h.write("        ", 148, "ascii");
   h.write(e.type === "file" ? "0" : e.type === "dir" ? "5" : "2", 156, "ascii");
   if (e.type === "symlink") h.write(e.target, 157, 100, "utf8");
@@ -54,7 +57,7 @@ export function tar(entries: readonly TarEntry[]): Buffer {
   const parts: Uint8Array[] = [];
   for (const e of entries) {
     const data = e.type === "file" ? e.data : new Uint8Array(0);
-    parts.push(header(e, data.length));
+    parts.push(tarHeader(e, data.length));
     if (data.length > 0) {
       parts.push(data);
       const pad = (512 - (data.length % 512)) % 512;
