@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { dockerBinary, runDocker } from "../engine/docker.js";
+import { parsePlatform as parsePlatformText } from "../platform/index.js";
 import { platformDirs, readRootDir } from "./dir.js";
 import { ImageFs } from "./fs.js";
 import { ImageReadError, platformString, readOciArchive, readOciLayoutDir, type ImageSource, type OciImageConfig, type OciPlatform } from "./oci.js";
@@ -87,18 +88,11 @@ export class CheckError extends Error {
   override readonly name = "CheckError";
 }
 
-const ARCH_ALIASES: Readonly<Record<string, string>> = {
-  x86_64: "amd64", "x86-64": "amd64", aarch64: "arm64", armhf: "arm", armv7l: "arm", i386: "386", i686: "386",
-};
-
-/** `linux/amd64`, `amd64`, `x86_64`, `linux/arm64/v8` … → a platform. */
+/** `linux/amd64`, `amd64`, `x86_64`, `linux/arm64/v8` … → a platform (src/platform; a bare architecture is linux's). */
 export function parsePlatform(s: string): OciPlatform {
-  const parts = s.trim().toLowerCase().split("/");
-  const [os, arch, variant] = parts.length === 1 ? ["linux", parts[0], undefined] : parts;
-  if (!os || !arch || parts.length > 3) throw new CheckError(`malformed platform ${JSON.stringify(s)} (want os/arch[/variant])`);
-  const architecture = ARCH_ALIASES[arch] ?? arch;
-  const v = architecture === "arm64" && variant === "v8" ? undefined : variant;
-  return { os, architecture, ...(v ? { variant: v } : {}) };
+  const r = parsePlatformText(s.includes("/") ? s : `linux/${s}`);
+  if (!r.ok) throw new CheckError(`${r.message} (${r.hint})`);
+  return r.value;
 }
 
 function platformMatches(want: OciPlatform, have: OciPlatform): boolean {
@@ -177,9 +171,16 @@ function fromSource(src: ImageSource): PlatformInput[] {
     ...(img.manifestDigest ? { manifestDigest: img.manifestDigest } : {}),
     config: img.config,
     load: async () => {
-      const tars = await Promise.all(img.layers.map((l) => l.read()));
+      const where = img.platform ? platformString(img.platform) : "the image";
+      const tars = await Promise.all(img.layers.map((l) => l.read().catch((e: unknown) => layerError(e, l.digest, where))));
       const fs = new ImageFs();
-      for (const t of tars) fs.applyLayer(readTar(t));
+      for (const [i, t] of tars.entries()) {
+        try {
+          fs.applyLayer(readTar(t));
+        } catch (e) {
+          layerError(e, img.layers[i]?.digest ?? `#${i}`, where);
+        }
+      }
       return fs;
     },
   }));
@@ -238,12 +239,35 @@ async function openInput(input: CheckInput, opts: CheckOptions): Promise<{ input
         return { inputs: fromSource(src), notes: [...src.notes] };
       }
       const sub = platformDirs(input.ref);
-      if (sub) return { inputs: sub.map((s) => ({ platform: s.platform, config: opts.config, load: async () => readRootDir(s.path) })), notes: [] };
-      return { inputs: [{ platform: undefined, config: opts.config, load: async () => readRootDir(input.ref) }], notes: [] };
+      const readDir = (path: string) => async () => {
+        try {
+          return await readRootDir(path);
+        } catch (e) {
+          if (typeof (e as NodeJS.ErrnoException).syscall === "string") throw new CheckError(`${path} cannot be read: ${(e as Error).message}`);
+          throw e;
+        }
+      };
+      if (sub) return { inputs: sub.map((s) => ({ platform: s.platform, config: opts.config, load: readDir(s.path) })), notes: [] };
+      return { inputs: [{ platform: undefined, config: opts.config, load: readDir(input.ref) }], notes: [] };
     }
     default:
       throw new CheckError(`unknown input kind ${JSON.stringify((input as { kind: unknown }).kind)}`);
   }
+}
+
+/**
+ * A layer that cannot be read (corrupt gzip, not a tar, truncated, an
+ * unsupported compression) is bad input, a CheckError naming the layer; any
+ * other exception is a bug and stays one.
+ */
+function layerError(e: unknown, digest: string, where: string): never {
+  const err = e as NodeJS.ErrnoException;
+  const zlib = typeof err?.code === "string" && err.code.startsWith("Z_");
+  if (e instanceof ImageReadError || (e instanceof Error && e.name === "TarError") || zlib || e instanceof RangeError || typeof err?.syscall === "string") {
+    const what = zlib ? `corrupt compressed data (${err.message})` : err.message;
+    throw new CheckError(`layer ${digest} of ${where} cannot be read: ${what}`);
+  }
+  throw e;
 }
 
 function wrap(e: unknown): never {

@@ -1,6 +1,6 @@
 // What BuildKit tells a gateway frontend through its environment, parsed.
 // Pure: takes an env record, returns data or throws FrontendOptionError.
-import type { Platform } from "../model/index.js";
+import { parsePlatform as parsePlatformText, type Platform } from "../platform/index.js";
 
 /** One environment variable per option: BUILDKIT_FRONTEND_OPT_<i>=<key>=<value>. */
 export const OPT_PREFIX = "BUILDKIT_FRONTEND_OPT_";
@@ -72,31 +72,15 @@ export function frontendOpts(env: Readonly<Record<string, string | undefined>>):
   return new Map(entries.map(([, k, v]) => [k, v]));
 }
 
-const ARCH_ALIASES: Readonly<Record<string, string>> = {
-  x86_64: "amd64",
-  "x86-64": "amd64",
-  aarch64: "arm64",
-  armhf: "arm",
-  armel: "arm",
-  i386: "386",
-  i686: "386",
-};
-
 /**
- * Parses `os/arch[/variant]` and normalises it the containerd way:
- * x86_64 → amd64, aarch64 → arm64 (arm64/v8 → arm64), arm → arm/v7.
+ * Parses `os/arch[/variant]` and normalises it (src/platform): x86_64 →
+ * amd64, aarch64 → arm64 (arm64/v8 → arm64), arm → arm/v7. A platform caisson
+ * does not build for is refused, with the supported list.
  */
 export function parsePlatform(spec: string): Platform {
-  const parts = spec.trim().toLowerCase().split("/");
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === "")) {
-    throw new FrontendOptionError(`platform "${spec}": want os/arch or os/arch/variant`);
-  }
-  const [os, rawArch, rawVariant] = parts as [string, string, string | undefined];
-  const architecture = ARCH_ALIASES[rawArch] ?? rawArch;
-  let variant = rawVariant;
-  if (architecture === "arm64" && variant === "v8") variant = undefined;
-  if (architecture === "arm" && variant === undefined) variant = "v7";
-  return variant ? { os, architecture, variant } : { os, architecture };
+  const r = parsePlatformText(spec);
+  if (!r.ok) throw new FrontendOptionError(`${r.message} (${r.hint})`);
+  return r.value;
 }
 
 /** A comma-separated platform list; empty entries are ignored. */

@@ -1,4 +1,4 @@
-import { LineIndex, error, type Diagnostic } from "../diag/index.js";
+import { LineIndex, error } from "../diag/index.js";
 import {
   State,
   formatPlatform,
@@ -11,8 +11,11 @@ import {
   type SourceFile,
   type SourceLocation,
 } from "../llb/index.js";
-import { dpkgArch, type DebPin, type FromRef, type ImageDefinition, type Platform, type SourceSpec, type Span, type Stage } from "../model/index.js";
-import { COLLECT_LIBS_SCRIPT } from "./collect-libs.js";
+import { dpkgArch, type FromRef, type ImageDefinition, type Platform, type SourceSpec, type Span, type Stage } from "../model/index.js";
+import { archInfo, SUPPORTED_PLATFORMS } from "../platform/index.js";
+import { debUrl, installDebs } from "./debs.js";
+import { LowerError } from "./errors.js";
+import { applyPatchesScript, COLLECT_LIBS_SCRIPT } from "./scripts.js";
 import { imageConfig, type ImageConfig } from "./image-config.js";
 import { gnuTriple, platformEnv, toolchainEnv } from "./toolchain.js";
 
@@ -39,13 +42,7 @@ export interface LowerOptions {
   readonly definitions?: ReadonlyMap<string, ImageDefinition>;
 }
 
-/** A definition that validates but cannot be lowered as asked (e.g. a source nothing can serve). */
-export class LowerError extends Error {
-  override readonly name = "LowerError";
-  constructor(readonly diagnostic: Diagnostic) {
-    super(diagnostic.message);
-  }
-}
+export { LowerError };
 
 /** One SourceFile per definition text, so a source map lists each file once. */
 const sourceFiles = new WeakMap<ImageDefinition, SourceFile>();
@@ -80,11 +77,6 @@ interface SourceState {
   readonly root: string;
 }
 
-/** Quotes a string for POSIX sh. */
-function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 function joinPath(root: string, path: string): string {
   const parts = `${root}/${path}`.split("/").filter((p) => p !== "" && p !== ".");
   return "/" + parts.join("/");
@@ -98,6 +90,15 @@ function joinPath(root: string, path: string): string {
  */
 export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredImage {
   const { buildPlatform: build, target } = opts;
+  for (const [p, what] of [[build, "build"], [target, "target"]] as const) {
+    if (archInfo(p) === undefined) {
+      throw new LowerError(
+        error("invalid_platform", `cannot build on or for ${formatPlatform(p)} (the ${what} platform): caisson has no toolchain for it`, { file: def.file, start: 0, end: 0 }, {
+          hint: `supported: ${SUPPORTED_PLATFORMS.join(", ")}`,
+        }),
+      );
+    }
+  }
   const lines = new LineIndex(def.text);
   const file = sourceFileOf(def);
   const at = (span: Span): SourceLocation[] => {
@@ -316,13 +317,8 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
         mountOf.set(p.from, dest);
         patchMounts.push({ type: "bind", dest, ...(src.state.output ? { source: src.state.output } : {}), ...(src.root !== "/" ? { selector: src.root } : {}), readonly: true });
       }
-      const script = ["set -eu"];
-      for (const p of stage.patches) {
-        const f = `${mountOf.get(p.from)}${p.path}`;
-        script.push(`echo ${shq(`${p.sha256}  ${f}`)} | sha256sum -c --quiet - || { echo ${shq(`caisson: patch ${p.path} does not match its sha256`)} >&2; exit 1; }`);
-        script.push(`echo ${shq(`caisson: applying ${p.path}`)} >&2; patch -p${p.strip} --forward --batch --no-backup-if-mismatch < ${shq(f)}`);
-      }
-      state = state.run(["/bin/sh", "-c", script.join("\n")], {
+      const script = applyPatchesScript(stage.patches, (p) => `${mountOf.get(p.from)}${p.path}`);
+      state = state.run(["/bin/sh", "-c", script], {
         mounts: patchMounts,
         customName: `${label}: apply ${stage.patches.length} patch${stage.patches.length === 1 ? "" : "es"}`,
         locations: at(stage.patches[0]!.span),
@@ -420,64 +416,4 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
       ? base.file(actions, { customName: `[${formatPlatform(target)}] image: assemble the runtime filesystem`, locations: at(img.span) })
       : base;
   return { platform: target, state, config: imageConfig(def, target), emulated };
-}
-
-/** Where the engine downloads a pinned .deb: the content-addressed mirror, else its archive by pool path. */
-function debUrl(pin: DebPin, opts: LowerOptions, stage: string, span: Span): string {
-  if (opts.sourceMirror) return `${opts.sourceMirror.replace(/\/+$/, "")}/sha256/${pin.sha256}`;
-  const archive = opts.debianArchives?.[pin.archive];
-  if (archive === undefined) {
-    throw new LowerError(
-      error("no_debian_archive", `stage "${stage}": ${pin.name} ${pin.version} comes from the Debian archive "${pin.archive}", which no apt source names`, span, {
-        hint:
-          "`caisson build` serves pinned .debs from its source store; `caisson compile` takes the archives from this machine's apt sources (or --debian-sources FILE); " +
-          "through the frontend, give --build-arg CAISSON_DEBIAN_ARCHIVES=debian=<URI>,debian-security=<URI>",
-      }),
-    );
-  }
-  return `${archive.replace(/\/+$/, "")}/${pin.path}`;
-}
-
-/** Where the pinned .deb files are mounted while they are installed. */
-const DEB_DIR = "/var/cache/caisson/debs";
-
-/**
- * Installs exactly `pins` into `state`: each .deb an http source pinned by
- * sha256 (the engine verifies every byte), gathered into one directory and
- * installed by apt from the files alone, as root with no network — no
- * package index is read, so nothing but the pins can go in.
- */
-function installDebs(
-  state: State,
-  pins: readonly DebPin[],
-  arch: string,
-  o: { customName: string; locations: SourceLocation[] | undefined; url: (pin: DebPin) => string },
-): State {
-  const files = pins.map((p) => ({ pin: p, file: p.path.slice(p.path.lastIndexOf("/") + 1) }));
-  const debs = State.scratch().file(
-    files.map(({ pin, file }): FileAction => ({
-      kind: "copy",
-      source: State.of(httpSource(o.url(pin), pin.sha256, { filename: file, customName: `deb ${pin.name}_${pin.version}_${pin.arch}`, ...(o.locations ? { locations: o.locations } : {}) })).output,
-      src: `/${file}`,
-      dest: `/${file}`,
-      timestamp: EPOCH,
-    })),
-    { customName: `${o.customName}: gather`, ...(o.locations ? { locations: o.locations } : {}) },
-  );
-  const foreign = [...new Set(pins.map((p) => p.arch).filter((a) => a !== "all" && a !== arch))].sort();
-  const script = [
-    "set -e",
-    ...foreign.map((a) => `dpkg --add-architecture ${a}`),
-    `DEBIAN_FRONTEND=noninteractive apt-get install -q -y --no-install-recommends -o Dir::Cache::pkgcache= -o Dir::Cache::srcpkgcache= ${files.map(({ file }) => shq(`${DEB_DIR}/${file}`)).join(" ")}`,
-    // Logs and caches that only record when the step ran.
-    "rm -f /var/log/dpkg.log /var/log/alternatives.log /var/log/apt/history.log /var/log/apt/term.log /var/log/apt/eipp.log.xz /var/cache/ldconfig/aux-cache",
-  ].join("\n");
-  return state
-    .withUser("root")
-    .withNetwork("none")
-    .run(["/bin/sh", "-c", script], {
-      customName: o.customName,
-      ...(o.locations ? { locations: o.locations } : {}),
-      mounts: [{ type: "bind", dest: DEB_DIR, ...(debs.output ? { source: debs.output } : {}), readonly: true }],
-    });
 }

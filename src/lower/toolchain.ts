@@ -1,30 +1,11 @@
-import type { Hardening, Platform } from "../model/index.js";
+import type { Hardening } from "../model/index.js";
+import { formatPlatform, gnuTriple, type Platform } from "../platform/index.js";
 
-/** GNU triple (Debian multiarch tuple) of a Linux platform. */
-export function gnuTriple(p: Platform): string {
-  switch (p.architecture) {
-    case "amd64":
-      return "x86_64-linux-gnu";
-    case "arm64":
-      return "aarch64-linux-gnu";
-    case "arm":
-      return "arm-linux-gnueabihf";
-    case "386":
-      return "i686-linux-gnu";
-    case "ppc64le":
-      return "powerpc64le-linux-gnu";
-    case "s390x":
-      return "s390x-linux-gnu";
-    case "riscv64":
-      return "riscv64-linux-gnu";
-    default:
-      return `${p.architecture}-linux-gnu`;
-  }
-}
+export { gnuTriple };
 
 /** The variables BuildKit's Dockerfile frontend defines for a build and a target platform. */
 export function platformEnv(build: Platform, target: Platform, withTarget: boolean): [string, string][] {
-  const id = (p: Platform) => (p.variant ? `${p.os}/${p.architecture}/${p.variant}` : `${p.os}/${p.architecture}`);
+  const id = formatPlatform;
   const env: [string, string][] = [
     ["BUILDPLATFORM", id(build)],
     ["BUILDOS", build.os],

@@ -10,26 +10,12 @@ export interface Span {
   readonly end: number;
 }
 
-/** An OCI platform, normalised the containerd way (x86_64 → amd64, aarch64 → arm64). */
-export interface Platform {
-  readonly os: string;
-  readonly architecture: string;
-  readonly variant?: string;
-}
+import type { Platform } from "../platform/index.js";
 
-/** The dpkg architecture of a platform (the name apt and `packages:` use): amd64, arm64, armhf, i386, ppc64el, … */
-export function dpkgArch(p: Platform): string {
-  switch (p.architecture) {
-    case "arm":
-      return p.variant === "v5" ? "armel" : "armhf";
-    case "386":
-      return "i386";
-    case "ppc64le":
-      return "ppc64el";
-    default:
-      return p.architecture;
-  }
-}
+/** An OCI platform, normalised the containerd way (src/platform). */
+export type { Platform };
+/** The dpkg architecture of a platform (src/platform). */
+export { dpkgArch } from "../platform/index.js";
 
 /** A value together with where it was written. */
 export interface Located<T> {

@@ -1,60 +1,13 @@
-// Pure parsers for the small languages inside string values: platforms,
-// image references, paths, ports, durations, capabilities.
+// Pure parsers for the small languages inside string values: image
+// references, paths, ports, durations, capabilities (platforms are
+// src/platform's).
 import { posix } from "node:path";
-import type { Platform } from "../model/index.js";
+import { DPKG_ARCHITECTURES } from "../platform/index.js";
 
-export const SUPPORTED_PLATFORMS = ["amd64", "arm64", "arm/v7", "386", "ppc64le", "s390x", "riscv64"] as const;
-
-/** Architecture aliases, the containerd way. */
-const ARCH_ALIASES: Record<string, string> = {
-  x86_64: "amd64",
-  "x86-64": "amd64",
-  amd64: "amd64",
-  aarch64: "arm64",
-  arm64: "arm64",
-  armhf: "arm",
-  armel: "arm",
-  arm: "arm",
-  armv7l: "arm",
-  i386: "386",
-  i686: "386",
-  "386": "386",
-  ppc64le: "ppc64le",
-  s390x: "s390x",
-  riscv64: "riscv64",
-};
+export { DPKG_ARCHITECTURES };
+export { formatPlatform as platformString, parsePlatform, SUPPORTED_PLATFORMS } from "../platform/index.js";
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; message: string; hint?: string };
-
-/** Parses os/arch[/variant] and normalises it (x86_64→amd64, aarch64→arm64, arm→arm/v7). */
-export function parsePlatform(text: string): ParseResult<Platform> {
-  const parts = text.trim().toLowerCase().split("/");
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === "")) {
-    return { ok: false, message: `platform "${text}" must be os/arch[/variant]`, hint: "e.g. linux/amd64 or linux/arm/v7" };
-  }
-  const [os = "", rawArch = "", rawVariant] = parts;
-  if (os !== "linux") return { ok: false, message: `unsupported operating system "${os}" in platform "${text}"`, hint: "only linux is supported" };
-  const arch = ARCH_ALIASES[rawArch];
-  const supported = `supported: ${SUPPORTED_PLATFORMS.map((p) => `linux/${p}`).join(", ")}`;
-  if (arch === undefined) return { ok: false, message: `unknown architecture "${rawArch}" in platform "${text}"`, hint: supported };
-  let variant = rawVariant;
-  if (arch === "arm64") {
-    if (variant !== undefined && variant !== "v8") return { ok: false, message: `unsupported variant "${variant}" in platform "${text}"`, hint: supported };
-    variant = undefined;
-  } else if (arch === "arm") {
-    if (rawArch === "armv7l" && variant === undefined) variant = "v7";
-    variant ??= "v7";
-    if (variant !== "v7") return { ok: false, message: `unsupported variant "${variant}" in platform "${text}"`, hint: supported };
-  } else if (variant !== undefined) {
-    return { ok: false, message: `unsupported variant "${variant}" in platform "${text}"`, hint: supported };
-  }
-  return { ok: true, value: variant === undefined ? { os, architecture: arch } : { os, architecture: arch, variant } };
-}
-
-/** "linux/arm/v7". */
-export function platformString(p: Platform): string {
-  return `${p.os}/${p.architecture}${p.variant !== undefined ? `/${p.variant}` : ""}`;
-}
 
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -200,9 +153,6 @@ export function parseDebianSource(text: string): ParseResult<{ package: string; 
   return { ok: false, message: `"${version}" is not a Debian version`, hint: why };
 }
 
-/** dpkg architecture names a `packages:` entry may be qualified with (`libc6:arm64`) or keyed by. */
-export const DPKG_ARCHITECTURES = ["amd64", "arm64", "armhf", "i386", "ppc64el", "s390x", "riscv64"] as const;
-
 /** A Debian binary package to install: `name`, `name=version`, `name:arch`, `name:arch=version`. */
 export interface DebianPackageSpec {
   readonly name: string;
@@ -226,7 +176,7 @@ export function parseDebianPackage(text: string): ParseResult<DebianPackageSpec>
       hint: lower !== name && DEBIAN_PACKAGE.test(lower) ? `package names are lower-case: write "${lower}"` : "names are at least 2 of a-z, 0-9, '+', '-', '.', starting with a letter or digit",
     };
   }
-  if (arch !== undefined && !(DPKG_ARCHITECTURES as readonly string[]).includes(arch)) {
+  if (arch !== undefined && !DPKG_ARCHITECTURES.includes(arch)) {
     return { ok: false, message: `"${arch}" is not a dpkg architecture caisson knows`, hint: `write ${name}:<arch> with one of ${DPKG_ARCHITECTURES.join(", ")}` };
   }
   if (version === undefined) return { ok: true, value: arch === undefined ? { name } : { name, arch } };

@@ -4,12 +4,14 @@
 // rewrites the file with UPDATE=1. Semantic rules (references, cycles,
 // platforms, paths) live in semantic.ts; they need more than a schema can say.
 
+import { DPKG_ARCHITECTURES, SUPPORTED_PLATFORMS } from "../platform/index.js";
+
 const NAME = "^[a-z0-9][a-z0-9._-]*$";
 /** `<source package>=<Debian version>`; refs.ts parses it again to say what is wrong. */
 const DEBIAN_SOURCE = "^[a-z0-9][a-z0-9+.-]+=(?:[0-9]+:)?[0-9](?:[A-Za-z0-9.+~]*|[A-Za-z0-9.+~-]*-[A-Za-z0-9.+~]+)$";
 
-/** dpkg architectures (refs.ts DPKG_ARCHITECTURES). */
-const DPKG_ARCHES = ["amd64", "arm64", "armhf", "i386", "ppc64el", "s390x", "riscv64"];
+/** dpkg architectures of the supported platforms (src/platform). */
+const DPKG_ARCHES = [...DPKG_ARCHITECTURES];
 /** `<package>[:<arch>][=<version>]`; refs.ts parses it again to say what is wrong. */
 const DEBIAN_PACKAGE = `^[a-z0-9][a-z0-9+.-]+(?::(?:${DPKG_ARCHES.join("|")}))?(?:=(?:[0-9]+:)?[0-9](?:[A-Za-z0-9.+~]*|[A-Za-z0-9.+~-]*-[A-Za-z0-9.+~]+))?$`;
 
@@ -37,7 +39,7 @@ export const imageSchema = {
     platforms: {
       type: "array",
       description:
-        "Target platforms as os/arch[/variant], at least one. Supported: linux/amd64, linux/arm64, linux/arm/v7, linux/386, linux/ppc64le, linux/s390x, linux/riscv64 (x86_64, aarch64, arm are accepted and normalised).",
+        `Target platforms as os/arch[/variant], at least one. Supported: ${SUPPORTED_PLATFORMS.join(", ")} (x86_64, aarch64, arm are accepted and normalised).`,
       minItems: 1,
       items: str("A target platform, e.g. linux/amd64.", { minLength: 1 }),
     },

@@ -32,7 +32,11 @@ describe("frontend options", () => {
     expect(parsePlatform("linux/aarch64")).toEqual({ os: "linux", architecture: "arm64" });
     expect(parsePlatform("linux/arm64/v8")).toEqual({ os: "linux", architecture: "arm64" });
     expect(parsePlatform("linux/arm")).toEqual({ os: "linux", architecture: "arm", variant: "v7" });
-    expect(parsePlatform("Linux/ARM/v6")).toEqual({ os: "linux", architecture: "arm", variant: "v6" });
+    expect(parsePlatform("Linux/ARM/v7")).toEqual({ os: "linux", architecture: "arm", variant: "v7" });
+    // Platforms caisson does not build for are refused, never given a made-up toolchain.
+    expect(() => parsePlatform("Linux/ARM/v6")).toThrow(/not supported/);
+    expect(() => parsePlatform("windows/amd64")).toThrow(/Linux images only/);
+    expect(() => parsePlatform("linux/mips")).toThrow(FrontendOptionError);
     expect(parsePlatformList("linux/amd64, linux/arm64,")).toEqual([AMD64, { os: "linux", architecture: "arm64" }]);
     expect(() => parsePlatform("amd64")).toThrow(FrontendOptionError);
     expect(() => parsePlatform("linux//v7")).toThrow(FrontendOptionError);
