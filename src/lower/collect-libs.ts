@@ -3,17 +3,20 @@
  * the binaries, that copies into /caisson-out exactly the shared libraries
  * and dynamic loader those binaries need, found through their ELF headers
  * (readelf works on any target's ELF files, so no target code runs).
- * Arguments: the target's GNU triple, then the binaries' paths.
- * Libraries land in /lib/<triple>/ (the loader's built-in search path on
- * Debian), the loader at its PT_INTERP path. A library found for another
+ * Arguments: the target's Debian multiarch directory, its GNU triple (they
+ * differ for linux/386: i386-linux-gnu, i686-linux-gnu), then the binaries'
+ * paths. Libraries are looked for in the multiarch directories, then in the
+ * cross toolchain's /usr/<triple>/lib, and land in /lib/<multiarch>/ (the
+ * loader's built-in search path on Debian, where `caisson check` looks), the
+ * loader at its PT_INTERP path. A library found for another
  * machine type than the binary's is skipped, so a build host's own copy is
  * never taken for the target's.
  */
 export const COLLECT_LIBS_SCRIPT = `set -eu
-triple="$1"; shift
+multiarch="$1"; triple="$2"; shift 2
 command -v readelf >/dev/null || { echo "caisson: libraries: true needs readelf (Debian's binutils) in the stage that built $*" >&2; exit 1; }
 out=/caisson-out
-dirs="/lib/$triple /usr/lib/$triple /usr/$triple/lib /lib /usr/lib"
+dirs="/lib/$multiarch /usr/lib/$multiarch /usr/$triple/lib /lib /usr/lib"
 seen=" "
 machine() { readelf -h "$1" 2>/dev/null | sed -n 's/^ *Machine: *//p'; }
 put() { mkdir -p "$out\${2%/*}"; cp -L "$1" "$out$2"; }
@@ -28,7 +31,7 @@ walk() {
     case "$seen" in *" $lib "*) continue ;; esac
     seen="$seen$lib "
     path=$(find_lib "$lib" "$2") || { echo "caisson: $1 needs $lib, which is not in $dirs for $2" >&2; exit 1; }
-    put "$path" "/lib/$triple/$lib"
+    put "$path" "/lib/$multiarch/$lib"
     walk "$path" "$2"
   done
 }

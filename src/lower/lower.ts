@@ -12,12 +12,12 @@ import {
   type SourceLocation,
 } from "../llb/index.js";
 import { dpkgArch, type FromRef, type ImageDefinition, type Platform, type SourceSpec, type Span, type Stage } from "../model/index.js";
-import { archInfo, SUPPORTED_PLATFORMS } from "../platform/index.js";
+import { archInfo, gnuTriple, multiarchDir, SUPPORTED_PLATFORMS } from "../platform/index.js";
 import { debUrl, installDebs } from "./debs.js";
 import { LowerError } from "./errors.js";
 import { applyPatchesScript, COLLECT_LIBS_SCRIPT } from "./scripts.js";
 import { imageConfig, type ImageConfig } from "./image-config.js";
-import { gnuTriple, platformEnv, toolchainEnv } from "./toolchain.js";
+import { platformEnv, toolchainEnv } from "./toolchain.js";
 
 export interface LowerOptions {
   /** Where commands run: the engine's own platform. */
@@ -362,7 +362,6 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
   for (const c of img.copy) {
     if (c.libraries && c.fromKind === "stage") needLibs.set(c.from, [...(needLibs.get(c.from) ?? []), c.src]);
   }
-  const triple = gnuTriple(target);
 
   for (const c of img.copy) {
     const from =
@@ -386,7 +385,7 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
     const stage = stagesByName.get(stageName) as Stage;
     const collected = lowerStage(stage)
       .withNetwork("none")
-      .run(["/bin/sh", "-c", COLLECT_LIBS_SCRIPT, "collect-libs", triple, ...bins], {
+      .run(["/bin/sh", "-c", COLLECT_LIBS_SCRIPT, "collect-libs", multiarchDir(target), gnuTriple(target), ...bins], {
         mounts: [{ type: "bind", dest: COLLECT_DIR }],
         customName: `[${formatPlatform(target)}] ${stageName}: collect the libraries of ${bins.join(", ")}`,
         locations: at(stage.span),
