@@ -159,8 +159,12 @@ export function readTar(buf: Uint8Array): TarRecord[] {
   let globalPax: Pax = {};
   let longName: string | undefined;
   let longLink: string | undefined;
+  let ended = false;
   while (off + BLOCK <= buf.length) {
-    if (isZeroBlock(buf, off)) break;
+    if (isZeroBlock(buf, off)) {
+      ended = true;
+      break;
+    }
     if (!checksumOk(buf, off)) throw new TarError("header checksum mismatch", off);
     const flag = String.fromCharCode(buf[off + 156] ?? 0);
     const headerSize = numeric(buf, off + 124, 12, off, "size");
@@ -244,5 +248,7 @@ export function readTar(buf: Uint8Array): TarRecord[] {
     longName = longLink = undefined;
     off = next;
   }
+  // A layer cut short at a block boundary still lacks the end-of-archive blocks every tar writer adds.
+  if (!ended && off > 0) throw new TarError("no end-of-archive marker: the archive is truncated", off);
   return out;
 }

@@ -1,14 +1,16 @@
 // `caisson build`: validate and resolve locally (so mistakes are reported
 // before the engine starts), serve the source store on loopback, then build
 // on the engine through the caisson frontend.
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { hasErrors } from "../diag/index.js";
 import { compileDefinition, hostPlatform } from "../compile/index.js";
-import { buildWithEngine, EngineError, type EngineOutput } from "../engine/index.js";
+import { buildWithEngine, checkOutputDest, EngineError, OutputRefused, type EngineOutput } from "../engine/index.js";
 import { formatPlatform } from "../llb/index.js";
-import { SourceStore, serveStore, type StoreServer } from "../sources/index.js";
+import { SourceStore, serveStore, type StoreFailure, type StoreServer } from "../sources/index.js";
+import { resolveImports } from "../resolve/index.js";
+import type { ImageDefinition } from "../model/index.js";
 import { runCheck } from "./check.js";
 import { parsePlatform } from "../validate/index.js";
 import { readText, UsageError } from "./io.js";
@@ -34,8 +36,40 @@ export interface BuildFlags {
   readonly debianSources?: string;
   /** Where pinned .debs that neither the store nor the archives have are fetched: a URL, `{archive}` replaced by the archive name. */
   readonly debianSnapshot?: string;
+  /** Replace a non-empty local=DIR output (only once the build has succeeded). */
+  readonly force?: boolean;
 }
 
+/** `--context DIR`, resolved; a usage error when it is missing or not a directory. */
+export function contextDir(dir: string): string {
+  const st = statSync(dir, { throwIfNoEntry: false });
+  if (!st) throw new UsageError(`--context ${dir}: no such directory`);
+  if (!st.isDirectory()) throw new UsageError(`--context ${dir}: not a directory (give the build context's root directory)`);
+  return resolve(dir);
+}
+
+/** Platforms asked for that the definition does not list: a usage error naming the ones it lists. */
+export function checkListed(asked: readonly string[], listed: readonly string[], file: string): void {
+  const extra = asked.filter((p) => !listed.includes(p));
+  if (extra.length > 0) {
+    throw new UsageError(`--platform ${extra.join(",")}: ${file} does not list ${extra.length === 1 ? "it" : "them"}; it lists ${listed.join(", ")}`);
+  }
+}
+
+/** One line per store file the server could not serve, naming the source it holds. */
+export function describeStoreFailures(failures: readonly StoreFailure[], defs: readonly ImageDefinition[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const f of failures) {
+    const key = `${f.sha256}\0${f.reason}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const src = defs.flatMap((d) => d.sources).find((s) => s.kind === "http" && s.sha256 === f.sha256);
+    const name = src && src.kind === "http" ? `source "${src.name}" (${src.filename}, sha256 ${f.sha256})` : `sha256 ${f.sha256}`;
+    out.push(`the source store could not serve ${name}: ${f.file ?? "(no file)"}: ${f.reason}`);
+  }
+  return out;
+}
 /** Where `--source-store` points when not given: $CAISSON_SOURCE_STORE, else the folder hack/fetch-sources.sh fills. */
 export function defaultSourceStore(): string | undefined {
   const env = process.env["CAISSON_SOURCE_STORE"];
@@ -66,7 +100,7 @@ export type Reporter = (diagnostics: Parameters<typeof hasErrors>[0], texts: Map
 
 /** Runs one build; resolves to the outputs written. Throws UsageError / EngineError, or returns false after reporting diagnostics. */
 export async function buildCommand(file: string, flags: BuildFlags, report: Reporter): Promise<boolean> {
-  const context = resolve(flags.context);
+  const context = contextDir(flags.context);
   const rel = relative(context, resolve(file));
   if (rel.startsWith("..")) throw new UsageError(`${file} is outside the build context ${flags.context} (give --context)`);
   const text = await readText(file);
@@ -78,6 +112,15 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
     if (!parsed.ok) throw new UsageError(`--platform: ${parsed.message}${parsed.hint ? ` (${parsed.hint})` : ""}`);
     return formatPlatform(parsed.value);
   });
+  const outputs = flags.output.length > 0 ? flags.output.map(parseOutput) : undefined;
+  for (const output of outputs ?? []) {
+    try {
+      checkOutputDest(output, { file, contextDir: context, ...(flags.force ? { force: true } : {}) });
+    } catch (e) {
+      if (e instanceof OutputRefused) throw new UsageError(e.message);
+      throw e;
+    }
+  }
   const { lock, lockPath } = await readLockBeside(file);
   const frozen = frozenDefault(flags.frozen);
   const mirrors = (flags.mirror ?? []).map((m) => {
@@ -97,6 +140,10 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
   });
   if (report(local.diagnostics, new Map(local.texts)) || !local.definition) return false;
   const def = local.definition;
+  if (platforms) checkListed(platforms, def.platforms.map(formatPlatform), file);
+  // The definitions it imports: their sources are served (or redirected) by the store server too.
+  const imported = [...(await resolveImports(def, (path) => readFile(join(context, path), "utf8"))).definitions.values()];
+  const all = [def, ...imported];
 
   // Every pinned .deb into the store before the engine starts (store, then the Debian archives, then a
   // snapshot), each verified by sha256: a pin that can no longer be had stops the build here, by name.
@@ -131,10 +178,10 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
     // Where the store lacks a file: the first mirror of its URL, else the URL itself.
     for (const s of d.sources) if (s.kind === "http" && s.url) fallback.set(s.sha256, mirrorUrls(s.url, mirrors)[0] as string);
   };
-  collect(def);
+  for (const d of all) collect(d);
   const store = new SourceStore(storeDir ?? "/nonexistent");
   const missing: string[] = [];
-  for (const s of def.sources) {
+  for (const s of all.flatMap((d) => d.sources)) {
     if (s.kind === "http" && !s.url && !(await store.find(s.sha256))) {
       missing.push(`  ${s.name}: ${s.filename} (sha256 ${s.sha256})${s.debian ? `, from Debian's ${s.debian}` : ""}`);
     }
@@ -147,10 +194,10 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
     return false;
   }
   let server: StoreServer | undefined;
-  const outputs = flags.output.length > 0 ? flags.output.map(parseOutput) : [{ type: "docker", name: `caisson/${def.name}:${def.version ?? "latest"}` } as const];
+  const targets = outputs ?? [{ type: "docker", name: `caisson/${def.name}:${def.version ?? "latest"}` } as const];
   try {
     server = await serveStore(store, fallback);
-    for (const output of outputs) {
+    for (const output of targets) {
       const where = output.type === "docker" ? `the engine's image store as ${output.name}` : `${output.dest} (${output.type})`;
       process.stderr.write(`caisson: building ${file} for ${platforms?.join(", ") ?? def.platforms.map(formatPlatform).join(", ")} into ${where}\n`);
       const result = await buildWithEngine({
@@ -162,13 +209,14 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
         // SOURCE_DATE_EPOCH=0 dates the image config and index at the epoch, so rebuilds give the same digests.
         buildArgs: { CAISSON_SOURCE_MIRROR: server.url, CAISSON_DEFINITION: rel, SOURCE_DATE_EPOCH: "0", ...(frozen ? { CAISSON_FROZEN: "true" } : {}) },
         ...(flags.noCache ? { noCache: true } : {}),
+        ...(flags.force ? { force: true } : {}),
         provenance: false,
       });
       process.stderr.write(`caisson: built in ${result.seconds.toFixed(1)}s${result.imageDigest ? ` (${result.imageDigest})` : ""}\n`);
     }
     if (!flags.noCheck) {
       // Verify what was produced: the OCI archive or directory if one was written, else the engine's image.
-      const target = outputs.find((o) => o.type === "oci") ?? outputs.find((o) => o.type === "local") ?? outputs[0];
+      const target = targets.find((o) => o.type === "oci") ?? targets.find((o) => o.type === "local") ?? targets[0];
       if (target) {
         const input =
           target.type === "oci" ? ({ kind: "oci-archive", ref: target.dest } as const)
@@ -191,9 +239,17 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
     }
   } catch (e) {
     if (e instanceof EngineError) {
-      // buildx has already printed the engine's error with the definition's lines.
-      process.stderr.write(`caisson: build of ${file} failed (exit ${e.exitCode})\n`);
-      for (const block of await explainSources(def, store, storeDir, mirrors)) process.stderr.write(`caisson: ${block}\n`);
+      // buildx has already printed the engine's error with the definition's lines; name what caisson knows.
+      process.stderr.write(`caisson: build of ${file} failed (exit ${e.exitCode})${e.fault ? `: ${e.message}` : ""}\n`);
+      const failures = server?.failures() ?? [];
+      for (const line of describeStoreFailures(failures, all)) process.stderr.write(`caisson: ${line}\n`);
+      if (failures.length === 0 && e.fault !== "engine-stopped" && e.fault !== "output") {
+        try {
+          for (const d of all) for (const block of await explainSources(d, store, storeDir, mirrors)) process.stderr.write(`caisson: ${block}\n`);
+        } catch (x) {
+          process.stderr.write(`caisson: (could not check the sources: ${(x as Error).message})\n`);
+        }
+      }
       return false;
     }
     throw e;

@@ -3,7 +3,7 @@
 //   0 success · 1 the definition, build or check failed · 2 bad usage or
 //   unreadable input · 70 an internal error (a bug: please report it).
 import { Command, CommanderError, Option } from "commander";
-import type { Diagnostic } from "../diag/index.js";
+import { hasErrors, toJsonDiagnostics, type Diagnostic } from "../diag/index.js";
 import { compileDefinition, hostPlatform, type CompiledPlatform } from "../compile/index.js";
 import { DebianError, readArchives } from "../debian/index.js";
 import { debianSnapshotOption, debianSourcesOption } from "./options.js";
@@ -15,7 +15,7 @@ import { checkDefinition, parsePlatform } from "../validate/index.js";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { buildCommand, defaultSourceStore, type BuildFlags } from "./build.js";
+import { buildCommand, checkListed, contextDir, defaultSourceStore, type BuildFlags } from "./build.js";
 import { applyPins, parseMirror, type Mirror } from "../lock/index.js";
 import { ExitStatus, frozenDefault, readLockBeside, registerPinningCommands } from "./lock.js";
 import { registerCheckCommand } from "./check.js";
@@ -72,7 +72,8 @@ export function mirrorsOption(values: readonly string[] | undefined): Mirror[] {
 }
 
 async function compileOne(file: string, flags: CompileFlags): Promise<CompiledPlatform> {
-  const { platform, format, context, sourceMirror } = flags;
+  const { platform, format, sourceMirror } = flags;
+  const context = contextDir(flags.context);
   const text = await readText(file);
   if (isBootstrap(file, text)) throw new UsageError(`${file} is a bootstrap definition: build it with \`caisson bootstrap ${file} -o <file.oci.tar>\``);
   const build = hostPlatform();
@@ -92,6 +93,7 @@ async function compileOne(file: string, flags: CompileFlags): Promise<CompiledPl
     readContext: (path) => readFile(join(context, path), "utf8"),
   });
   if (report(diagnostics, new Map(texts), format) || !definition || !results) throw new Failed();
+  if (requested) checkListed(requested.map(formatPlatform), definition.platforms.map(formatPlatform), file);
   let chosen = results[0];
   if (!requested) {
     // Default: the engine's own platform when the definition lists it, else its first platform.
@@ -142,12 +144,25 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
     .addOption(formatOption())
     .addOption(new Option("--frozen", "fail on any moving reference the definition and its lockfile do not pin (default under CI=true)"))
     .addOption(new Option("--no-frozen", "do not require pins for image tags, even under CI=true").hideHelp())
+    .addHelpText(
+      "after",
+      "\nEvery readable file is checked and reported even when another cannot be read. With --format json the diagnostics go to " +
+        "stdout as one JSON array ([] when there are none); unreadable files are named on stderr.\n" +
+        "Exit codes: 0 all valid, 1 a definition is invalid, 2 a file cannot be read (whatever the others gave).",
+    )
     .action(async (files: string[], opts: { format: Format; frozen?: boolean }) => {
-      let failed = false;
       const sources = new Map<string, string>();
       const all: Diagnostic[] = [];
+      const unreadable: string[] = [];
       for (const file of files) {
-        const text = await readText(file);
+        let text: string;
+        try {
+          text = await readText(file);
+        } catch (e) {
+          if (!(e instanceof UsageError)) throw e;
+          unreadable.push(e.message);
+          continue;
+        }
         sources.set(file, text);
         if (isBootstrap(file, text)) {
           all.push(...(await checkBootstrapFile(file, text, frozenDefault(opts.frozen))));
@@ -160,7 +175,13 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
           all.push(...diagnostics.filter((d) => d.code !== "unpinned_image"), ...applyPins(definition, lock, { frozen: true, lockPath }).diagnostics);
         } else all.push(...diagnostics);
       }
-      failed = report(all, sources, opts.format);
+      let failed: boolean;
+      if (opts.format === "json") {
+        await writeStdout(JSON.stringify(toJsonDiagnostics(all, sources), null, 2) + "\n");
+        failed = hasErrors(all);
+      } else failed = report(all, sources, opts.format);
+      for (const message of unreadable) process.stderr.write(`caisson: ${message}\n`);
+      if (unreadable.length > 0) throw new ExitStatus(EXIT_USAGE);
       if (failed) throw new Failed();
       if (opts.format === "text") process.stderr.write(`${files.length} definition${files.length === 1 ? "" : "s"} valid\n`);
     });
@@ -249,6 +270,7 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
     .addOption(debianSnapshotOption())
     .addOption(new Option("--frozen", "fail on any moving reference the definition and its lockfile do not pin (default under CI=true)"))
     .addOption(new Option("--no-frozen", "do not require pins for image tags, even under CI=true").hideHelp())
+    .option("--force", "replace a non-empty local=DIR output (it is removed only once the new one is in place)")
     .option("--no-cache", "rebuild every step")
     .option("--no-check", "do not verify the result with `caisson check` (hardening and runtime contract)")
     .addOption(formatOption())

@@ -2,10 +2,11 @@
 // with caisson's frontend image (BUILDKIT_SYNTAX, or the file's own
 // `# syntax=` line), BuildKit's progress streamed to stderr, and nothing
 // exported unless the build succeeds.
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
-import { dockerBinary, EngineError, checkEngine, runDocker } from "./docker.js";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
+import { dockerBinary, EngineError, checkEngine, engineAnswers, runDocker } from "./docker.js";
 import { ensureFrontendImage, FRONTEND_REPO } from "./frontend-image.js";
 
 export type EngineOutput =
@@ -38,6 +39,82 @@ export interface EngineBuildOptions {
   readonly log?: (line: string) => void;
   /** Where buildx's stderr (the progress) goes; default: this process's stderr. */
   readonly onProgress?: (chunk: Buffer) => void;
+  /** Replace a non-empty `local` output directory (removed only once the new one is in place). */
+  readonly force?: boolean;
+}
+
+/** An output that must not be written where it was asked (it would destroy inputs or another directory). */
+export class OutputRefused extends Error {
+  override readonly name = "OutputRefused";
+}
+
+/** `path` resolved through the symlinks of its existing part (the rest appended as given). */
+function realish(path: string): string {
+  const abs = resolve(path);
+  try {
+    return realpathSync(abs);
+  } catch {
+    const parent = dirname(abs);
+    return parent === abs ? abs : join(realish(parent), basename(abs));
+  }
+}
+
+/** True when `inner` is `outer` or lies inside it. */
+function within(inner: string, outer: string): boolean {
+  const r = relative(outer, inner);
+  return r === "" || (!r.startsWith(".." + sep) && r !== ".." && !r.startsWith(sep));
+}
+
+/**
+ * Refuses an output that would destroy what it should not: a destination that
+ * is or contains the build context or the definition (always), an existing
+ * directory where a file is asked for, an existing file where a directory is
+ * asked for, and a non-empty directory for `local` unless `force`. A file
+ * output (oci) replaces an existing file, atomically.
+ */
+export function checkOutputDest(out: EngineOutput, o: { file: string; contextDir: string; force?: boolean }): void {
+  if (out.type === "docker") return;
+  const dest = realish(out.dest);
+  const what = `--output ${out.type}=${out.dest}`;
+  for (const [input, name] of [[realish(o.contextDir), "the build context"], [realish(o.file), "the definition"]] as const) {
+    if (within(input, dest)) throw new OutputRefused(`${what}: refusing to write over ${name} (${input}); choose another destination`);
+  }
+  const st = statSync(dest, { throwIfNoEntry: false });
+  if (!st) return;
+  if (out.type === "oci") {
+    if (!st.isFile()) throw new OutputRefused(`${what}: ${out.dest} exists and is not a file; give a file name for the OCI archive`);
+    return;
+  }
+  if (!st.isDirectory()) throw new OutputRefused(`${what}: ${out.dest} exists and is not a directory`);
+  if (!o.force && readdirSync(dest).length > 0) {
+    throw new OutputRefused(`${what}: ${out.dest} is a non-empty directory; give an empty or new one, or --force to replace it (only once the build has succeeded)`);
+  }
+}
+
+/** Puts the finished `tmp` at `dest`: a rename, and for a replaced directory its removal only after the new one is in place. */
+function moveIntoPlace(tmp: string, dest: string, type: "oci" | "local"): void {
+  const st = statSync(dest, { throwIfNoEntry: false });
+  if (type === "oci" || !st || (st.isDirectory() && readdirSync(dest).length === 0)) {
+    renameSync(tmp, dest); // over a file or an empty directory: atomic
+    return;
+  }
+  const old = join(dirname(dest), `.${basename(dest)}.caisson-old-${process.pid}-${randomBytes(4).toString("hex")}`);
+  renameSync(dest, old);
+  try {
+    renameSync(tmp, dest);
+  } catch (e) {
+    renameSync(old, dest);
+    throw e;
+  }
+  rmSync(old, { recursive: true, force: true });
+}
+
+/** What an output failure comes down to, when buildx's message says so. */
+function outputFault(stderr: string, out: EngineOutput): string | undefined {
+  if (out.type === "docker") return undefined;
+  if (/no space left on device|ENOSPC/i.test(stderr)) return `cannot write ${out.dest}: no space left on device`;
+  if (/read-only file system|EROFS/i.test(stderr)) return `cannot write ${out.dest}: read-only file system`;
+  return undefined;
 }
 
 export interface EngineBuildResult {
@@ -115,6 +192,7 @@ export async function buildWithEngine(opts: EngineBuildOptions): Promise<EngineB
   const contextDir = resolve(opts.contextDir ?? dirname(file));
   if (!existsSync(file)) throw new EngineError(`${opts.file}: no such file`);
   if (!statSync(contextDir, { throwIfNoEntry: false })?.isDirectory()) throw new EngineError(`${contextDir}: not a directory`);
+  checkOutputDest(opts.output, { file, contextDir, ...(opts.force ? { force: true } : {}) });
   await checkEngine(docker);
 
   // Which frontend: an explicit one, the file's own # syntax= line, or ours.
@@ -133,13 +211,15 @@ export async function buildWithEngine(opts: EngineBuildOptions): Promise<EngineB
     }
   }
 
-  // Outputs that are files go to a temporary sibling first, then get renamed.
+  // Outputs on the file system go to a temporary sibling first (same file system), then get renamed
+  // into place: a failed build leaves nothing half-written and the previous output as it was.
   const work = mkdtempSync(join(tmpdir(), "caisson-build-"));
   const metadataFile = join(work, "metadata.json");
   let tmpDest = "";
   if (opts.output.type !== "docker") {
     const dest = resolve(opts.output.dest);
-    tmpDest = join(dirname(dest), `.${basename(dest)}.caisson-tmp-${process.pid}-${Date.now()}`);
+    mkdirSync(dirname(dest), { recursive: true });
+    tmpDest = join(dirname(dest), `.${basename(dest)}.caisson-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
   }
   try {
     const args = buildxArgs({
@@ -156,15 +236,26 @@ export async function buildWithEngine(opts: EngineBuildOptions): Promise<EngineB
     });
     const sink = opts.onProgress ?? ((b: Buffer) => process.stderr.write(b));
     const r = await runDocker(args, { docker, stderr: sink });
-    if (r.code !== 0) throw new EngineError(failureReason(r.stderr), r.code);
+    if (r.code !== 0) {
+      const fault = outputFault(r.stderr, opts.output);
+      if (fault) throw new EngineError(`${fault}; nothing was written, the previous output (if any) is as it was`, r.code, "output");
+      // A build cut short because the engine went away says so, not just "exit code 1".
+      if (!(await engineAnswers(docker))) {
+        throw new EngineError(`the Docker engine stopped answering during the build (${failureReason(r.stderr).split("\n")[0]}); nothing was written`, r.code, "engine-stopped");
+      }
+      throw new EngineError(failureReason(r.stderr), r.code);
+    }
 
     const metadata = existsSync(metadataFile)
       ? (JSON.parse(readFileSync(metadataFile, "utf8")) as Record<string, unknown>)
       : {};
     if (opts.output.type !== "docker") {
-      const dest = resolve(opts.output.dest);
-      if (existsSync(dest)) rmSync(dest, { recursive: true, force: true });
-      renameSync(tmpDest, dest);
+      if (!existsSync(tmpDest)) throw new EngineError(`the build succeeded but buildx wrote nothing to ${tmpDest}`);
+      try {
+        moveIntoPlace(tmpDest, resolve(opts.output.dest), opts.output.type);
+      } catch (e) {
+        throw new EngineError(`cannot put the output in place at ${opts.output.dest}: ${(e as Error).message}`, 1, "output");
+      }
       tmpDest = "";
     }
     const parse = <T>(v: unknown): T | undefined => {

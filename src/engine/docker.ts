@@ -57,8 +57,25 @@ export class EngineError extends Error {
   constructor(
     message: string,
     readonly exitCode = 1,
+    /** A fault caisson has named (its message says what happened), as opposed to the build's own error. */
+    readonly fault?: "output" | "engine-stopped" | "frontend-image",
   ) {
     super(message);
+  }
+}
+
+/** True when the daemon answers `docker info` within `timeoutMs`. */
+export async function engineAnswers(docker = dockerBinary(), timeoutMs = 10_000): Promise<boolean> {
+  const info = runDocker(["info", "--format", "{{.ServerVersion}}"], { docker }).then(
+    (r) => r.code === 0 && r.stdout.trim() !== "",
+    () => false,
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  try {
+    return await Promise.race([info, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -116,18 +116,48 @@ export async function writeFrontendBundle(path: string): Promise<void> {
   writeFileSync(path, await bundleFrontend());
 }
 
-/** The files a dynamically linked executable loads: `ldd` paths (as listed) → real files. */
+/** The PT_INTERP path of an ELF executable (its dynamic loader), or undefined for a static one or a non-ELF file. */
+export function elfInterpreter(b: Uint8Array): string | undefined {
+  const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (buf.length < 52 || buf.readUInt32BE(0) !== 0x7f454c46) return undefined;
+  const is64 = buf[4] === 2;
+  const le = buf[5] === 1;
+  const u16 = (o: number) => (le ? buf.readUInt16LE(o) : buf.readUInt16BE(o));
+  const u32 = (o: number) => (le ? buf.readUInt32LE(o) : buf.readUInt32BE(o));
+  const uN = (o: number) => (is64 ? Number(le ? buf.readBigUInt64LE(o) : buf.readBigUInt64BE(o)) : u32(o));
+  const phoff = uN(is64 ? 32 : 28);
+  const phentsize = u16(is64 ? 54 : 42);
+  const phnum = u16(is64 ? 56 : 44);
+  for (let i = 0; i < phnum; i++) {
+    const o = phoff + i * phentsize;
+    if (o + phentsize > buf.length) return undefined;
+    if (u32(o) !== 3) continue; // PT_INTERP
+    const off = uN(is64 ? o + 8 : o + 4);
+    const size = uN(is64 ? o + 32 : o + 16);
+    if (off + size > buf.length) return undefined;
+    return buf.subarray(off, off + size).toString("latin1").replace(/\0+$/, "");
+  }
+  return undefined;
+}
+
+/** The files a dynamically linked executable loads: `ldd` paths (as listed) → real files; throws EngineError when they cannot be listed. */
 export function sharedLibraries(binary: string): Map<string, string> {
+  const interp = elfInterpreter(readFileSync(binary));
+  if (interp === undefined) return new Map(); // static: the binary alone
   let out: string;
   try {
-    out = execFileSync("ldd", [binary], { encoding: "utf8" });
-  } catch {
-    return new Map(); // static, or no ldd: ship the binary alone
+    out = execFileSync("ldd", [binary], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === "ENOENT" ? "ldd is not on PATH (it is in Debian's libc-bin)" : `ldd ${binary} failed: ${(e as Error).message.split("\n")[0]}`;
+    throw new EngineError(`cannot assemble the frontend image: ${binary} is dynamically linked (loader ${interp}) and its libraries cannot be listed: ${why}`, 1, "frontend-image");
   }
   const libs = new Map<string, string>();
   for (const line of out.split("\n")) {
     const m = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(0x/.exec(line);
     if (m?.[1]) libs.set(m[1], realpathSync(m[1]));
+  }
+  if (!libs.has(interp)) {
+    throw new EngineError(`cannot assemble the frontend image: ldd ${binary} did not list its loader ${interp}, so the image could not run it`, 1, "frontend-image");
   }
   return libs;
 }
@@ -306,6 +336,17 @@ async function ensure(opts: FrontendImageOptions): Promise<FrontendImage> {
   const r = await runDocker(["load"], { docker, input: archive });
   if (r.code !== 0) throw new EngineError(`docker load of the frontend image failed: ${r.stderr.trim() || r.stdout.trim()}`, r.code);
   if (!(await hasImage(ref, docker))) throw new EngineError(`after docker load, the engine has no ${ref}`);
+  // The image must run its runtime before anything uses it (a missing loader or library shows only in the engine's log).
+  const smoke = await runDocker(["run", "--rm", "--network", "none", "--entrypoint", NODE_PATH, ref, "--version"], { docker });
+  const expected = (opts.node ?? process.execPath) === process.execPath ? process.version : undefined;
+  if (smoke.code !== 0 || (expected !== undefined && smoke.stdout.trim() !== expected)) {
+    await runDocker(["image", "rm", ref], { docker });
+    throw new EngineError(
+      `the frontend image ${ref} does not run (docker run … ${NODE_PATH} --version: exit ${smoke.code}, ${(smoke.stderr.trim() || smoke.stdout.trim()).split("\n").pop() ?? ""}); removed it`,
+      1,
+      "frontend-image",
+    );
+  }
   // Older engines keep only one name per manifest on load: tag the others.
   for (const a of aliases) await runDocker(["tag", ref, a], { docker });
   await pruneOldFrontends(inputs.tag, docker);

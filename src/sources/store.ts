@@ -1,6 +1,5 @@
-import { createReadStream } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
+import { open, readdir, stat, type FileHandle } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 
@@ -34,44 +33,116 @@ export class SourceStore {
   }
 }
 
+/** A store file the server found but could not serve whole (removed, unreadable, read error mid-way). */
+export interface StoreFailure {
+  readonly sha256: string;
+  /** The store file, when one was found. */
+  readonly file?: string;
+  /** What went wrong, e.g. `ENOENT: removed from the store during the build`. */
+  readonly reason: string;
+  /** The HTTP status the engine got (0: the response was cut off after the headers). */
+  readonly status: number;
+}
+
 /** A running loopback HTTP server for a store: GET /sha256/<hex> returns the file. */
 export interface StoreServer {
   /** URL prefix to hand to compilation as the source mirror. */
   readonly url: string;
+  /** Store files that could not be served, in the order it happened (the build then fails on them). */
+  failures(): readonly StoreFailure[];
   close(): Promise<void>;
+}
+
+/** First read before the headers: a file that cannot be read at all gets a 500, not a truncated 200. */
+const FIRST_CHUNK = 64 * 1024;
+
+function describe(e: unknown): string {
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === "ENOENT") return "ENOENT: removed from the store during the build";
+  return err.message ?? String(e);
 }
 
 /**
  * Serves `store` on 127.0.0.1 (a free port) until closed. A hash the store
  * lacks is redirected to `fallback`'s URL for it, if any (the engine still
- * checks the bytes against the hash).
+ * checks the bytes against the hash). A store file that vanishes or cannot be
+ * read gets a 404 or 500 (or, if it fails after the headers, a cut-off
+ * response), never an exception in this process; `failures()` names it.
  */
 export async function serveStore(store: SourceStore, fallback: ReadonlyMap<string, string> = new Map()): Promise<StoreServer> {
+  const failures: StoreFailure[] = [];
+  const fail = (res: ServerResponse, f: StoreFailure) => {
+    failures.push(f);
+    if (res.headersSent) res.destroy();
+    else res.writeHead(f.status, { "content-type": "text/plain" }).end(`${f.file ?? f.sha256}: ${f.reason}\n`);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, sha256: string): Promise<void> => {
+    const upstream = fallback.get(sha256);
+    const file = await store.find(sha256);
+    if (!file && upstream) {
+      res.writeHead(302, { location: upstream }).end();
+      return;
+    }
+    if (!file) {
+      res.writeHead(404, { "content-type": "text/plain" }).end(`not in the source store ${store.dir}\n`);
+      return;
+    }
+    let fh: FileHandle | undefined;
+    try {
+      fh = await open(file, "r");
+    } catch (e) {
+      // Found a moment ago, gone or unreadable now.
+      fail(res, { sha256, file, reason: describe(e), status: (e as NodeJS.ErrnoException).code === "ENOENT" ? 404 : 500 });
+      return;
+    }
+    let handedOver = false;
+    try {
+      const { size } = await fh.stat();
+      if (!Number.isSafeInteger(size)) throw new Error(`size ${size} is not servable`);
+      const first = Buffer.alloc(Math.min(FIRST_CHUNK, size));
+      let got = 0;
+      while (got < first.length) {
+        const { bytesRead } = await fh.read(first, got, first.length - got, got);
+        if (bytesRead === 0) throw new Error(`the file shrank to ${got} bytes while being read (was ${size})`);
+        got += bytesRead;
+      }
+      // An empty file is read once too, so one that cannot be read at all (EIO) is not served as empty.
+      if (size === 0) await fh.read(Buffer.alloc(1), 0, 1, 0);
+      res.writeHead(200, { "content-length": size, "content-type": "application/octet-stream" });
+      if (req.method === "HEAD" || size === first.length) {
+        res.end(req.method === "HEAD" ? undefined : first);
+        return;
+      }
+      res.write(first);
+      const stream = fh.createReadStream({ start: first.length, autoClose: true });
+      handedOver = true;
+      let sent = first.length;
+      stream.on("data", (b) => (sent += (b as Buffer).length));
+      stream.on("error", (e) => fail(res, { sha256, file, reason: describe(e), status: 0 }));
+      stream.on("end", () => {
+        if (sent !== size) fail(res, { sha256, file, reason: `the file changed while being served (${sent} of ${size} bytes)`, status: 0 });
+      });
+      res.on("close", () => stream.destroy());
+      stream.pipe(res);
+    } catch (e) {
+      fail(res, { sha256, file, reason: describe(e), status: 500 });
+    } finally {
+      if (!handedOver) await fh.close().catch(() => undefined);
+    }
+  };
+
   const server: Server = createServer((req, res) => {
     const m = /^\/sha256\/([0-9a-f]{64})$/.exec(req.url ?? "");
     if (!m || (req.method !== "GET" && req.method !== "HEAD")) {
       res.writeHead(404).end();
       return;
     }
-    void store.find(m[1] as string).then(
-      async (file) => {
-        const upstream = fallback.get(m[1] as string);
-        if (!file && upstream) {
-          res.writeHead(302, { location: upstream }).end();
-          return;
-        }
-        if (!file) {
-          res.writeHead(404, { "content-type": "text/plain" }).end(`not in the source store ${store.dir}\n`);
-          return;
-        }
-        const { size } = await stat(file);
-        res.writeHead(200, { "content-length": size, "content-type": "application/octet-stream" });
-        if (req.method === "HEAD") res.end();
-        else createReadStream(file).pipe(res);
-      },
-      () => res.writeHead(500).end(),
-    );
+    const sha256 = m[1] as string;
+    handle(req, res, sha256).catch((e: unknown) => fail(res, { sha256, reason: describe(e), status: 500 }));
   });
+  // A client that goes away mid-response must not become an error here.
+  server.on("clientError", (_e, socket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
@@ -79,6 +150,7 @@ export async function serveStore(store: SourceStore, fallback: ReadonlyMap<strin
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    failures: () => [...failures],
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkImage, renderReport, runtimeContract, type CheckReport } from "../../src/check/index.js";
 import { checkEngine, dockerBinary } from "../../src/engine/index.js";
 
-const IN_CI = process.env["CI"] === "true";
+import { IN_CI } from "../support/ci.js";
 const DOCKER = dockerBinary();
 const engineError = await checkEngine(DOCKER).then(
   () => undefined,

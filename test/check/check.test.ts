@@ -4,6 +4,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   checkImage,
@@ -171,6 +172,33 @@ describe("OCI archives", () => {
     await expect(checkImage({ kind: "oci-archive", ref: p })).rejects.toThrow(/neither an OCI layout/);
     await expect(checkImage({ kind: "oci-archive", ref: p }, { waivers: [{ rule: "no.such", reason: "x" }] })).rejects.toThrow(/no rule matches/);
     await expect(checkImage({ kind: "oci-archive", ref: p }, { waivers: [{ rule: "user.root", reason: " " }] })).rejects.toThrow(/reason is required/);
+  });
+
+  it("a corrupt or unsupported layer is a CheckError naming the layer, never an internal error", async () => {
+    const img = (layer: Uint8Array, gzip = false) =>
+      archive(makeOciArchive([{ platform: AMD64, config: GOOD_CONFIG, layers: [layer], gzip }]));
+    const good = goodLayer();
+    const gz = gzipSync(good);
+    const cases: [string, Uint8Array, RegExp][] = [
+      ["gzip cut in half", gz.subarray(0, gz.length >> 1), /corrupt compressed data/],
+      ["gzip with garbage inside", Buffer.concat([gz.subarray(0, 20), Buffer.alloc(200, 0x55), gz.subarray(220)]), /corrupt compressed data|cannot be read/],
+      ["not a tar", Buffer.alloc(4096, 0x41), /cannot be read/],
+      ["a tar cut in half", good.subarray(0, 1536), /cannot be read/],
+      ["zstd (Node 20 has no zstd)", Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(64)]), /zstd|cannot be read/],
+    ];
+    for (const [what, layer, message] of cases) {
+      const err = await checkImage({ kind: "oci-archive", ref: img(layer) }).catch((e: unknown) => e);
+      expect(err, what).toBeInstanceOf(CheckError);
+      expect((err as Error).message, what).toMatch(/^layer sha256:[0-9a-f]{64} of linux\/amd64 cannot be read: /);
+      expect((err as Error).message, what).toMatch(message);
+    }
+  });
+
+  it("refuses a platform it does not know, like compile does", async () => {
+    const p = archive(makeOciArchive([{ platform: AMD64, config: GOOD_CONFIG, layers: [goodLayer()] }]));
+    for (const bad of ["garbage", "windows/amd64", "linux/mips", "linux/"]) {
+      await expect(checkImage({ kind: "oci-archive", ref: p }, { platforms: [bad] }), bad).rejects.toThrow(CheckError);
+    }
   });
 });
 

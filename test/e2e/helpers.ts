@@ -4,12 +4,12 @@
 // src/engine (checkEngine, dockerBinary), as test/frontend/frontend.int.test.ts does.
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { checkEngine, dockerBinary } from "../../src/engine/index.js";
 
-export const IN_CI = process.env["CI"] === "true";
+export { IN_CI } from "../support/ci.js";
 export const DOCKER = dockerBinary();
 export const ROOT = resolve(import.meta.dirname, "..", "..");
 export const FIXTURES = join(ROOT, "test/fixtures/e2e");
@@ -35,16 +35,29 @@ function newestMtime(dir: string, ext: string): number {
   return newest;
 }
 
-/** `bin/caisson.js` runs dist/: rebuild it (tsc) when any source file is newer. */
+/**
+ * `bin/caisson.js` runs dist/: rebuild it (tsc) when any source file is newer.
+ * A type error fails the tests: tsc still emits, and an int test must not run
+ * output that does not match the sources it claims to test.
+ */
 export function ensureDist(): void {
-  const built = statSync(join(ROOT, "dist/cli/main.js"), { throwIfNoEntry: false })?.mtimeMs ?? 0;
-  if (built >= newestMtime(join(ROOT, "src"), ".ts")) return;
+  // The stamp is written only after a clean tsc run: output emitted despite type errors never counts as built.
+  const stamp = join(ROOT, "dist/.tsc-clean");
+  const built = statSync(stamp, { throwIfNoEntry: false })?.mtimeMs ?? 0;
+  if (built >= newestMtime(join(ROOT, "src"), ".ts") && existsSync(join(ROOT, "dist/cli/main.js"))) return;
+  const started = Date.now();
   const r = spawnSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
     cwd: ROOT,
     encoding: "utf8",
   });
-  // tsc emits even with type errors elsewhere; only a missing CLI is fatal.
-  if (!statSync(join(ROOT, "dist/cli/main.js"), { throwIfNoEntry: false })) throw new Error(`npm run build failed:\n${r.stdout}${r.stderr}`);
+  if (r.status !== 0 || r.error) {
+    throw new Error(`npm run build failed (exit ${r.status}); not running a dist/ that does not match src/:\n${r.stdout}${r.stderr}${r.error?.message ?? ""}`);
+  }
+  if (!existsSync(join(ROOT, "dist/cli/main.js"))) throw new Error("npm run build wrote no dist/cli/main.js");
+  writeFileSync(stamp, `${new Date(started).toISOString()}\n`);
+  const t = new Date(started);
+  utimesSync(stamp, t, t); // sources changed while tsc ran are newer than the stamp
+
 }
 
 export interface CliResult {

@@ -13,7 +13,7 @@ import { promisify } from "node:util";
 
 const run = promisify(execFile);
 
-export const IN_CI = process.env["CI"] === "true";
+export { IN_CI } from "../support/ci.js";
 
 export function hasCommand(cmd: string): boolean {
   try {

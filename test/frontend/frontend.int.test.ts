@@ -11,7 +11,7 @@ import { buildWithEngine, checkEngine, dockerBinary, EngineError, ensureFrontend
 import { sha256Hex } from "../../src/frontend/result.js";
 import { definitionBytes, formatPlatform, type Platform } from "../../src/llb/index.js";
 
-const IN_CI = process.env["CI"] === "true";
+import { IN_CI } from "../support/ci.js";
 const DOCKER = dockerBinary();
 const engineError = await checkEngine(DOCKER).then(
   () => undefined,

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { analyzeElf, isElf } from "../../src/elf/index.js";
 import { checkEngine, dockerBinary } from "../../src/engine/index.js";
 
-const IN_CI = process.env["CI"] === "true";
+import { IN_CI } from "../support/ci.js";
 const DOCKER = dockerBinary();
 const engineError = await checkEngine(DOCKER).then(
   () => undefined,

@@ -48,10 +48,12 @@ describe.each(cases)("fixture %s", (name) => {
       const dump = JSON.stringify(dumpDefinition(r.definition), null, 2) + "\n";
       const digest = digestOf(definitionBytes(r.definition)) + "\n";
       const digestPath = join(VALID, name, `llb.${p}.digest`);
-      if (update || !existsSync(dumpPath)) {
+      if (update) {
         writeFileSync(dumpPath, dump);
         writeFileSync(digestPath, digest);
       }
+      // A golden file never creates itself: a missing one fails (UPDATE=1 writes it, to be reviewed and committed).
+      for (const p of [dumpPath, digestPath]) expect(existsSync(p), `${p} is missing: run UPDATE=1 npx vitest run test/lower/golden.test.ts`).toBe(true);
       expect(dump).toBe(readFileSync(dumpPath, "utf8"));
       expect(digest).toBe(readFileSync(digestPath, "utf8"));
     }

@@ -49,7 +49,8 @@ describe("invalid fixtures", () => {
       expect(hasErrors(result.diagnostics)).toBe(true);
       const printed = formatDiagnostics(result.diagnostics, new Map([[rel, text]]));
       const expectedFile = join(c.file, "..", "expected.txt");
-      if (process.env["UPDATE"] === "1" || !existsSync(expectedFile)) writeFileSync(expectedFile, printed);
+      if (process.env["UPDATE"] === "1") writeFileSync(expectedFile, printed);
+      expect(existsSync(expectedFile), `${expectedFile} is missing: UPDATE=1 writes it`).toBe(true);
       expect(printed).toBe(readFileSync(expectedFile, "utf8"));
     });
   }
