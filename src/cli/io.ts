@@ -1,21 +1,41 @@
 import { randomBytes } from "node:crypto";
-import { readFile, rename, rm, writeFile } from "node:fs/promises";
+import { open, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname, basename, join } from "node:path";
-import { formatDiagnostics, hasErrors, toJsonDiagnostics, type Diagnostic } from "../diag/index.js";
+import { formatDiagnostics, hasErrors, toJsonDiagnostics, visible, type Diagnostic } from "../diag/index.js";
+import { decodeUtf8, LIMITS } from "../load/index.js";
 
 /** A problem with how the command was called: printed without a trace, exit 2. */
 export class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
-/** Reads a definition file, turning I/O failures into a one-line message. */
+/**
+ * Reads a definition file as UTF-8 without losing a byte: a BOM is kept and
+ * bytes that are not UTF-8 are kept for the loader to report with their
+ * position (see decodeUtf8). At most LIMITS.fileBytes + 1 bytes are read; the
+ * loader reports a larger file. I/O failures become a one-line message.
+ */
 export async function readText(file: string): Promise<string> {
+  let fh: FileHandle | undefined;
   try {
-    return await readFile(file, "utf8");
+    fh = await open(file, "r");
+    const max = LIMITS.fileBytes + 1;
+    const chunks: Buffer[] = [];
+    let n = 0;
+    while (n < max) {
+      const buf = Buffer.alloc(Math.min(1 << 20, max - n));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(buf.subarray(0, bytesRead));
+      n += bytesRead;
+    }
+    return decodeUtf8(Buffer.concat(chunks, n));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory (give the definition file, e.g. images/redis/image.yaml)" : String((e as Error).message);
-    throw new UsageError(`cannot read ${file}: ${why}`);
+    throw new UsageError(`cannot read ${visible(file)}: ${visible(why)}`);
+  } finally {
+    await fh?.close();
   }
 }
 

@@ -8,5 +8,5 @@ export { DiagnosticError, error, hasErrors, sortDiagnostics, warning } from "./d
 export type { Position } from "./line-index.js";
 export { LineIndex } from "./line-index.js";
 export type { JsonDiagnostic, SourceLookup } from "./printer.js";
-export { formatDiagnostics, summary, toJsonDiagnostics } from "./printer.js";
+export { formatDiagnostics, summary, toJsonDiagnostics, visible } from "./printer.js";
 export { closest, didYouMean, editDistance } from "./suggest.js";

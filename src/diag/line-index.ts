@@ -108,7 +108,14 @@ export class LineIndex {
     const line = this.lineOf(b);
     const startIdx = this.toIndex(this.lineStarts[line] ?? 0);
     const idx = this.toIndex(b);
-    const character = [...this.text.slice(startIdx, idx)].length;
+    let character = idx - startIdx;
+    for (let i = startIdx; i < idx; i++) {
+      // A surrogate pair is one code point.
+      if ((this.text.charCodeAt(i) & 0xfc00) === 0xd800 && (this.text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 && i + 1 < idx) {
+        character--;
+        i++;
+      }
+    }
     return { line: line + 1, column: character + 1, character };
   }
 

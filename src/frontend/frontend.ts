@@ -5,6 +5,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { compileDefinition, type CompiledPlatform } from "../compile/index.js";
 import { hasErrors } from "../diag/index.js";
+import { decodeUtf8 } from "../load/index.js";
 import {
   ReturnRequestSchema,
   type ReadFileRequestSchema,
@@ -85,7 +86,7 @@ export function contextReader(bridge: Bridge, opts: Pick<FrontendOptions, "sessi
         const id = res.result?.result.case === "ref" ? res.result.result.value.id : "";
         if (!id) throw new Error(`reading ${clean}: the engine returned no reference`);
         const file = await bridge.readFile({ Ref: id, FilePath: clean });
-        return new TextDecoder().decode(file.Data);
+        return decodeUtf8(file.Data);
       })();
       cache.set(clean, p);
     }
@@ -113,7 +114,8 @@ async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promis
   const srcRef = src.result?.result.case === "ref" ? src.result.result.value.id : "";
   if (!srcRef) throw new Error(`reading ${opts.filename}: the engine returned no reference`);
   const file = await bridge.readFile({ Ref: srcRef, FilePath: opts.filename });
-  const text = new TextDecoder("utf-8", { fatal: false }).decode(file.Data);
+  // Decoded the way the CLI reads files (src/load/text.ts): a BOM kept, bytes that are not UTF-8 reported, never U+FFFD.
+  const text = decodeUtf8(file.Data);
 
   // 2. Compile for the requested platforms (or the definition's own);
   //    imported definitions are read from the build context.

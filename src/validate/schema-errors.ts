@@ -297,6 +297,13 @@ export function schemaDiagnostics(root: YamlNode, data: unknown, errors: readonl
       case "minLength": {
         const r = resolvePointer(root, path);
         const min = Number(e.params["limit"]);
+        if (e.propertyName !== undefined) {
+          // A key of the map (propertyNames): blame the key itself, not the map.
+          d = error("empty_value", `a key in ${where} must not be empty`, keySpanAt(root, path, e.propertyName) ?? r.node.span, {
+            hint: "write a key, or remove the entry",
+          });
+          break;
+        }
         d = error("empty_value", `${where} must not be empty`, r.node.span, {
           hint: min > 1 ? `give at least ${min}` : typeof parent?.["description"] === "string" ? String(parent["description"]) : undefined,
         });

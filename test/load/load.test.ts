@@ -40,7 +40,7 @@ describe("loadDefinition", () => {
     expect(codes("a.yaml", "a:\n\tb: 1\n")).toContain("yaml_tab");
     expect(codes("a.yaml", "a: &x 1\nb: *x\n")).toEqual(["yaml_anchor", "yaml_alias"]);
     expect(codes("a.yaml", "a: !include x.yaml\n")).toEqual(["yaml_tag"]);
-    expect(codes("a.yaml", "a: !!str 7\n")).toEqual([]);
+    expect(codes("a.yaml", "a: !!str 7\n")).toEqual(["yaml_tag"]);
     expect(codes("a.yaml", "a: 1\n---\nb: 2\n")).toEqual(["multiple_documents"]);
     expect(codes("a.yaml", "")).toEqual(["empty_definition"]);
     expect(codes("a.yaml", "# only a comment\n")).toEqual(["empty_definition"]);
