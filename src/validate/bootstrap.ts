@@ -12,8 +12,8 @@
 // exactly those files; `caisson outdated` reports newer packages.
 import { error, hasErrors, sortDiagnostics, type Diagnostic } from "../diag/index.js";
 import { child, loadDefinition, type YamlNode } from "../load/index.js";
-import { dpkgArch, type Platform, type Span } from "../model/index.js";
-import { parsePlatform } from "./refs.js";
+import type { Span } from "../model/index.js";
+import { dpkgArch, parsePlatform, type Platform } from "../platform/index.js";
 
 export interface BootstrapDefinition {
   readonly file: string;

@@ -1,0 +1,61 @@
+// The stage graph: cycles among stages, and names nothing in the image
+// depends on.
+import type { Span } from "../model/index.js";
+import type { Context } from "./context.js";
+
+/** Reports each cycle among stages (through `from`, mounts or copies) once, with its path. */
+export function cycles(ctx: Context): void {
+  const state = new Map<string, "active" | "done">();
+  const stack: { name: string; span: Span | undefined }[] = [];
+  const reported = new Set<string>();
+  const visit = (name: string, via: Span | undefined): void => {
+    const st = state.get(name);
+    if (st === "done") return;
+    if (st === "active") {
+      const i = stack.findIndex((s) => s.name === name);
+      const cyc = stack.slice(i);
+      const key = [...cyc.map((c) => c.name)].sort().join("\0");
+      if (reported.has(key)) return;
+      reported.add(key);
+      const names = [...cyc.map((c) => c.name), name];
+      const spans = [...cyc.slice(1).map((c) => c.span), via].filter((s): s is Span => s !== undefined);
+      const [primary, ...rest] = spans;
+      if (!primary) return;
+      ctx.err(
+        "stage_cycle",
+        names.length === 2 ? `stage "${name}" depends on itself` : `stages form a cycle: ${names.join(" → ")}`,
+        primary,
+        "a stage can only use stages that do not use it back",
+        rest.map((s) => ({ span: s, message: "part of the cycle" })),
+      );
+      return;
+    }
+    state.set(name, "active");
+    stack.push({ name, span: via });
+    for (const edge of ctx.edges.get(name) ?? []) visit(edge.to, edge.span);
+    stack.pop();
+    state.set(name, "done");
+  };
+  for (const name of ctx.stages.keys()) visit(name, undefined);
+}
+
+/** Warns about stages and sources nothing in the image depends on. */
+export function unused(ctx: Context): void {
+  const reach = new Set<string>();
+  const walk = (name: string): void => {
+    if (reach.has(name)) return;
+    reach.add(name);
+    for (const n of ctx.used.get(name) ?? []) walk(n);
+  };
+  for (const n of ctx.imageUses) walk(n);
+  for (const [name, e] of ctx.stages) {
+    if (!reach.has(name)) ctx.warn("unused_stage", `stage "${name}" is not used by the image`, e.keySpan, "copy from it in image.copy, or remove it");
+  }
+  for (const [name, e] of ctx.sources) {
+    if (!reach.has(name)) ctx.warn("unused_source", `source "${name}" is not used`, e.keySpan, "mount it in a stage, copy from it, or remove it");
+  }
+  for (const [name, e] of ctx.imports) {
+    if (!reach.has(name)) ctx.warn("unused_import", `import "${name}" is not used`, e.keySpan, `start a stage or the image from it (from: ${name}), or remove it`);
+  }
+}
+
