@@ -3,7 +3,7 @@
 #
 # Builds images/<image>/image.yaml for every platform it lists, loads it into
 # the engine's image store as caisson/<image>:<version> (and :latest), and
-# writes the multi-platform OCI archive dist/<image>-<version>.oci.tar.
+# writes the multi-platform OCI archive out/<image>-<version>.oci.tar.
 # On a machine without them, it first sets up (saying what it installs) the
 # Docker engine, the Debian base image, the Node packages and the Debian
 # source packages the definition pins.
@@ -23,20 +23,26 @@ elif [ -n "$(find src -newer dist/cli/main.js -name '*.ts' 2>/dev/null | head -n
 fi
 bash hack/base-image.sh >/dev/null
 
-# Files of Debian source packages the definition (or an import) pins: fetch
-# them into the sha256-keyed source store unless it has them already.
+# What the definition declares, from caisson itself (never parsed here): its
+# version, and the files of Debian source packages it (or an import) pins.
+info=$(node bin/caisson.js inspect "$def")
+field() { node -e 'const d=JSON.parse(require("fs").readFileSync(0,"utf8"));process.stdout.write(String(eval(process.argv[1])??""))' "$1" <<<"$info"; }
+version=$(field 'd.version ?? "latest"')
+
+# Fetch them into the sha256-keyed source store (the same directory
+# hack/fetch-sources.sh fills and caisson build serves) unless it has them.
 store=${CAISSON_SOURCE_STORE:-${CAISSON_CACHE:-/var/cache/caisson}/sources}
-for f in "$def" $(sed -n 's/^  [a-z0-9_-]*: *\(images\/.*\.ya\?ml\)$/\1/p' "$def"); do
-  # "debian: pkg=version" followed (within its source) by "sha256: <hex>"
-  awk '/^ *debian: /{split($2, a, "="); pkg=a[1]; ver=a[2]} /^ *sha256: / && pkg {print pkg, ver, $2; pkg=""}' "$f"
-done | sort -u | while read -r pkg version sha; do
+field 'd.sources.filter((s) => s.debian).map((s) => s.debian + " " + s.sha256 + "\n").join("")' | sort -u |
+while read -r spec sha; do
   [ -e "$store/$sha" ] && continue
-  bash hack/fetch-sources.sh "$pkg=$version" >/dev/null
-  [ -e "$store/$sha" ] || echo "build.sh: warning: $pkg $version gave no file with sha256 $sha" >&2
+  pkg=${spec%%=*} version_=${spec#*=}
+  CAISSON_SOURCE_STORE=$store bash hack/fetch-sources.sh "$pkg=${version_#*:}" >/dev/null
+  [ -e "$store/$sha" ] || { echo "build.sh: $spec gave no file with sha256 $sha in $store" >&2; exit 1; }
 done
 
-version=$(node -e 'const y=require("fs").readFileSync(process.argv[1],"utf8");const m=/^version:\s*"?([^"\s#]+)/m.exec(y);console.log(m?m[1]:"latest")' "$def")
-mkdir -p dist
-node bin/caisson.js build "$def" -o "image=caisson/$name:$version" -o "oci=dist/$name-$version.oci.tar" "$@"
+# Images go to out/ (dist/ holds the compiled JavaScript only).
+archive=out/$name-$version.oci.tar
+mkdir -p out
+node bin/caisson.js build "$def" --source-store "$store" -o "image=caisson/$name:$version" -o "oci=$archive" "$@"
 docker tag "caisson/$name:$version" "caisson/$name:latest"
-echo "build.sh: caisson/$name:$version (also :latest) in the engine; dist/$name-$version.oci.tar" >&2
+echo "build.sh: caisson/$name:$version (also :latest) in the engine; $archive" >&2

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Download Debian source packages (orig tarball, debian tarball, .dsc) with
 # `apt-get source --download-only`, through a private deb-src list derived
-# from this machine's mirror, into a sha256-keyed store:
-#   $CAISSON_CACHE/sources/<sha256>/<filename>
+# from this machine's mirror, into a sha256-keyed store (the one caisson build
+# serves by default):
+#   ${CAISSON_SOURCE_STORE:-$CAISSON_CACHE/sources}/<sha256>/<filename>
 # apt verifies every file against the signed Sources index.
 #
 # usage: hack/fetch-sources.sh [--suite S] SRCPKG[=VERSION] ...
@@ -23,7 +24,7 @@ if [ "${1:-}" = --suite ]; then suite=$2; shift 2; fi
 MIRROR=$(debian_mirror) || die "cannot derive the Debian mirror"
 SEC=$(debian_security_mirror || true)
 dir=$CAISSON_CACHE/apt-src-$suite
-store=$CAISSON_CACHE/sources
+store=${CAISSON_SOURCE_STORE:-$CAISSON_CACHE/sources}
 mkdir -p "$dir" "$store"
 {
   echo "deb-src [signed-by=$DEBIAN_KEYRING] $MIRROR $suite main"

@@ -83,7 +83,7 @@ export function parseOutput(spec: string): EngineOutput {
   const eq = spec.indexOf("=");
   const kind = eq < 0 ? "image" : spec.slice(0, eq);
   const value = eq < 0 ? spec : spec.slice(eq + 1);
-  if (!value) throw new UsageError(`--output ${spec}: missing value (e.g. image=caisson/redis:7.0.15, oci=dist/redis.oci.tar, local=out/)`);
+  if (!value) throw new UsageError(`--output ${spec}: missing value (e.g. image=caisson/redis:7.0.15, oci=out/redis.oci.tar, local=out/)`);
   switch (kind) {
     case "image":
       return { type: "docker", name: value };

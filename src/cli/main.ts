@@ -19,6 +19,7 @@ import { buildCommand, checkListed, contextDir, defaultSourceStore, type BuildFl
 import { applyPins, parseMirror, type Mirror } from "../lock/index.js";
 import { ExitStatus, frozenDefault, readLockBeside, registerPinningCommands } from "./lock.js";
 import { registerCheckCommand } from "./check.js";
+import { registerInspectCommand } from "./inspect.js";
 import { readText, report, UsageError, writeAtomic, writeStdout, type Format } from "./io.js";
 
 const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
@@ -128,7 +129,7 @@ export function program(): Command {
       `
 Examples:
   caisson validate images/*/image.yaml
-  caisson build images/redis/image.yaml -o image=caisson/redis:7.0.15 -o oci=dist/redis.oci.tar
+  caisson build images/redis/image.yaml -o image=caisson/redis:7.0.15 -o oci=out/redis.oci.tar
   caisson compile images/redis/image.yaml --platform linux/arm64 --json | less
 
 Exit codes: 0 success, 1 invalid definition or failed build, 2 bad usage or unreadable file, 70 internal error.
@@ -279,7 +280,7 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
       `
 Examples:
   caisson build images/redis/image.yaml
-  caisson build images/redis/image.yaml --platform linux/arm64 -o oci=dist/redis-arm64.oci.tar
+  caisson build images/redis/image.yaml --platform linux/arm64 -o oci=out/redis-arm64.oci.tar
   caisson build test/fixtures/e2e/hello/image.yaml --context test/fixtures/e2e/hello -o local=out/`,
     )
     .action(async (file: string, opts: Omit<BuildFlags, "output"> & { output?: string[]; format: Format; cache: boolean; check: boolean }) => {
@@ -288,6 +289,7 @@ Examples:
     });
 
   registerCheckCommand(cli, () => new Failed());
+  registerInspectCommand(cli, () => new Failed());
 
   registerPinningCommands(cli);
   registerBootstrapCommand(cli, () => new Failed());

@@ -3,7 +3,7 @@
 // `# syntax=` line), BuildKit's progress streamed to stderr, and nothing
 // exported unless the build succeeds.
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statfsSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { dockerBinary, EngineError, checkEngine, engineAnswers, runDocker } from "./docker.js";
@@ -109,11 +109,23 @@ function moveIntoPlace(tmp: string, dest: string, type: "oci" | "local"): void {
   rmSync(old, { recursive: true, force: true });
 }
 
-/** What an output failure comes down to, when buildx's message says so. */
+/**
+ * What an output failure comes down to: buildx's message when it says so, else
+ * (its local exporter says only "EOF") the destination's file system, full
+ * while the partial output is still there.
+ */
 function outputFault(stderr: string, out: EngineOutput): string | undefined {
   if (out.type === "docker") return undefined;
   if (/no space left on device|ENOSPC/i.test(stderr)) return `cannot write ${out.dest}: no space left on device`;
   if (/read-only file system|EROFS/i.test(stderr)) return `cannot write ${out.dest}: read-only file system`;
+  if (/exporting to (client|oci|image)|ERROR: failed to solve: EOF/i.test(stderr)) {
+    try {
+      const fs = statfsSync(dirname(resolve(out.dest)));
+      if (fs.bavail * fs.bsize < 64 * 1024) return `cannot write ${out.dest}: no space left on device`;
+    } catch {
+      // not knowable: buildx's own message stands
+    }
+  }
   return undefined;
 }
 

@@ -85,7 +85,9 @@ export async function serveStore(store: SourceStore, fallback: ReadonlyMap<strin
       return;
     }
     if (!file) {
-      res.writeHead(404, { "content-type": "text/plain" }).end(`not in the source store ${store.dir}\n`);
+      // caisson build checks that the store has every store-only file before the engine starts: one asked for now
+      // and missing was removed since, or belongs to a source the build did not expect.
+      fail(res, { sha256, file: join(store.dir, sha256), reason: `not in the source store ${store.dir} (removed during the build?)`, status: 404 });
       return;
     }
     let fh: FileHandle | undefined;

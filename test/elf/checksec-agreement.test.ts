@@ -223,7 +223,7 @@ describe("agreement with Debian checksec", () => {
     );
     for (const [reason, n] of explained) console.log(`  explained (${n}): ${reason}`);
     expect(mismatches).toEqual([]);
-  });
+  }, 120_000);
 
   it("caisson's own verdicts differ from checksec only for documented reasons", () => {
     const unexplained: string[] = [];
@@ -256,7 +256,7 @@ describe("agreement with Debian checksec", () => {
     for (const e of SEMANTIC_DIFFERENCES.filter((x) => x.required)) {
       expect((byReason.get(`${e.property}: ${e.reason}`) ?? []).sort(), e.reason).toEqual([...(e.required ?? [])].sort());
     }
-  });
+  }, 120_000);
 
   it("compiled fixtures carry exactly the mitigations they were built with", () => {
     const fixture = (name: string): ElfReport | undefined => {
@@ -287,5 +287,5 @@ describe("agreement with Debian checksec", () => {
       expect(noShdr?.canary).toBe(true);
       expect(noShdr?.checksec.canary).toBe("no"); // readelf -s shows nothing without section headers
     }
-  });
+  }, 120_000);
 });

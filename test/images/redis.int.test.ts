@@ -18,7 +18,7 @@ const engineError = await checkEngine(DOCKER).then(
   (e: unknown) => (e instanceof Error ? e.message : String(e)),
 );
 const IMAGE = "caisson/redis:7.0.15";
-const OCI = "dist/redis-7.0.15.oci.tar";
+const OCI = "out/redis-7.0.15.oci.tar";
 
 function run(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}) {
   const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20, ...(opts.input ? { input: opts.input } : {}) });

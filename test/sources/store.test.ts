@@ -56,6 +56,9 @@ describe("source store server", () => {
     server = await serveStore(new SourceStore(dir), new Map([[h, "http://127.0.0.1:9/absent"]]));
     expect((await get(`${server.url}/sha256/${sha("other")}`)).status).toBe(404);
     expect((await get(`${server.url}/sha256/${h}`)).status).toBe(302);
+    expect(server.failures()).toEqual([
+      { sha256: sha("other"), file: join(dir, sha("other")), reason: `not in the source store ${dir} (removed during the build?)`, status: 404 },
+    ]);
   });
 
   it("a file removed between lookup and open: 404 and a named failure, no crash", async () => {
