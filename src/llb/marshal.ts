@@ -42,13 +42,31 @@ export function marshal(result: State | Output | undefined): Definition {
   const files: SourceFile[] = [];
   const visiting = new Set<Vertex>();
 
-  const visit = (v: Vertex): string => {
-    const known = digests.get(v);
-    if (known) return known;
-    if (visiting.has(v)) throw new LlbError("the graph has a cycle");
-    visiting.add(v);
-    const inputDigests = v.inputs().map((o) => visit(o.vertex));
-    visiting.delete(v);
+  // Depth-first, inputs in order, each vertex after its inputs; an explicit
+  // stack, so a chain of thousands of ops cannot overflow the call stack.
+  const visit = (root: Vertex): string => {
+    const stack: { v: Vertex; inputs: readonly Output[]; next: number }[] = [];
+    const enter = (v: Vertex): void => {
+      if (visiting.has(v)) throw new LlbError("the graph has a cycle");
+      visiting.add(v);
+      stack.push({ v, inputs: v.inputs(), next: 0 });
+    };
+    if (!digests.has(root)) enter(root);
+    while (stack.length > 0) {
+      const f = stack[stack.length - 1] as { v: Vertex; inputs: readonly Output[]; next: number };
+      if (f.next < f.inputs.length) {
+        const u = (f.inputs[f.next++] as Output).vertex;
+        if (!digests.has(u)) enter(u);
+        continue;
+      }
+      stack.pop();
+      visiting.delete(f.v);
+      emit(f.v, f.inputs.map((o) => digests.get(o.vertex) as string));
+    }
+    return digests.get(root) as string;
+  };
+
+  function emit(v: Vertex, inputDigests: string[]): string {
     const { op, description } = v.marshal(inputDigests);
     const bytes = toBinary(OpSchema, op);
     const dgst = digestOf(bytes);
@@ -89,7 +107,7 @@ export function marshal(result: State | Output | undefined): Definition {
       locations.set(dgst, list);
     }
     return dgst;
-  };
+  }
 
   const last = visit(output.vertex);
   // The terminal op: no oneof, one input pointing at the result.

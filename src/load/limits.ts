@@ -9,7 +9,7 @@ export const LIMITS = {
   /** Deepest nesting of maps and lists; the top-level map is level 1 (`too_deep`). */
   depth: 64,
   /** Most maps, lists and scalars in one file, keys included (`too_large`). */
-  nodes: 1_000_000,
+  nodes: 250_000,
   /** Columns of a source line shown in a code frame; longer lines are clipped around the error. */
   frameColumns: 160,
   /** Characters of a message, hint or note printed; longer ones end in `…`. */

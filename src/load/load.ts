@@ -150,12 +150,15 @@ const VALUES = new Set(["block-map", "block-seq", "flow-collection", "scalar", "
 function scanTokens(tokens: readonly CST.Token[], sp: Spanner): { fatal?: Diagnostic; props: Diagnostic[] } {
   const props: Diagnostic[] = [];
   let nodes = 0;
-  const stack: [unknown, number][] = tokens.map((t) => [t, 0]);
+  const stack: [unknown, number][] = tokens.map((t): [unknown, number] => [t, 0]).reverse();
   while (stack.length > 0) {
     const [v, depth] = stack.pop() as [unknown, number];
     if (v === null || typeof v !== "object") continue;
     if (Array.isArray(v)) {
-      for (const x of v) if (x !== null && typeof x === "object") stack.push([x, depth]);
+      for (let i = v.length - 1; i >= 0; i--) {
+        const x: unknown = v[i];
+        if (x !== null && typeof x === "object") stack.push([x, depth]);
+      }
       continue;
     }
     const t = v as { type?: unknown; offset?: unknown; source?: unknown };
@@ -187,10 +190,13 @@ function scanTokens(tokens: readonly CST.Token[], sp: Spanner): { fatal?: Diagno
         );
       }
     }
+    // Children pushed in reverse, so they are visited in document order (the first node past a limit is the first in the file).
+    const children: [unknown, number][] = [];
     for (const [k, x] of Object.entries(v)) {
       if (k === "source" || x === null || typeof x !== "object") continue;
-      stack.push([x, inner]);
+      children.push([x, inner]);
     }
+    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i] as [unknown, number]);
   }
   props.sort((a, b) => a.span.start - b.span.start);
   return { props };

@@ -84,9 +84,11 @@ function wideEncoding(text: string): { name: string; bomLength: number } | undef
     if (b0 !== 0 && b1 === 0 && b2 === 0 && b3 === 0) return { name: "UTF-32 (little-endian)", bomLength: 0 };
     if (b0 === 0 && b1 === 0 && b2 === 0 && b3 !== 0) return { name: "UTF-32 (big-endian)", bomLength: 0 };
   }
-  if (text.length >= 2) {
-    if (b0 !== 0 && b0 < 0x80 && b1 === 0) return { name: "UTF-16 (little-endian)", bomLength: 0 };
-    if (b0 === 0 && b1 !== 0 && b1 < 0x80) return { name: "UTF-16 (big-endian)", bomLength: 0 };
+  // Without a BOM: ASCII characters each followed (LE) or preceded (BE) by a NUL, twice.
+  if (text.length >= 4) {
+    const ascii = (b: number): boolean => b > 0 && b < 0x80;
+    if (ascii(b0) && b1 === 0 && ascii(b2) && b3 === 0) return { name: "UTF-16 (little-endian)", bomLength: 0 };
+    if (b0 === 0 && ascii(b1) && b2 === 0 && ascii(b3)) return { name: "UTF-16 (big-endian)", bomLength: 0 };
   }
   return undefined;
 }

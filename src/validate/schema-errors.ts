@@ -333,10 +333,33 @@ export function schemaDiagnostics(root: YamlNode, data: unknown, errors: readonl
       }
     }
     if (!d) continue;
+    if (d.hint === undefined) d = { ...d, hint: fallbackHint(d.code, e.propertyName ?? valueAt(data, path)) };
     const k = `${d.code}\0${d.span.start}\0${d.span.end}\0${d.message}`;
     if (seen.has(k)) continue;
     seen.add(k);
     out.push(d);
   }
   return out;
+}
+
+/** A name the name rule accepts, made from a rejected one (lower case, runs of anything else as "-"). */
+function nameLike(value: string): string {
+  const n = value.toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^[^a-z0-9]+/, "").replace(/-+$/, "").slice(0, 40);
+  return n === "" ? "app" : n;
+}
+
+/** Every schema error says how to fix it: the generic fix for errors that have no specific one. */
+function fallbackHint(code: string, value: unknown): string {
+  switch (code) {
+    case "invalid_name":
+      return `rename it, e.g. "${nameLike(typeof value === "string" ? value : String(value))}"`;
+    case "invalid_env_name":
+      return "environment variable names are letters, digits and _, not starting with a digit (e.g. MY_VAR)";
+    case "wrong_type":
+      return "see docs/format.md for what this key takes";
+    case "out_of_range":
+      return "see docs/format.md for the allowed range";
+    default:
+      return "see docs/format.md for the allowed values";
+  }
 }
