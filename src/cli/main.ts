@@ -108,7 +108,9 @@ async function compileOne(file: string, flags: CompileFlags): Promise<CompiledPl
 }
 
 const formatOption = () =>
-  new Option("--format <format>", "diagnostics as readable text or JSON for tools").choices(["text", "json"]).default("text");
+  new Option("--format <format>", "diagnostics as readable text or JSON for tools (on stderr: stdout carries the command's output)").choices(["text", "json"]).default("text");
+const validateFormatOption = () =>
+  new Option("--format <format>", "diagnostics as readable text (stderr) or one JSON array on stdout ([] when there are none)").choices(["text", "json"]).default("text");
 const contextOption = () =>
   new Option("--context <dir>", "build context root: imports and local sources are relative to it").default(".");
 const mirrorOption = () =>
@@ -142,7 +144,7 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
     .command("validate")
     .description("check definitions against the schema and the semantic rules; report every problem at once")
     .argument("<files...>", "definition files (YAML or JSON)")
-    .addOption(formatOption())
+    .addOption(validateFormatOption())
     .addOption(new Option("--frozen", "fail on any moving reference the definition and its lockfile do not pin (default under CI=true)"))
     .addOption(new Option("--no-frozen", "do not require pins for image tags, even under CI=true").hideHelp())
     .addHelpText(

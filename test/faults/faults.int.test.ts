@@ -140,6 +140,25 @@ describe.skipIf(engineError !== undefined && !IN_CI)("faults on the real engine:
     expect(readdirSync(dest)).toEqual(["keep.txt"]);
   });
 
+  it("a PATH without ldd: the frontend image cannot be assembled, and the build says so before anything is loaded", async () => {
+    const data = Buffer.from(`no ldd ${nonce}\n`);
+    const def = storeOnlyDefinition(join(tmp, "no-ldd"), "fault-no-ldd", "payload.txt", data);
+    const store = join(tmp, "store-no-ldd");
+    mkdirSync(join(store, sha256(data)), { recursive: true });
+    writeFileSync(join(store, sha256(data), "payload.txt"), data);
+    const dest = join(tmp, "out-no-ldd");
+    mkdirSync(dest);
+    writeFileSync(join(dest, "keep.txt"), "the previous export\n");
+    const before = spawnSync(DOCKER, ["image", "ls", "caisson/frontend", "--format", "{{.ID}} {{.Tag}}"], { encoding: "utf8" }).stdout;
+    // docker is run by its absolute path (/usr/bin/docker): only ldd is missing.
+    const r = await caissonWatching(["build", def, "--context", join(def, ".."), "--source-store", store, "-o", `local=${dest}`, "--force", "--progress", "plain", "--no-check"], undefined, { PATH: join(tmp, "empty-path") });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/caisson: build of .* failed \(exit 1\): cannot assemble the frontend image: .*node.* is dynamically linked \(loader \/\S+\) and its libraries cannot be listed: ldd is not on PATH/);
+    expect(r.stderr).not.toContain("#0 building with");
+    expect(spawnSync(DOCKER, ["image", "ls", "caisson/frontend", "--format", "{{.ID}} {{.Tag}}"], { encoding: "utf8" }).stdout).toBe(before);
+    previousIntact(dest, { "keep.txt": "the previous export\n" });
+  });
+
   describe("a full output disk (1 MiB tmpfs)", () => {
     let mnt = "";
     let mounted = false;
