@@ -12,6 +12,7 @@ import { isBootstrap } from "../validate/bootstrap.js";
 import { definitionBytes, definitionToDot, dumpDefinition, formatPlatform } from "../llb/index.js";
 import type { Platform } from "../model/index.js";
 import { checkDefinition, parsePlatform } from "../validate/index.js";
+import { realpathSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -212,7 +213,13 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
       const data = opts.json
         ? JSON.stringify(dumpDefinition(compiled.definition), null, 2) + "\n"
         : definitionBytes(compiled.definition);
-      if (opts.output) return writeAtomic(opts.output, data);
+      if (opts.output) {
+        // Written to a temporary sibling and renamed over: never half-written; never over the definition or a directory.
+        const st = statSync(opts.output, { throwIfNoEntry: false });
+        if (st?.isDirectory()) throw new UsageError(`-o ${opts.output}: is a directory; give a file name`);
+        if (st && realpathSync(opts.output) === realpathSync(file)) throw new UsageError(`-o ${opts.output}: refusing to write over the definition`);
+        return writeAtomic(opts.output, data);
+      }
       if (!opts.json && process.stdout.isTTY) {
         throw new UsageError("refusing to write binary LLB to a terminal: pipe it (| buildctl build …), use -o FILE, or --json");
       }

@@ -93,6 +93,19 @@ describe("caisson CLI: awkward calls", () => {
     expect(r.stdout).toBe("");
   });
 
+  it("compile -o never writes over the definition or a directory, and a failed compile leaves the previous file", async () => {
+    expect((await run("compile", def, "--context", ctx, "--platform", "linux/amd64", "-o", def)).code).toBe(2);
+    expect(readFileSync(def, "utf8")).toBe(CLEAN);
+    expect((await run("compile", def, "--context", ctx, "--platform", "linux/amd64", "-o", tmp)).code).toBe(2);
+    const out = join(tmp, "llb.bin");
+    writeFileSync(out, "previous\n");
+    expect((await run("compile", bad, "--context", ctx, "--platform", "linux/amd64", "-o", out)).code).toBe(1);
+    expect(readFileSync(out, "utf8")).toBe("previous\n");
+    expect((await run("compile", def, "--context", ctx, "--platform", "linux/amd64", "-o", out)).code).toBe(0);
+    expect(readFileSync(out).length).toBeGreaterThan(100);
+    expect(readdirSync(tmp).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+  });
+
   it("--context that does not exist or is not a directory: exit 2", async () => {
     for (const cmd of ["compile", "build"]) {
       const a = await run(cmd, def, "--context", join(tmp, "nonexistent"), ...(cmd === "compile" ? ["--json"] : []));
