@@ -243,7 +243,8 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
       process.stderr.write(`caisson: build of ${file} failed (exit ${e.exitCode})${e.fault ? `: ${e.message}` : ""}\n`);
       const failures = server?.failures() ?? [];
       for (const line of describeStoreFailures(failures, all)) process.stderr.write(`caisson: ${line}\n`);
-      if (failures.length === 0 && e.fault !== "engine-stopped" && e.fault !== "output") {
+      // Which sources could not be had is worth checking only when the build itself failed (not the engine, the output or the frontend image).
+      if (failures.length === 0 && !e.fault) {
         try {
           for (const d of all) for (const block of await explainSources(d, store, storeDir, mirrors)) process.stderr.write(`caisson: ${block}\n`);
         } catch (x) {

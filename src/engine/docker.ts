@@ -58,7 +58,7 @@ export class EngineError extends Error {
     message: string,
     readonly exitCode = 1,
     /** A fault caisson has named (its message says what happened), as opposed to the build's own error. */
-    readonly fault?: "output" | "engine-stopped" | "frontend-image",
+    readonly fault?: "output" | "engine-stopped" | "engine-unavailable" | "frontend-image",
   ) {
     super(message);
   }
@@ -85,11 +85,11 @@ export async function checkEngine(docker = dockerBinary()): Promise<void> {
   try {
     r = await runDocker(["buildx", "version"], { docker });
   } catch (err) {
-    throw new EngineError(`cannot run ${docker}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new EngineError(`cannot run ${docker}: ${err instanceof Error ? err.message : String(err)}`, 1, "engine-unavailable");
   }
-  if (r.code !== 0) throw new EngineError(`docker buildx is not available (${docker} buildx version: ${r.stderr.trim()})`);
+  if (r.code !== 0) throw new EngineError(`docker buildx is not available (${docker} buildx version: ${r.stderr.trim()})`, 1, "engine-unavailable");
   const info = await runDocker(["info", "--format", "{{.ServerVersion}}"], { docker });
   if (info.code !== 0 || info.stdout.trim() === "") {
-    throw new EngineError(`the Docker engine is not running (${docker} info: ${info.stderr.trim().split("\n").pop() ?? ""})`);
+    throw new EngineError(`the Docker engine is not running (${docker} info: ${info.stderr.trim().split("\n").pop() ?? ""})`, 1, "engine-unavailable");
   }
 }

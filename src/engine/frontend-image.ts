@@ -72,7 +72,7 @@ function frontendEntry(): string {
     const p = join(here, f);
     if (existsSync(p)) return p;
   }
-  throw new EngineError(`cannot find the frontend's entry module next to ${here}`);
+  throw new EngineError(`cannot find the frontend's entry module next to ${here}`, 1, "frontend-image");
 }
 
 /** A prebuilt bundle shipped next to the compiled code (dist/frontend/), for installs without esbuild. */
@@ -90,7 +90,7 @@ export async function bundleFrontend(): Promise<Uint8Array> {
   } catch {
     const prebuilt = join(dirname(fileURLToPath(import.meta.url)), "../frontend", PREBUILT_BUNDLE);
     if (existsSync(prebuilt)) return readFileSync(prebuilt);
-    throw new EngineError(`building the frontend image needs esbuild (a devDependency of caisson) or a prebuilt ${prebuilt}`);
+    throw new EngineError(`building the frontend image needs esbuild (a devDependency of caisson) or a prebuilt ${prebuilt}`, 1, "frontend-image");
   }
   const out = await esbuild.build({
     entryPoints: [frontendEntry()],
@@ -105,7 +105,7 @@ export async function bundleFrontend(): Promise<Uint8Array> {
     logLevel: "silent",
   });
   const file = out.outputFiles[0];
-  if (!file) throw new EngineError("esbuild produced no output");
+  if (!file) throw new EngineError("esbuild produced no output", 1, "frontend-image");
   return file.contents;
 }
 
@@ -334,8 +334,8 @@ async function ensure(opts: FrontendImageOptions): Promise<FrontendImage> {
   log(`caisson: building the frontend image ${ref} (node ${process.version}, ${inputs.libs.size} libraries, bundle ${(inputs.bundle.length / 1024).toFixed(0)} KiB)`);
   const { archive } = frontendArchive(inputs, version);
   const r = await runDocker(["load"], { docker, input: archive });
-  if (r.code !== 0) throw new EngineError(`docker load of the frontend image failed: ${r.stderr.trim() || r.stdout.trim()}`, r.code);
-  if (!(await hasImage(ref, docker))) throw new EngineError(`after docker load, the engine has no ${ref}`);
+  if (r.code !== 0) throw new EngineError(`docker load of the frontend image failed: ${r.stderr.trim() || r.stdout.trim()}`, r.code, "frontend-image");
+  if (!(await hasImage(ref, docker))) throw new EngineError(`after docker load, the engine has no ${ref}`, 1, "frontend-image");
   // The image must run its runtime before anything uses it (a missing loader or library shows only in the engine's log).
   const smoke = await runDocker(["run", "--rm", "--network", "none", "--entrypoint", NODE_PATH, ref, "--version"], { docker });
   const expected = (opts.node ?? process.execPath) === process.execPath ? process.version : undefined;
