@@ -215,7 +215,11 @@ describe.skipIf(engineError !== undefined && !IN_CI)("faults on the real engine:
     });
 
     it("the daemon killed while BuildKit downloads a source: the stop is named; the previous archive is intact", async () => {
+      const hostBridges = () => spawnSync("ip", ["-o", "link", "show", "type", "bridge"], { encoding: "utf8" }).stdout.split("\n").map((l) => l.split(":")[1]?.trim().split("@")[0] ?? "").filter(Boolean);
+      const before = hostBridges();
       engine = await startThrowawayEngine(join(tmp, "engine"));
+      // The machine's engine keeps its bridge (docker0): the throwaway one must not touch it.
+      for (const b of before) expect(hostBridges(), `bridge ${b} of another engine`).toContain(b);
       const data = randomBytes(8 << 20);
       let requested!: () => void;
       const downloadStarted = new Promise<void>((r) => (requested = r));
@@ -266,8 +270,10 @@ describe.skipIf(engineError !== undefined && !IN_CI)("faults on the real engine:
 
 // ---------------------------------------------------------------------------
 // A throwaway engine: its own containerd and dockerd, roots and socket under
-// one directory (the way hack/fresh.sh starts one), no bridge and no
-// iptables (nothing here runs with a network). Never the machine's dockerd.
+// one directory, and its own bridge, the way hack/fresh.sh starts one; no
+// iptables. Never the machine's dockerd. NOT `bridge: "none"`: a dockerd
+// started so deletes the host's docker0 interface at start-up (moby's
+// removeDefaultBridgeInterface), which breaks the main engine's networking.
 
 interface ThrowawayEngine {
   readonly env: NodeJS.ProcessEnv;
@@ -313,9 +319,21 @@ async function startThrowawayEngine(dir: string): Promise<ThrowawayEngine> {
       "",
     ].join("\n"),
   );
+  // Its own bridge on a subnet no interface of this machine uses.
+  const bridge = `cft${process.pid % 1_000_000}`;
+  const used = spawnSync("ip", ["-4", "-o", "addr", "show"], { encoding: "utf8" }).stdout;
+  const third = [...Array(100).keys()].map((i) => 120 + ((process.pid + i) % 100)).find((n) => !used.includes(` 10.213.${n}.`));
+  if (third === undefined) throw new Error("no free 10.213.x.0/24 subnet for the throwaway engine's bridge");
+  for (const args of [["link", "add", bridge, "type", "bridge"], ["addr", "add", `10.213.${third}.1/24`, "dev", bridge], ["link", "set", bridge, "up"]]) {
+    const r = spawnSync("ip", args, { encoding: "utf8" });
+    if (r.status !== 0) {
+      spawnSync("ip", ["link", "del", bridge]);
+      throw new Error(`ip ${args.join(" ")}: ${r.stderr}`);
+    }
+  }
   writeFileSync(
     join(dir, "daemon.json"),
-    JSON.stringify({ features: { "containerd-snapshotter": true }, bridge: "none", iptables: false, ip6tables: false, "ip-forward": false, "ip-masq": false, "userland-proxy": false }),
+    JSON.stringify({ features: { "containerd-snapshotter": true }, bridge, iptables: false, ip6tables: false, "ip-forward": false, "ip-masq": false, "userland-proxy": false }),
   );
   const ctrdLog = join(dir, "logs/containerd.log");
   const dockerdLog = join(dir, "logs/dockerd.log");
@@ -354,6 +372,7 @@ async function startThrowawayEngine(dir: string): Promise<ThrowawayEngine> {
       .reverse();
     for (const m of mounts) if (spawnSync("umount", [m]).status !== 0) spawnSync("umount", ["-l", m]);
     spawnSync("rm", ["-rf", "--one-file-system", dir]);
+    spawnSync("ip", ["link", "del", bridge]);
     if (!runContainerdExisted && existsSync("/run/containerd")) spawnSync("find", ["/run/containerd", "-depth", "-type", "d", "-empty", "-delete"]);
   };
 
