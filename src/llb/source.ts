@@ -64,17 +64,33 @@ export interface GitOptions extends Constraints {
   readonly keepGitDir?: boolean;
 }
 
+/** Host and path of a git remote: a URL (any scheme) or scp-like `[user@]host:path`. */
+function gitRemote(url: string): { host: string; path: string } {
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(url)) {
+    try {
+      const u = new URL(url);
+      return { host: u.host, path: u.pathname };
+    } catch {
+      throw new LlbError(`git URL ${url} is not a valid URL`);
+    }
+  }
+  const scp = /^(?:[^@/]+@)?([^/:[\]]+|\[[0-9A-Fa-f:]+\]):(.+)$/.exec(url);
+  if (!scp) throw new LlbError(`git URL ${url} is neither a URL nor [user@]host:path`);
+  return { host: scp[1] ?? "", path: `/${(scp[2] ?? "").replace(/^\/+/, "")}` };
+}
+
 /**
  * `git://host/path#<commit>`, pinned to a full commit id so BuildKit needs no
- * ls-remote; `git.fullurl` carries the real remote (any scheme).
+ * ls-remote; `git.fullurl` carries the real remote (any scheme, or scp-like
+ * `git@host:path`).
  */
 export function gitSource(url: string, commit: string, opts: GitOptions = {}): SourceVertex {
   if (!COMMIT.test(commit)) throw new LlbError(`git commit ${commit} is not a full 40-hex commit id`);
-  const u = new URL(url);
-  const path = u.pathname.replace(/\/+$/, "");
+  const remote = gitRemote(url);
+  const path = remote.path.replace(/\/+$/, "");
   const attrs: Record<string, string> = { "git.fullurl": url };
   if (opts.keepGitDir) attrs["git.keepgitdir"] = "true";
-  return new SourceVertex(`git://${u.host}${path}#${commit}`, attrs, opts);
+  return new SourceVertex(`git://${remote.host}${path}#${commit}`, attrs, opts);
 }
 
 export interface HttpOptions extends Constraints {

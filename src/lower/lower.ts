@@ -337,8 +337,16 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
     return state;
   };
 
-  // The runtime image: file operations only, so nothing runs for the target.
+  // Stages are lowered dependencies first, so the recursive helpers above only ever find
+  // their dependencies done: a chain of stages as long as the input allows cannot overflow the stack.
   const img = def.image;
+  const order = dependencyOrder(def);
+  for (const stage of order) targetDependent(stage);
+  const needed = new Set<string>([...(img.from.kind === "stage" ? [img.from.name] : []), ...img.copy.filter((c) => c.fromKind === "stage").map((c) => c.from)]);
+  for (const stage of [...order].reverse()) if (needed.has(stage.name)) for (const d of stageDeps(stage)) needed.add(d);
+  for (const stage of order) if (needed.has(stage.name)) lowerStage(stage);
+
+  // The runtime image: file operations only, so nothing runs for the target.
   const base = fromState(img.from, target);
   const user = { uid: img.user.uid, gid: img.user.gid };
   const root = { uid: 0, gid: 0 };
@@ -414,5 +422,43 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
     actions.length > 0
       ? base.file(actions, { customName: `[${formatPlatform(target)}] image: assemble the runtime filesystem`, locations: at(img.span) })
       : base;
-  return { platform: target, state, config: imageConfig(def, target), emulated };
+  const emulatedInOrder = def.stages.filter((st) => emulated.includes(st.name)).map((st) => st.name);
+  return { platform: target, state, config: imageConfig(def, target), emulated: emulatedInOrder };
+}
+
+/** The stages a stage depends on: its `from`, its bind mounts and its copies. */
+function stageDeps(stage: Stage): string[] {
+  return [
+    ...(stage.from.kind === "stage" ? [stage.from.name] : []),
+    ...stage.mounts.flatMap((m) => (m.kind === "bind" && m.fromKind === "stage" ? [m.from] : [])),
+    ...stage.copy.flatMap((c) => (c.fromKind === "stage" ? [c.from] : [])),
+  ];
+}
+
+/** Every stage after the stages it depends on (validate guarantees there is no cycle); iterative. */
+function dependencyOrder(def: ImageDefinition): Stage[] {
+  const byName = new Map(def.stages.map((s) => [s.name, s]));
+  const done = new Set<string>();
+  const out: Stage[] = [];
+  for (const root of def.stages) {
+    if (done.has(root.name)) continue;
+    const frames: { stage: Stage; deps: string[]; next: number }[] = [{ stage: root, deps: stageDeps(root), next: 0 }];
+    const open = new Set<string>([root.name]);
+    while (frames.length > 0) {
+      const f = frames[frames.length - 1]!;
+      const dep = f.deps[f.next++];
+      if (dep === undefined) {
+        frames.pop();
+        open.delete(f.stage.name);
+        done.add(f.stage.name);
+        out.push(f.stage);
+        continue;
+      }
+      const s = byName.get(dep);
+      if (!s || done.has(dep) || open.has(dep)) continue;
+      open.add(dep);
+      frames.push({ stage: s, deps: stageDeps(s), next: 0 });
+    }
+  }
+  return out;
 }

@@ -9,7 +9,7 @@ import { RULE_IDS } from "../check/rules.js";
 import type { Context } from "./context.js";
 import { resolveFrom, resolveRef } from "./names.js";
 import { bool, int, items, map, scalar, str, text, type Mutable } from "./nodes.js";
-import { CAPABILITIES, parseDuration, parsePort } from "./refs.js";
+import { CAPABILITIES, DURATION, MAX_DURATION_NS, parseDuration, parsePort, parseSignal, parseUserSpec, printable } from "./refs.js";
 import { env } from "./stages.js";
 
 const DEFAULT_UID = 65532;
@@ -39,6 +39,11 @@ export function image(ctx: Context, e: MapEntry): RuntimeImage | undefined {
   for (const it of items(child(n, "volumes"))) {
     const v = ctx.absPath(it, "volume");
     if (v === undefined) {
+      ok = false;
+      continue;
+    }
+    if (v === "/") {
+      ctx.err("invalid_path", "a volume cannot be / (the whole file system)", it.span, "name the directories the image writes to, e.g. /data");
       ok = false;
       continue;
     }
@@ -78,6 +83,16 @@ export function image(ctx: Context, e: MapEntry): RuntimeImage | undefined {
   };
   const healthcheck = healthcheckOf(ctx, child(n, "healthcheck"));
   if (healthcheck === null) ok = false;
+  const stopNode = scalar(child(n, "stopSignal"));
+  let stopSignal: string | undefined;
+  if (stopNode && (typeof stopNode.value === "string" || Number.isInteger(stopNode.value))) {
+    const r = parseSignal(text(stopNode) ?? "");
+    if (r.ok) stopSignal = r.value;
+    else {
+      ctx.err("invalid_signal", `stopSignal: ${r.message}`, stopNode.span, r.hint);
+      ok = false;
+    }
+  }
 
   const rt = map(child(n, "runtime"));
   const readOnly = bool(child(rt, "readOnly"), true);
@@ -153,8 +168,7 @@ export function image(ctx: Context, e: MapEntry): RuntimeImage | undefined {
   const cmd = args("cmd");
   if (cmd) img.cmd = cmd;
   if (healthcheck) img.healthcheck = healthcheck;
-  const stop = str(child(n, "stopSignal"));
-  if (stop !== undefined) img.stopSignal = stop;
+  if (stopSignal !== undefined) img.stopSignal = stopSignal;
   return img;
 }
 
@@ -202,22 +216,24 @@ export function runtimeUser(ctx: Context, e: MapEntry | undefined, imageKey: Spa
   let name = DEFAULT_USER_NAME;
   let rootReason: string | undefined;
   if (n.kind === "scalar") {
-    const t = text(n);
-    const m = t === undefined ? null : /^([0-9]+)(?::([0-9]+))?$/.exec(t);
-    if (!m) {
-      if (typeof n.value === "string" && /^[a-z_][a-z0-9_-]*(:[a-z_][a-z0-9_-]*)?$/.test(n.value)) {
-        // The schema already reported the pattern; nothing more to add.
-      }
+    if (n.value === null || typeof n.value === "boolean") return undefined; // the schema reported the type
+    const r = parseUserSpec(text(n) ?? "");
+    if (!r.ok) {
+      ctx.err(r.code, `image user: ${r.message}`, span, r.hint);
       return undefined;
     }
-    uid = Number(m[1]);
-    gid = m[2] !== undefined ? Number(m[2]) : uid;
-    for (const [v, what] of [[uid, "uid"], [gid, "gid"]] as const) {
-      if (v > 4294967294) {
-        ctx.err("out_of_range", `${what} ${v} is out of range`, span, "ids are 0–4294967294");
-        return undefined;
-      }
+    const { user: u, group: g } = r.value;
+    if (!/^[0-9]+$/.test(u) || (g !== undefined && !/^[0-9]+$/.test(g))) {
+      ctx.err(
+        "invalid_user",
+        `the image's user is written as numeric uid[:gid], found "${printable(text(n) ?? "")}"`,
+        span,
+        `the image has no user database to look a name up in: write user: { uid: <uid>, gid: <gid>, name: ${/^[0-9]+$/.test(u) ? DEFAULT_USER_NAME : u} }`,
+      );
+      return undefined;
     }
+    uid = Number(u);
+    gid = g !== undefined ? Number(g) : uid;
   } else if (n.kind === "map") {
     uid = int(child(n, "uid"));
     gid = int(child(n, "gid"));
@@ -254,11 +270,18 @@ export function healthcheckOf(ctx: Context, n: YamlNode | undefined): Healthchec
     if (t === undefined || node === undefined) continue;
     const r = parseDuration(t);
     if (!r.ok) {
-      ok = false; // the schema pattern reported it
+      // A malformed duration is the schema pattern's to report; one too long to count is ours.
+      if (DURATION.test(t)) ctx.err("invalid_duration", `healthcheck.${k}: ${r.message}`, node.span, "durations are at most 2400h (100 days)");
+      ok = false;
       continue;
     }
     if (r.value < 1e6) {
       ctx.err("invalid_duration", `healthcheck.${k} must be at least 1ms`, node.span);
+      ok = false;
+      continue;
+    }
+    if (r.value > MAX_DURATION_NS) {
+      ctx.err("invalid_duration", `healthcheck.${k} is longer than 100 days`, node.span, "durations are at most 2400h (100 days)");
       ok = false;
       continue;
     }

@@ -4,6 +4,7 @@ import { child, entry } from "../load/index.js";
 import type { ReleaseRule } from "../model/index.js";
 import type { Context } from "./context.js";
 import { map, str } from "./nodes.js";
+import { checkHttpUrl } from "./refs.js";
 
 /** A source's `release:` rule: undefined when absent, null when invalid (reported). */
 export function releaseRule(ctx: Context, n: MapNode, kind: ReleaseRule["kind"]): ReleaseRule | undefined | null {
@@ -26,8 +27,15 @@ export function releaseRule(ctx: Context, n: MapNode, kind: ReleaseRule["kind"])
     return null;
   }
   if (kind === "git-tags") return { kind, pattern, span: e.span };
-  const listing = str(child(m, "listing"));
-  if (listing === undefined) return null;
+  const listingNode = child(m, "listing");
+  const listing = str(listingNode);
+  if (listing === undefined || listingNode === undefined) return null;
+  if (!/^https?:\/\/\S+$/.test(listing)) return null; // the schema reported it
+  const u = checkHttpUrl(listing);
+  if (!u.ok) {
+    ctx.err(u.code, `release listing: ${u.message}`, listingNode.span, u.hint);
+    return null;
+  }
   return { kind, url: listing, pattern, span: e.span };
 }
 

@@ -306,7 +306,8 @@ export const imageSchema = {
         workdir: str("Absolute working directory for the commands.", { minLength: 1, default: "/" }),
         user: {
           type: ["string", "integer"],
-          description: "User to run the commands as (name, uid or uid:gid); defaults to the base image's user.",
+          description:
+            "User to run the commands as: a name or uid, optionally :group or :gid (names [a-z_][a-z0-9_-]*, ids 0–4294967294); defaults to the base image's user.",
         },
         network: {
           type: "string",
@@ -369,8 +370,8 @@ export const imageSchema = {
     user: {
       description: "The user the image runs as: \"uid:gid\", a uid, or {uid, gid, name, rootReason}. Defaults to 65532:65532 (caisson).",
       oneOf: [
-        str("uid:gid (numeric), e.g. 65532:65532.", { pattern: "^[0-9]+(:[0-9]+)?$", patternErrorMessage: "write numeric uid:gid, e.g. 65532:65532" }),
-        { type: "integer", minimum: 0, description: "A uid; the gid is the same." },
+        str("uid:gid (numeric, 0–4294967294), e.g. 65532:65532; a uid alone means the same gid."),
+        { type: "integer", description: "A uid (0–4294967294); the gid is the same." },
         {
           type: "object",
           description: "The user, written out.",
@@ -395,7 +396,7 @@ export const imageSchema = {
         interval: ref("duration", "Time between checks, e.g. 30s."),
         timeout: ref("duration", "Time a check may take, e.g. 5s."),
         startPeriod: ref("duration", "Grace period after start, e.g. 5s."),
-        retries: { type: "integer", minimum: 0, description: "Consecutive failures before the container is unhealthy." },
+        retries: { type: "integer", minimum: 0, maximum: 2147483647, description: "Consecutive failures before the container is unhealthy." },
       },
     },
     runtime: {
@@ -439,7 +440,10 @@ export const imageSchema = {
           additionalProperties: { type: ["string", "number", "boolean"], description: "The label's value." },
         },
         healthcheck: ref("healthcheck", "Health check."),
-        stopSignal: str("Signal that stops the container, e.g. SIGTERM.", { pattern: "^(SIG[A-Z0-9+-]+|[0-9]+)$", patternErrorMessage: "write a signal name such as SIGTERM" }),
+        stopSignal: {
+          type: ["string", "integer"],
+          description: "Signal that stops the container: a name such as SIGTERM, SIGQUIT or SIGRTMIN+3, or a number 1–64.",
+        },
         runtime: ref("runtime", "Runtime hardening: defaults are readOnly true, capabilities [], noNewPrivileges true."),
         check: {
           type: "object",

@@ -11,6 +11,7 @@
 //   sources.ts   sources (release.ts: their `release:` rules)
 //   stages.ts    stages, mounts, copies, patches (packages.ts: Debian packages)
 //   image.ts     the runtime image, its user, healthcheck, runtime and waivers
+//   text.ts      control characters in any string
 import type { Diagnostic } from "../diag/index.js";
 import { child, entry } from "../load/index.js";
 import type { LoadedDocument, MapEntry, YamlNode } from "../load/index.js";
@@ -24,11 +25,13 @@ import { map, str, text, type Mutable } from "./nodes.js";
 import { checkImportPath } from "./refs.js";
 import { source } from "./sources.js";
 import { stage } from "./stages.js";
+import { checkControlCharacters } from "./text.js";
 
 function build(ctx: Context): ImageDefinition | undefined {
   const root = map(ctx.doc.root);
   if (!root) return undefined;
   declareNames(ctx, root);
+  checkControlCharacters(ctx, root);
 
   const name = str(child(root, "name"));
   const version = text(child(root, "version"));

@@ -6,7 +6,7 @@ import { child, entry } from "../load/index.js";
 import type { SourceSpec } from "../model/index.js";
 import type { Context } from "./context.js";
 import { bool, items, map, str, type Mutable } from "./nodes.js";
-import { checkContextPath, parseDebianSource } from "./refs.js";
+import { checkContextPath, checkGitRef, checkGitUrl, checkHttpUrl, parseDebianSource } from "./refs.js";
 import { releaseRule } from "./release.js";
 
 export function source(ctx: Context, e: MapEntry): SourceSpec | undefined {
@@ -19,14 +19,9 @@ export function source(ctx: Context, e: MapEntry): SourceSpec | undefined {
     const url = str(urlNode);
     const sha256 = str(child(n, "sha256"));
     if (url === undefined || !/^https?:\/\/\S+$/.test(url)) return undefined; // the schema reported it
-    let parsed: URL | undefined;
-    try {
-      parsed = new URL(url);
-    } catch {
-      parsed = undefined;
-    }
-    if (!parsed || (parsed.protocol !== "http:" && parsed.protocol !== "https:") || parsed.hostname === "") {
-      ctx.err("invalid_url", `source "${name}": "${url}" is not a valid http:// or https:// URL`, urlNode?.span ?? span, "write https://host/path");
+    const u = checkHttpUrl(url);
+    if (!u.ok) {
+      ctx.err(u.code, `source "${name}": ${u.message}`, urlNode?.span ?? span, u.hint);
       return undefined;
     }
     if (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
@@ -80,6 +75,9 @@ export function source(ctx: Context, e: MapEntry): SourceSpec | undefined {
     const refNode = child(n, "ref");
     const ref = str(refNode);
     if (url === undefined) return undefined;
+    const u = checkGitUrl(url);
+    if (!u.ok) ctx.err(u.code, `source "${name}": ${u.message}`, child(n, "git")?.span ?? span, u.hint);
+    const refOk = ref === undefined || refNode === undefined || ctx.check(checkGitRef(ref), "invalid_ref", refNode.span) !== undefined;
     if (commit === undefined && entry(n, "commit") === undefined && ref === undefined) {
       if (entry(n, "ref") === undefined) {
         ctx.err("unpinned_source", `source "${name}" is not pinned: it has a git url but neither commit nor ref`, e.keySpan, "add ref: <branch or tag> and run `caisson lock <file>` to pin it, or commit: <full 40-hex commit id>");
@@ -89,7 +87,7 @@ export function source(ctx: Context, e: MapEntry): SourceSpec | undefined {
     if (commit !== undefined && !/^[0-9a-f]{40}$/.test(commit)) return undefined; // the schema reported it
     if (commit === undefined && ref === undefined) return undefined;
     const release = releaseRule(ctx, n, "git-tags");
-    if (release === null) return undefined;
+    if (release === null || !u.ok || !refOk) return undefined;
     if (commit === undefined && ref !== undefined) ctx.moving.push({ kind: "git", source: name, url, ref, span: refNode?.span ?? span });
     const spec: Mutable<Extract<SourceSpec, { kind: "git" }>> = { kind: "git", name, url, commit: commit ?? "", keepGitDir: bool(child(n, "keepGitDir"), false), span };
     if (ref !== undefined) spec.ref = ref;

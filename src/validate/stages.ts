@@ -7,7 +7,7 @@ import type { Context } from "./context.js";
 import { patchSource, resolveFrom, resolveRef } from "./names.js";
 import { bool, int, items, map, oneOfStr, scalar, str, text, type Mutable } from "./nodes.js";
 import { fromKey, stagePackages } from "./packages.js";
-import { checkAbsolutePath } from "./refs.js";
+import { checkAbsolutePath, parseUserSpec } from "./refs.js";
 
 export function env(n: YamlNode | undefined): [string, string][] {
   const out: [string, string][] = [];
@@ -64,7 +64,8 @@ export function stage(ctx: Context, e: MapEntry): Stage | undefined {
       span: tcNode.span,
     };
   }
-  if (!from || workdir === undefined || !mountsOk || !copyOk || !patchesOk) return undefined;
+  const userOk = stageUserOk(ctx, child(n, "user"));
+  if (!from || workdir === undefined || !mountsOk || !copyOk || !patchesOk || !userOk) return undefined;
   const stage: Mutable<Stage> = {
     name,
     from,
@@ -147,3 +148,13 @@ export function mount(ctx: Context, m: MapEntry, owner: string): MountSpec | und
   return undefined;
 }
 
+
+/** A stage's `user`: name or uid, optionally :group or :gid (parseUserSpec); true when absent. */
+function stageUserOk(ctx: Context, n: YamlNode | undefined): boolean {
+  const s = scalar(n);
+  if (n === undefined || s === undefined || s.value === null || typeof s.value === "boolean") return true; // absent, or the schema reported the type
+  const r = parseUserSpec(text(s) ?? "");
+  if (r.ok) return true;
+  ctx.err(r.code, `stage user: ${r.message}`, s.span, r.hint);
+  return false;
+}

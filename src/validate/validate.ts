@@ -1,4 +1,4 @@
-import { hasErrors, sortDiagnostics } from "../diag/index.js";
+import { error, hasErrors, sortDiagnostics } from "../diag/index.js";
 import type { Diagnostic } from "../diag/index.js";
 import { loadDefinition, toPlain } from "../load/index.js";
 import type { LoadedDocument } from "../load/index.js";
@@ -28,6 +28,14 @@ export function validateDefinition(doc: LoadedDocument): ValidateResult {
   // Unused-name warnings are guesses when references failed to resolve: only give them on an otherwise clean file.
   const sorted = sortDiagnostics(hasErrors(diagnostics) ? diagnostics.filter((d) => !d.code.startsWith("unused_")) : diagnostics);
   if (built.definition && !hasErrors(sorted)) return { definition: built.definition, diagnostics: sorted };
+  if (!hasErrors(sorted)) {
+    // Never "valid" without a model: a value some rule forgot to report is still an error, not silence.
+    sorted.push(
+      error("invalid_value", "the definition cannot be read into a model, but no rule says why", root.span, {
+        hint: "this is a bug in caisson: please report it with the definition",
+      }),
+    );
+  }
   return { diagnostics: sorted };
 }
 

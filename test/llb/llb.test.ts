@@ -119,6 +119,19 @@ describe("llb", () => {
     expect(JSON.stringify(dump)).toContain("caisson:x:65532");
   });
 
+  it("names a git source by host and path, for URLs and scp-like remotes alike", () => {
+    const c = "c".repeat(40);
+    const id = (url: string) => {
+      const { ops } = decodeDefinition(definitionBytes(marshal(State.of(gitSource(url, c)))));
+      const op = ops[0]?.op.op;
+      return op?.case === "source" ? [op.value.identifier, op.value.attrs["git.fullurl"]] : [];
+    };
+    expect(id("https://h.example/org/r.git")).toEqual([`git://h.example/org/r.git#${c}`, "https://h.example/org/r.git"]);
+    expect(id("ssh://git@h.example:2222/org/r.git/")).toEqual([`git://h.example:2222/org/r.git#${c}`, "ssh://git@h.example:2222/org/r.git/"]);
+    expect(id("git@h.example:org/r.git")).toEqual([`git://h.example/org/r.git#${c}`, "git@h.example:org/r.git"]);
+    expect(() => gitSource("no-colon-here", c)).toThrow(LlbError);
+  });
+
   it("rejects what BuildKit would reject", () => {
     expect(() => imageSource("debian")).toThrow(LlbError);
     expect(() => gitSource("http://x/y", "abc")).toThrow(LlbError);
