@@ -385,6 +385,11 @@ export function checkGitUrl(url: string): { ok: true } | { ok: false; code: stri
     if (p) return { ok: false, ...p };
     const path = url.slice(scheme.length + 3).replace(/^[^/?#]*/, "");
     if (path === "" || path === "/") return bad(`git URL "${u}" names no repository`);
+    try {
+      if (new URL(url).hostname === "") return bad(`git URL "${u}" has no host`);
+    } catch {
+      return bad(`git URL "${u}" is not a valid URL`);
+    }
     return { ok: true };
   }
   // scp-like: [user@]host:path, the host before the first ':' and no '/' before it.

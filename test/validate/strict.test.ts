@@ -1,6 +1,8 @@
 // Strict values: every value that reaches the image config or the LLB is
 // checked, with the error at the node that holds it and the fix.
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { compileModel } from "../../src/compile/index.js";
 import { hasErrors } from "../../src/diag/index.js";
 import { checkDefinition } from "../../src/validate/index.js";
 import { checkGitRef, checkGitUrl, checkHttpUrl, parseSignal, parseUserSpec } from "../../src/validate/refs.js";
@@ -256,6 +258,8 @@ describe("git URLs", () => {
     ['"https://tok@h.example/r.git"', "url_credentials", /credentials/],
     ['"ssh://git:pw@h.example/r.git"', "url_credentials", /credentials/],
     ['"git:pw@h.example:org/r.git"', "url_credentials", /password/],
+    ['"ssh://[::1/r.git"', "invalid_url", /not a valid URL/],
+    ['"https://h.example:99999/r.git"', "invalid_url", /not a valid URL/],
   ])("%s", (url, code, message) => {
     expectOne(def({ source: `{ git: ${url}, commit: ${C} }` }), { code, at: url, message, hint: code === "url_credentials" ? /ssh key/ : /https:\/\/(<host>|host)|local repository/ });
   });
@@ -317,5 +321,37 @@ describe("parsers", () => {
     expect(checkGitUrl("git@h.example:r.git").ok).toBe(true);
     expect(checkGitRef("refs/tags/v1").ok).toBe(true);
     expect(checkGitRef("@").ok).toBe(false);
+  });
+});
+
+describe("any value", () => {
+  // Whatever is written in these fields: validate either refuses it with an error or gives a model that compiles.
+  const fields: [string, (v: string) => string][] = [
+    ["stage user", (v) => def({ stage: `    user: ${JSON.stringify(v)}\n` })],
+    ["image user", (v) => def({ image: `  user: ${JSON.stringify(v)}\n` })],
+    ["stopSignal", (v) => def({ image: `  stopSignal: ${JSON.stringify(v)}\n` })],
+    ["volume", (v) => def({ image: `  volumes: [${JSON.stringify(v)}]\n` })],
+    ["label", (v) => def({ image: `  labels: { ${JSON.stringify(v)}: ${JSON.stringify(v)} }\n` })],
+    ["interval", (v) => def({ image: `  healthcheck: { test: [/x], interval: ${JSON.stringify(v)} }\n` })],
+    ["url", (v) => def({ source: `{ url: ${JSON.stringify(v)}, sha256: ${H} }` })],
+    ["git", (v) => def({ source: `{ git: ${JSON.stringify(v)}, commit: ${C} }` })],
+    ["ref", (v) => def({ source: `{ git: "https://h.example/r.git", commit: ${C}, ref: ${JSON.stringify(v)} }` })],
+  ];
+  const interesting = fc.oneof(
+    fc.string(),
+    fc.string({ unit: "binary" }),
+    fc.constantFrom("git@h:r", "ssh://[::1]/r", "https://h/r", "-x", "ext::x", "1:2", "SIGRTMIN+30", "/", "//", "1e3ms", "0.5s", "http://[::1]:0/x"),
+    fc.tuple(fc.constantFrom("https://", "ssh://", "git://", "http://", ""), fc.string(), fc.constantFrom("@", ":", "/", ""), fc.string()).map((p) => p.join("")),
+  );
+  it.each(fields)("%s", (_, make) => {
+    fc.assert(
+      fc.property(interesting, (v) => {
+        const r = checkDefinition("t.yaml", make(v));
+        if (!r.definition) return hasErrors(r.diagnostics);
+        compileModel(r.definition, { buildPlatform: { os: "linux", architecture: "amd64" } });
+        return true;
+      }),
+      { numRuns: 300 },
+    );
   });
 });
