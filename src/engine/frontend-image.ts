@@ -311,7 +311,8 @@ export function ensureFrontendImage(opts: FrontendImageOptions = {}): Promise<Fr
   // Once per process and engine: the code cannot change under a running process.
   const key = `${opts.docker ?? dockerBinary()}\0${opts.node ?? process.execPath}`;
   const known = opts.rebuild ? undefined : ensured.get(key);
-  if (known) return known;
+  // Still there? Another caisson (other code, so another content hash) may have pruned it since: then build it again.
+  if (known) return known.then(async (img) => ((await hasImage(img.ref, opts.docker ?? dockerBinary())) ? img : ensureFrontendImage({ ...opts, rebuild: true })));
   const p = ensure(opts);
   const later = p.then((img) => ({ ...img, built: false }));
   later.catch(() => ensured.delete(key)); // a failure is not remembered
