@@ -5,9 +5,7 @@ import { State, httpSource, type FileAction, type SourceLocation } from "../llb/
 import type { DebPin, Span } from "../model/index.js";
 import { LowerError } from "./errors.js";
 import { installDebsScript } from "./scripts.js";
-
-/** Files in the runtime image and gathered .debs are dated at the epoch, so builds reproduce. */
-const EPOCH = 0n;
+import { EPOCH } from "./sources.js";
 
 /** Where the engine downloads a pinned .deb: the content-addressed mirror, else its archive by pool path. */
 export function debUrl(pin: DebPin, opts: { readonly sourceMirror?: string; readonly debianArchives?: Readonly<Record<string, string>> }, stage: string, span: Span): string {

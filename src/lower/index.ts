@@ -1,6 +1,8 @@
 // lower: a validated ImageDefinition → the LLB graph and OCI image config of
 // its runtime image, per target platform. Pure (no I/O, no clock).
-//  - lower.ts: stages (on the build platform, cross-compiling), sources, the runtime filesystem
+//  - lower.ts: lowerImage, the stages (on the build platform, cross-compiling), in dependency order
+//  - sources.ts: http, git and local sources
+//  - runtime.ts: the runtime filesystem (passwd/group, copies, collected libraries, volumes)
 //  - toolchain.ts: BUILD*/TARGET* variables, compiler environment and hardening flags (triples: src/platform)
 //  - scripts.ts: every shell script an exec runs (patches, .deb install; collect-libs.ts: the
 //    script that gathers a binary's shared libraries without running it)

@@ -2,20 +2,19 @@ import { LineIndex, error } from "../diag/index.js";
 import {
   State,
   formatPlatform,
-  gitSource,
-  httpSource,
   imageSource,
-  localSource,
   type FileAction,
   type MountSpec as LlbMount,
   type SourceFile,
   type SourceLocation,
 } from "../llb/index.js";
 import { dpkgArch, type FromRef, type ImageDefinition, type Platform, type SourceSpec, type Span, type Stage } from "../model/index.js";
-import { archInfo, gnuTriple, multiarchDir, SUPPORTED_PLATFORMS } from "../platform/index.js";
+import { archInfo, SUPPORTED_PLATFORMS } from "../platform/index.js";
 import { debUrl, installDebs } from "./debs.js";
+import { runtimeImage } from "./runtime.js";
+import { joinPath, sourceState, type SourceState } from "./sources.js";
 import { LowerError } from "./errors.js";
-import { applyPatchesScript, COLLECT_LIBS_SCRIPT } from "./scripts.js";
+import { applyPatchesScript } from "./scripts.js";
 import { imageConfig, type ImageConfig } from "./image-config.js";
 import { platformEnv, toolchainEnv } from "./toolchain.js";
 
@@ -65,22 +64,8 @@ export interface LoweredImage {
 
 /** The PATH every stage's commands get (LLB applies no image config). */
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-/** Where the library collector writes; also the mount it gets. */
-const COLLECT_DIR = "/caisson-out";
-/** Files and directories in the runtime image are dated at the epoch, so builds reproduce. */
-const EPOCH = 0n;
 const TARGET_VARS = /\$\{?TARGET(PLATFORM|OS|ARCH|VARIANT)\b/;
 
-/** A source's filesystem and the directory inside it that the source names. */
-interface SourceState {
-  readonly state: State;
-  readonly root: string;
-}
-
-function joinPath(root: string, path: string): string {
-  const parts = `${root}/${path}`.split("/").filter((p) => p !== "" && p !== ".");
-  return "/" + parts.join("/");
-}
 
 /**
  * Lowers a validated definition to the LLB graph of its runtime image for
@@ -133,53 +118,7 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
   const lowerSource = (src: SourceSpec): SourceState => {
     const done = sourceStates.get(src.name);
     if (done) return done;
-    const c = { customName: `source ${src.name}`, locations: at(src.span) };
-    let result: SourceState;
-    switch (src.kind) {
-      case "http": {
-        const url = opts.sourceMirror ? `${opts.sourceMirror.replace(/\/+$/, "")}/sha256/${src.sha256}` : src.url;
-        if (url === undefined) {
-          throw new LowerError(
-            error("no_source_url", `source "${src.name}" (${src.filename}${src.debian ? ` of Debian's ${src.debian}` : ""}) has no URL`, src.span, {
-              hint: "it can only come from a mirror that serves files by sha256: `caisson build` serves its source store (--source-store DIR) itself; `caisson compile` needs --source-mirror URL",
-            }),
-          );
-        }
-        const dl = State.of(httpSource(url, src.sha256, { ...c, filename: src.filename }));
-        result = src.extract
-          ? {
-              state: State.scratch().file(
-                [{ kind: "copy", source: dl.output, src: `/${src.filename}`, dest: "/", unpack: true, timestamp: EPOCH }],
-                { customName: `source ${src.name}: unpack ${src.filename}`, locations: at(src.span) },
-              ),
-              root: "/",
-            }
-          : { state: dl, root: "/" };
-        break;
-      }
-      case "git":
-        result = { state: State.of(gitSource(src.url, src.commit, { ...c, keepGitDir: src.keepGitDir })), root: "/" };
-        break;
-      case "local": {
-        const whole = src.path === "." || src.path === "";
-        result = {
-          state: State.of(
-            localSource("context", {
-              ...c,
-              sharedKeyHint: "context",
-              ...(opts.localSession ? { sessionId: opts.localSession } : {}),
-              ...(whole ? {} : { includePatterns: [src.path] }),
-              // BuildKit matches patterns against context paths: scope them to the source's folder.
-              ...(src.exclude.length > 0
-                ? { excludePatterns: src.exclude.map((p) => (whole ? p : p.startsWith("!") ? `!${joinPath(src.path, p.slice(1)).slice(1)}` : joinPath(src.path, p).slice(1))) }
-                : {}),
-            }),
-          ),
-          root: whole ? "/" : joinPath("/", src.path),
-        };
-        break;
-      }
-    }
+    const result = sourceState(src, { sourceMirror: opts.sourceMirror, localSession: opts.localSession, at });
     sourceStates.set(src.name, result);
     return result;
   };
@@ -347,81 +286,12 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
   for (const stage of order) if (needed.has(stage.name)) lowerStage(stage);
 
   // The runtime image: file operations only, so nothing runs for the target.
-  const base = fromState(img.from, target);
-  const user = { uid: img.user.uid, gid: img.user.gid };
-  const root = { uid: 0, gid: 0 };
-  const actions: FileAction[] = [];
-  if (img.from.kind === "scratch") {
-    const u = img.user;
-    const passwd =
-      u.uid === 0
-        ? "root:x:0:0:root:/root:/sbin/nologin\n"
-        : `root:x:0:0:root:/root:/sbin/nologin\n${u.name}:x:${u.uid}:${u.gid}:${u.name}:/nonexistent:/sbin/nologin\n`;
-    const group = u.gid === 0 ? "root:x:0:\n" : `root:x:0:\n${u.name}:x:${u.gid}:\n`;
-    actions.push(
-      { kind: "mkdir", path: "/etc", mode: 0o755, makeParents: true, owner: root, timestamp: EPOCH },
-      { kind: "mkfile", path: "/etc/passwd", mode: 0o644, data: passwd, owner: root, timestamp: EPOCH },
-      { kind: "mkfile", path: "/etc/group", mode: 0o644, data: group, owner: root, timestamp: EPOCH },
-    );
-  }
-
-  // One library collection per stage that binaries with `libraries: true` come from.
-  const needLibs = new Map<string, string[]>();
-  for (const c of img.copy) {
-    if (c.libraries && c.fromKind === "stage") needLibs.set(c.from, [...(needLibs.get(c.from) ?? []), c.src]);
-  }
-
-  for (const c of img.copy) {
-    const from =
-      c.fromKind === "source"
-        ? lowerSource(sourcesByName.get(c.from) as SourceSpec)
-        : { state: lowerStage(stagesByName.get(c.from) as Stage), root: "/" };
-    actions.push({
-      kind: "copy",
-      source: from.state.output,
-      src: joinPath(from.root, c.src),
-      dest: c.dest,
-      owner: root,
-      ...(c.mode !== undefined ? { mode: c.mode } : {}),
-      followSymlink: true,
-      createDestPath: true,
-      allowWildcard: true,
-      timestamp: EPOCH,
-    });
-  }
-  for (const [stageName, bins] of needLibs) {
-    const stage = stagesByName.get(stageName) as Stage;
-    const collected = lowerStage(stage)
-      .withNetwork("none")
-      .run(["/bin/sh", "-c", COLLECT_LIBS_SCRIPT, "collect-libs", multiarchDir(target), gnuTriple(target), ...bins], {
-        mounts: [{ type: "bind", dest: COLLECT_DIR }],
-        customName: `[${formatPlatform(target)}] ${stageName}: collect the libraries of ${bins.join(", ")}`,
-        locations: at(stage.span),
-      })
-      .mount(COLLECT_DIR);
-    actions.push({
-      kind: "copy",
-      source: collected.output,
-      src: "/",
-      dest: "/",
-      owner: root,
-      dirCopyContents: true,
-      followSymlink: true,
-      createDestPath: true,
-      timestamp: EPOCH,
-    });
-  }
-  for (const v of img.volumes) {
-    actions.push({ kind: "mkdir", path: v, mode: 0o755, makeParents: true, owner: user, timestamp: EPOCH });
-  }
-  if (img.workdir && !img.volumes.includes(img.workdir)) {
-    actions.push({ kind: "mkdir", path: img.workdir, mode: 0o755, makeParents: true, owner: root, timestamp: EPOCH });
-  }
-
-  const state =
-    actions.length > 0
-      ? base.file(actions, { customName: `[${formatPlatform(target)}] image: assemble the runtime filesystem`, locations: at(img.span) })
-      : base;
+  const state = runtimeImage(def, target, fromState(img.from, target), {
+    at,
+    source: (name) => lowerSource(sourcesByName.get(name) as SourceSpec),
+    stage: (name) => lowerStage(stagesByName.get(name) as Stage),
+    stageSpan: (name) => (stagesByName.get(name) as Stage).span,
+  });
   const emulatedInOrder = def.stages.filter((st) => emulated.includes(st.name)).map((st) => st.name);
   return { platform: target, state, config: imageConfig(def, target), emulated: emulatedInOrder };
 }
