@@ -20,8 +20,9 @@ const engineError = await checkEngine(DOCKER).then(
 const IMAGE = "caisson/redis:7.0.15";
 const OCI = "out/redis-7.0.15.oci.tar";
 
-function run(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean } = {}) {
-  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20, ...(opts.input ? { input: opts.input } : {}) });
+function run(cmd: string, args: string[], opts: { input?: string; allowFail?: boolean; timeout?: number } = {}) {
+  // Bounded: a server that accepts but never answers must fail the test, not hang it.
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20, timeout: opts.timeout ?? 300_000, ...(opts.input ? { input: opts.input } : {}) });
   if (r.error) throw r.error;
   if (!opts.allowFail && r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${r.stderr}${r.stdout}`);
   return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr };
@@ -33,12 +34,12 @@ function docker(...args: string[]) {
 
 /** Runs redis-cli against a port, returning its raw output. */
 function cli(port: number, ...args: string[]) {
-  return run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args]).stdout.trim();
+  return run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], { timeout: 60_000 }).stdout.trim();
 }
 
 async function waitForPong(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const r = spawnSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "ping"], { encoding: "utf8" });
+    const r = spawnSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "ping"], { encoding: "utf8", timeout: 3000 });
     if (r.stdout.trim() === "PONG") return;
     await new Promise((res) => setTimeout(res, 100));
   }

@@ -295,7 +295,8 @@ image:
     expect(defs.length).toBeGreaterThan(0);
     const v = await caisson(["validate", "--frozen", ...defs], ROOT);
     expect(v.code, v.stderr).toBe(0);
-    for (const f of defs) {
+    // A bootstrap definition (images/debian) is built by `caisson bootstrap`, not compiled.
+    for (const f of defs.filter((d) => !/^bootstrap:/m.test(readFileSync(join(ROOT, d), "utf8")))) {
       const c = await caisson(["compile", f, "--frozen", "--json", "--source-mirror", "http://127.0.0.1:9"], ROOT, { CI: "true" });
       expect(c.code, c.stderr).toBe(0);
     }
