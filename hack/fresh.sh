@@ -169,8 +169,10 @@ start_dockerd() {
   jq -n --arg br "$BR" '{
     features: {"containerd-snapshotter": true},
     bridge: $br, iptables: false, ip6tables: false, "ip-forward": false, "ip-masq": false,
-    "userland-proxy": false
+    "userland-proxy": true
   }' > "$TMP/daemon.json"
+  # Without iptables rules, published ports (docker run -p 127.0.0.1::6379) reach the
+  # container only through docker-proxy, which the host can route to over the bridge.
   setsid dockerd --config-file "$TMP/daemon.json" \
     --containerd "$TMP/containerd/containerd.sock" \
     --data-root "$TMP/docker" --exec-root "$TMP/exec" --pidfile "$TMP/docker.pid" \
