@@ -24,7 +24,9 @@ export function validateDefinition(doc: LoadedDocument): ValidateResult {
   const data = toPlain(root);
   const diagnostics = schemaDiagnostics(root, data, schemaErrors(data));
   const built = buildDefinition(doc);
-  diagnostics.push(...built.diagnostics);
+  // A value the schema already refused (a name with an escape in it) is not reported twice.
+  const refused = new Set(diagnostics.filter((d) => d.severity === "error").map((d) => `${d.span.start}:${d.span.end}`));
+  diagnostics.push(...built.diagnostics.filter((d) => d.code !== "control_character" || !refused.has(`${d.span.start}:${d.span.end}`)));
   // Unused-name warnings are guesses when references failed to resolve: only give them on an otherwise clean file.
   const sorted = sortDiagnostics(hasErrors(diagnostics) ? diagnostics.filter((d) => !d.code.startsWith("unused_")) : diagnostics);
   if (built.definition && !hasErrors(sorted)) return { definition: built.definition, diagnostics: sorted };

@@ -167,6 +167,11 @@ describe("control characters", () => {
     expect(d.image.cmd).toEqual(["a\tb", "line1\nline2"]);
   });
 
+  it("a value the schema refuses is not reported twice", () => {
+    const { errors } = errorsOf(def().replace("name: t", 'name: "t\\e[31m"'));
+    expect(errors.map((e) => `${e.code} ${e.at}`)).toEqual(['invalid_name "t\\e[31m"']);
+  });
+
   it("unusual but printable text is accepted", () => {
     const d = expectValid(def({ image: '  labels: { "org.opencontainers.image.title": "Ünïcødé ✓ 漢字" }\n  cmd: ["--name=ü"]\n' }));
     expect(d.image.labels).toEqual([["org.opencontainers.image.title", "Ünïcødé ✓ 漢字"]]);
