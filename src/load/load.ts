@@ -1,5 +1,5 @@
-import { Composer, isAlias, isMap, isPair, isScalar, isSeq, Parser } from "yaml";
-import type { CST, Document, Node as YNode, Pair, YAMLError } from "yaml";
+import { CST, Composer, isAlias, isMap, isPair, isScalar, isSeq, Lexer, Parser } from "yaml";
+import type { Document, Node as YNode, Pair, YAMLError } from "yaml";
 import type { Span } from "../model/index.js";
 import { error, warning } from "../diag/index.js";
 import type { Diagnostic } from "../diag/index.js";
@@ -138,8 +138,6 @@ class Converter {
   }
 }
 
-const COLLECTIONS = new Set(["block-map", "block-seq", "flow-collection"]);
-const VALUES = new Set(["block-map", "block-seq", "flow-collection", "scalar", "single-quoted-scalar", "double-quoted-scalar", "block-scalar", "alias"]);
 
 /**
  * One pass over the CST, with an explicit stack (no recursion): the first
@@ -150,56 +148,168 @@ const VALUES = new Set(["block-map", "block-seq", "flow-collection", "scalar", "
 function scanTokens(tokens: readonly CST.Token[], sp: Spanner): { fatal?: Diagnostic; props: Diagnostic[] } {
   const props: Diagnostic[] = [];
   let nodes = 0;
-  const stack: [unknown, number][] = tokens.map((t): [unknown, number] => [t, 0]).reverse();
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop() as [unknown, number];
-    if (v === null || typeof v !== "object") continue;
-    if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) {
-        const x: unknown = v[i];
-        if (x !== null && typeof x === "object") stack.push([x, depth]);
-      }
-      continue;
+  // A stack of [token, depth], pushed in reverse so tokens are visited in document order.
+  const stack: (CST.Token | undefined)[] = [];
+  const depths: number[] = [];
+  const push = (t: CST.Token | undefined, d: number): void => {
+    if (t) {
+      stack.push(t);
+      depths.push(d);
     }
-    const t = v as { type?: unknown; offset?: unknown; source?: unknown };
-    let inner = depth;
-    if (typeof t.type === "string" && typeof t.offset === "number") {
-      const off = t.offset;
-      const src = typeof t.source === "string" ? t.source : "";
-      if (VALUES.has(t.type) && ++nodes > LIMITS.nodes) return { fatal: tooManyNodes(sp, off), props };
-      if (COLLECTIONS.has(t.type)) {
-        inner = depth + 1;
-        if (inner > LIMITS.depth) return { fatal: tooDeep(sp, off, off + 1, inner), props };
-      } else if (t.type === "tag") {
+  };
+  const pushAll = (ts: readonly CST.Token[] | undefined, d: number): void => {
+    if (ts) for (let i = ts.length - 1; i >= 0; i--) push(ts[i], d);
+  };
+  for (let i = tokens.length - 1; i >= 0; i--) push(tokens[i], 0);
+  while (stack.length > 0) {
+    const t = stack.pop() as CST.Token;
+    const depth = depths.pop() as number;
+    switch (t.type) {
+      case "document":
+        pushAll(t.end, depth);
+        push(t.value, depth);
+        pushAll(t.start, depth);
+        break;
+      case "block-map":
+      case "block-seq":
+      case "flow-collection": {
+        if (++nodes > LIMITS.nodes) return { fatal: tooManyNodes(sp, t.offset), props };
+        const inner = depth + 1;
+        if (inner > LIMITS.depth) return { fatal: tooDeep(sp, t.offset, t.offset + 1, inner), props };
+        if (t.type === "flow-collection") pushAll(t.end, inner);
+        const items = t.items as readonly { start: readonly CST.Token[]; key?: CST.Token | null; sep?: readonly CST.Token[]; value?: CST.Token }[];
+        for (let i = items.length - 1; i >= 0; i--) {
+          const it = items[i];
+          if (!it) continue;
+          push(it.value, inner);
+          pushAll(it.sep, inner);
+          push(it.key ?? undefined, inner);
+          pushAll(it.start, inner);
+        }
+        break;
+      }
+      case "block-scalar":
+        if (++nodes > LIMITS.nodes) return { fatal: tooManyNodes(sp, t.offset), props };
+        pushAll(t.props, depth);
+        break;
+      case "scalar":
+      case "single-quoted-scalar":
+      case "double-quoted-scalar":
+        if (++nodes > LIMITS.nodes) return { fatal: tooManyNodes(sp, t.offset), props };
+        break;
+      case "alias":
+        if (++nodes > LIMITS.nodes) return { fatal: tooManyNodes(sp, t.offset), props };
         props.push(
-          error("yaml_tag", `YAML tag ${JSON.stringify(src)} is not allowed${/^!!(str|int|float|bool|null)$/.test(src) ? ": it changes the value's type" : ""}`, sp.span(off, off + src.length), {
-            hint: /^!!(str|int|float|bool|null)$/.test(src) || src === "!" ? "remove the tag; quote the value if it must be a string (\"80\"), or write it as the type it is" : "remove the tag: a definition holds plain strings, numbers, booleans, lists and maps",
-          }),
-        );
-      } else if (t.type === "anchor") {
-        props.push(
-          error("yaml_anchor", `YAML anchors (${src}) are not supported`, sp.span(off, off + src.length), {
-            hint: "write each value out in full; definitions are meant to be read without indirection",
-          }),
-        );
-      } else if (t.type === "alias") {
-        props.push(
-          error("yaml_alias", `YAML aliases (${src}) are not supported`, sp.span(off, off + src.length), {
+          error("yaml_alias", `YAML aliases (${t.source}) are not supported`, sp.span(t.offset, t.offset + t.source.length), {
             hint: "write the value out in full instead of referring to an anchor",
           }),
         );
+        break;
+      case "anchor":
+        props.push(
+          error("yaml_anchor", `YAML anchors (${t.source}) are not supported`, sp.span(t.offset, t.offset + t.source.length), {
+            hint: "write each value out in full; definitions are meant to be read without indirection",
+          }),
+        );
+        break;
+      case "tag": {
+        const src = t.source;
+        const coerces = /^!!(str|int|float|bool|null)$/.test(src);
+        props.push(
+          error("yaml_tag", `YAML tag ${JSON.stringify(src)} is not allowed${coerces ? ": it changes the value's type" : ""}`, sp.span(t.offset, t.offset + src.length), {
+            hint: coerces || src === "!" ? "remove the tag; quote the value if it must be a string (\"80\"), or write it as the type it is" : "remove the tag: a definition holds plain strings, numbers, booleans, lists and maps",
+          }),
+        );
+        break;
       }
+      default:
+        break;
     }
-    // Children pushed in reverse, so they are visited in document order (the first node past a limit is the first in the file).
-    const children: [unknown, number][] = [];
-    for (const [k, x] of Object.entries(v)) {
-      if (k === "source" || x === null || typeof x !== "object") continue;
-      children.push([x, inner]);
-    }
-    for (let i = children.length - 1; i >= 0; i--) stack.push(children[i] as [unknown, number]);
   }
-  props.sort((a, b) => a.span.start - b.span.start);
   return { props };
+}
+
+/**
+ * A bound on the nesting depth from the lexer's tokens alone, before the
+ * parser runs: yaml's parser recurses when it closes many block levels at
+ * once, so a few thousand levels must be refused before it sees them. Flow
+ * brackets are counted exactly; block levels are the columns of `-`, `?` and
+ * of the node that starts a line or follows them, each deeper than the one
+ * it is inside (inside flow brackets too: the parser, recovering from
+ * errors, nests block maps there). Returns where the bound first goes past
+ * LIMITS.depth. The lexemes are collected for the parser (one lexing pass).
+ */
+function lexicalDepth(text: string, lexemes: string[]): { offset: number; length: number; level: number } | undefined {
+  const cols: number[] = [];
+  let flow = 0;
+  let offset = 0;
+  let lineStart = 0;
+  let startsNode = true;
+  let atScalar = false;
+  const open = (col: number, at: number, length: number): { offset: number; length: number; level: number } | undefined => {
+    while (cols.length > 0 && (cols[cols.length - 1] as number) >= col) cols.pop();
+    cols.push(col);
+    return cols.length + flow > LIMITS.depth ? { offset: at, length, level: cols.length + flow } : undefined;
+  };
+  for (const tok of new Lexer().lex(text)) {
+    lexemes.push(tok);
+    const at = offset;
+    let hit: { offset: number; length: number; level: number } | undefined;
+    const type = atScalar ? "scalar-source" : CST.tokenType(tok);
+    atScalar = false;
+    switch (type) {
+      case "scalar":
+        atScalar = true; // the marker; the source follows
+        continue;
+      case "doc-mode":
+      case "flow-error-end":
+        continue;
+      case "newline":
+        startsNode = true;
+        break;
+      case "space":
+      case "comment":
+      case "byte-order-mark":
+      case "anchor":
+      case "tag":
+        break;
+      case "seq-item-ind":
+      case "explicit-key-ind":
+        hit = open(at - lineStart, at, 1);
+        startsNode = true;
+        break;
+      case "flow-map-start":
+      case "flow-seq-start":
+        if (startsNode) {
+          // A flow collection starting a node: it is counted as a flow level, not as a block column too.
+          while (cols.length > 0 && (cols[cols.length - 1] as number) >= at - lineStart) cols.pop();
+        }
+        flow++;
+        if (cols.length + flow > LIMITS.depth) hit = { offset: at, length: 1, level: cols.length + flow };
+        startsNode = false;
+        break;
+      case "flow-map-end":
+      case "flow-seq-end":
+        flow = Math.max(0, flow - 1);
+        startsNode = false;
+        break;
+      case "doc-start":
+      case "doc-end":
+        cols.length = 0;
+        flow = 0;
+        startsNode = true;
+        break;
+      default:
+        // A scalar's source, a quoted scalar, an alias, a block scalar header, `:`, `,`, a directive.
+        if (startsNode && type !== "map-value-ind" && type !== "comma" && type !== "directive-line") hit = open(at - lineStart, at, Math.max(1, tok.length));
+        startsNode = false;
+    }
+    if (hit) return hit;
+    offset += tok.length;
+    const nl = tok.lastIndexOf("\n");
+    if (nl >= 0) lineStart = at + nl + 1;
+  }
+  return undefined;
 }
 
 /** First line of a yaml error message, without its own "at line …" suffix and code frame. */
@@ -252,7 +362,16 @@ export function loadDefinition(file: string, text: string): LoadResult {
   }
 
   const options = { keepSourceTokens: false, uniqueKeys: false, prettyErrors: false, version: "1.2", schema: "core", merge: false, strict: true } as const;
-  const tokens = [...new Parser().parse(text)];
+  const lexemes: string[] = [];
+  const deep = lexicalDepth(text, lexemes);
+  if (deep) {
+    diagnostics.push(tooDeep(sp, deep.offset, deep.offset + deep.length, deep.level));
+    return noTree();
+  }
+  const parser = new Parser();
+  const tokens: CST.Token[] = [];
+  for (const lexeme of lexemes) for (const t of parser.next(lexeme)) tokens.push(t);
+  for (const t of parser.end()) tokens.push(t);
   const scanned = scanTokens(tokens, sp);
   if (scanned.fatal) {
     diagnostics.push(scanned.fatal);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { LineIndex } from "../../src/diag/index.js";
-import { loadDefinition, resolvePointer } from "../../src/load/index.js";
+import { error, formatDiagnostics, LineIndex, visible } from "../../src/diag/index.js";
+import { decodeUtf8, loadDefinition, resolvePointer } from "../../src/load/index.js";
 import type { YamlNode } from "../../src/load/index.js";
 
 const codes = (file: string, text: string): string[] => loadDefinition(file, text).diagnostics.map((d) => d.code);
@@ -96,5 +96,31 @@ describe("LineIndex", () => {
     expect(idx.toByte(text.indexOf("x"))).toBe(xByte);
     expect(idx.toIndex(xByte)).toBe(text.indexOf("x"));
     expect(idx.slice(0, xByte)).toBe("é😀");
+  });
+});
+
+describe("decodeUtf8", () => {
+  it("decodes UTF-8 exactly, keeping a BOM", () => {
+    expect(decodeUtf8(Buffer.from("\ufeffa: é😀\n"))).toBe("\ufeffa: é😀\n");
+  });
+  it("keeps each byte that is not UTF-8 as U+DC80–U+DCFF, never U+FFFD", () => {
+    const t = decodeUtf8(Buffer.from([0x61, 0xe9, 0x62, 0xed, 0xa0, 0x80, 0xc3]));
+    expect([...t].map((c) => c.charCodeAt(0).toString(16))).toEqual(["61", "dce9", "62", "dced", "dca0", "dc80", "dcc3"]);
+    expect(loadDefinition("a.yaml", t).diagnostics.map((d) => [d.code, d.span.start])).toEqual([["invalid_encoding", 1]]);
+  });
+});
+
+describe("printing hostile text", () => {
+  it("shows invisible characters as escapes", () => {
+    expect(visible("a\u001b[2J\u0000\u202e\u200b\u0085\udcff")).toBe("a\\x1b[2J\\x00\\u202e\\u200b\\x85\\xff");
+  });
+  it("clips long lines around the error and caps the number of diagnostics", () => {
+    const line = `a: ${"x".repeat(100_000)} y\n`;
+    const at = line.indexOf(" y") + 1;
+    const d = error("x", "m", { file: "a.yaml", start: at, end: at + 1 }, { hint: "h" });
+    const out = formatDiagnostics(Array.from({ length: 500 }, () => d), new Map([["a.yaml", line]]));
+    expect(out.length).toBeLessThan(64 * 1024);
+    expect(out).toContain("… and 450 more errors not shown");
+    expect(out.split("\n")[2]).toMatch(/^ 1 \| …x+ y$/);
   });
 });

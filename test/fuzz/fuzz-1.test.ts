@@ -1,0 +1,5 @@
+// Fuzzing, shard 1 of 2 (see harness.ts).
+import { describe } from "vitest";
+import { fuzzShard } from "./shard.js";
+
+describe("fuzz", () => fuzzShard(0));
