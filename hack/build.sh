@@ -36,7 +36,10 @@ field 'd.sources.filter((s) => s.debian).map((s) => s.debian + " " + s.sha256 + 
 while read -r spec sha; do
   [ -e "$store/$sha" ] && continue
   pkg=${spec%%=*} version_=${spec#*=}
-  CAISSON_SOURCE_STORE=$store bash hack/fetch-sources.sh "$pkg=${version_#*:}" >/dev/null
+  if ! CAISSON_SOURCE_STORE=$store bash hack/fetch-sources.sh "$pkg=${version_#*:}" >/dev/null; then
+    echo "build.sh: Debian's archives no longer serve $spec; put its file with sha256 $sha into $store ($store/$sha/<file>), or re-pin the definition" >&2
+    exit 1
+  fi
   [ -e "$store/$sha" ] || { echo "build.sh: $spec gave no file with sha256 $sha in $store" >&2; exit 1; }
 done
 
