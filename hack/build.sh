@@ -36,7 +36,7 @@ field 'd.sources.filter((s) => s.debian).map((s) => s.debian + " " + s.sha256 + 
 while read -r spec sha; do
   [ -e "$store/$sha" ] && continue
   pkg=${spec%%=*} version_=${spec#*=}
-  if ! CAISSON_SOURCE_STORE=$store bash hack/fetch-sources.sh "$pkg=${version_#*:}" >/dev/null; then
+  if ! CAISSON_SOURCE_STORE=$store bash hack/fetch-sources.sh "$pkg=$version_" >/dev/null; then
     echo "build.sh: Debian's archives no longer serve $spec; put its file with sha256 $sha into $store ($store/$sha/<file>), or re-pin the definition" >&2
     exit 1
   fi
