@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bootstrapRootfs, buildBaseImage, listTar, readDeb, SOURCES_LIST_NOTE, type BaseImageResult, type DebianArch } from "../../src/bootstrap/index.js";
 import { checkEngine, dockerBinary } from "../../src/engine/index.js";
 import type { DebSource } from "./debs.js";
+import { IN_CI } from "../support/ci.js";
 
-const IN_CI = process.env["CI"] === "true";
 
 const DOCKER = dockerBinary();
 const EPOCH = 1735689600;

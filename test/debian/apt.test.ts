@@ -1,4 +1,5 @@
 // The private apt state against a real signed repository on loopback.
+import { IN_CI } from "../support/ci.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,7 +9,7 @@ import { haveDebTools, makeDebRepo, type DebRepo } from "../support/debrepo.js";
 
 // Without apt, dpkg-deb and gpg these tests are skipped on a developer's
 // machine, never under CI=true (there they fail).
-const skip = !haveDebTools() && process.env.CI !== "true";
+const skip = !haveDebTools() && !IN_CI;
 
 describe.skipIf(skip)("private apt state on a loopback repository", () => {
   let repo: DebRepo;

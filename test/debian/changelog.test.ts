@@ -1,4 +1,5 @@
 // Debian version ordering and changelog CVE extraction.
+import { IN_CI } from "../support/ci.js";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +10,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { changelogCves, compareVersions, cvesSince, debChangelog, parseChangelog, parseVersion } from "../../src/debian/index.js";
 import { buildDeb, haveDebTools } from "../support/debrepo.js";
 
-const skip = !haveDebTools() && process.env.CI !== "true";
+const skip = !haveDebTools() && !IN_CI;
 
 describe("compareVersions", () => {
   const ordered: [string, string][] = [
@@ -49,7 +50,7 @@ describe("compareVersions", () => {
   });
 
   const dpkg = spawnSync("dpkg", ["--version"], { stdio: "ignore" }).status === 0;
-  it.skipIf(!dpkg && process.env.CI !== "true")("agrees with dpkg --compare-versions", () => {
+  it.skipIf(!dpkg && !IN_CI)("agrees with dpkg --compare-versions", () => {
     const part = fc.stringMatching(/^[0-9][0-9a-z.+~]{0,5}$/);
     const version = fc.tuple(fc.option(fc.integer({ min: 0, max: 3 })), part, fc.option(fc.stringMatching(/^[0-9a-z.+~]{1,5}$/))).map(
       ([e, u, r]) => `${e === null ? "" : `${e}:`}${u}${r === null ? "" : `-${r}`}`,

@@ -1,4 +1,5 @@
 // fetchDebs and verifyStore against a signed loopback repository and a loopback snapshot mirror.
+import { IN_CI } from "../support/ci.js";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,7 +20,7 @@ import {
 import { serveFiles, type LoopbackServer } from "../support/loopback.js";
 import { haveDebTools, makeDebRepo, type DebRepo } from "../support/debrepo.js";
 
-const skip = !haveDebTools() && process.env.CI !== "true";
+const skip = !haveDebTools() && !IN_CI;
 
 describe("store paths and URLs", () => {
   const pin: DebPin = { name: "libstdc++6", version: "1:2+b1", arch: "amd64", sha256: "a".repeat(64), size: 1, archive: "debian", path: "pool/main/g/gcc/libstdc++6_2+b1_amd64.deb" };

@@ -2,6 +2,7 @@
 // configured Debian mirror). Runs where the machine has deb822 sources, and
 // always under CI=true. Nothing here knows a version or a hash of the mirror:
 // only shapes are checked.
+import { IN_CI } from "../support/ci.js";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +15,7 @@ function machineHasDeb822Sources(): boolean {
   return readdirSync(dir).some((f) => f.endsWith(".sources") && /^Types:.*\bdeb\b/m.test(readFileSync(join(dir, f), "utf8")));
 }
 
-const run = process.env.CI === "true" || machineHasDeb822Sources();
+const run = IN_CI || machineHasDeb822Sources();
 
 describe.runIf(run)("this machine's apt sources", () => {
   let archives: DebianArchive[];
