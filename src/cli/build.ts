@@ -2,7 +2,6 @@
 // before the engine starts), serve the source store on loopback, then build
 // on the engine through the caisson frontend.
 import { existsSync, statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { hasErrors } from "../diag/index.js";
 import { compileDefinition, hostPlatform } from "../compile/index.js";
@@ -13,7 +12,7 @@ import { resolveImports } from "../resolve/index.js";
 import type { ImageDefinition } from "../model/index.js";
 import { runCheck } from "./check.js";
 import { parsePlatform } from "../validate/index.js";
-import { readText, UsageError } from "./io.js";
+import { readContextFile, readText, UsageError } from "./io.js";
 import { parseMirror, mirrorUrls } from "../lock/index.js";
 import { DebianError, DebianFetchError, fetchDebs, readArchives } from "../debian/index.js";
 import { isBootstrap } from "../validate/bootstrap.js";
@@ -135,14 +134,14 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
     ...(lock ? { lock } : {}),
     lockPath,
     frozen,
-    readContext: (path) => readFile(join(context, path), "utf8"),
+    readContext: (path) => readContextFile(context, path),
     sourceMirror: "http://127.0.0.1",
   });
   if (report(local.diagnostics, new Map(local.texts)) || !local.definition) return false;
   const def = local.definition;
   if (platforms) checkListed(platforms, def.platforms.map(formatPlatform), file);
   // The definitions it imports: their sources are served (or redirected) by the store server too.
-  const imported = [...(await resolveImports(def, (path) => readFile(join(context, path), "utf8"))).definitions.values()];
+  const imported = [...(await resolveImports(def, (path) => readContextFile(context, path))).definitions.values()];
   const all = [def, ...imported];
 
   // Every pinned .deb into the store before the engine starts (store, then the Debian archives, then a

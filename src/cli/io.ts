@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import { open, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
-import { dirname, basename, join } from "node:path";
+import { open, realpath, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { formatDiagnostics, hasErrors, toJsonDiagnostics, visible, type Diagnostic } from "../diag/index.js";
 import { decodeUtf8, LIMITS } from "../load/index.js";
 
@@ -37,6 +37,28 @@ export async function readText(file: string): Promise<string> {
   } finally {
     await fh?.close();
   }
+}
+
+/**
+ * Reads a file of the build context (an imported definition, a lockfile
+ * beside it) the way the engine would see it: the path, with every symlink
+ * resolved, must stay inside the context, and it must be a regular file (a
+ * FIFO would block, a device never end). Rejects with a one-line reason.
+ */
+export async function readContextFile(context: string, path: string): Promise<string> {
+  const root = await realpath(context);
+  let real: string;
+  try {
+    real = await realpath(join(root, path));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(code === "ENOENT" ? "no such file" : String((e as Error).message));
+  }
+  const rel = relative(root, real);
+  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) throw new Error(`it resolves to ${visible(real)}, outside the build context ${visible(root)}`);
+  const st = await stat(real);
+  if (!st.isFile()) throw new Error(st.isDirectory() ? "is a directory" : "is not a regular file");
+  return readText(real);
 }
 
 /** Writes a file whole or not at all: to a temporary sibling, then renamed over. */

@@ -13,15 +13,13 @@ import { definitionBytes, definitionToDot, dumpDefinition, formatPlatform } from
 import type { Platform } from "../model/index.js";
 import { checkDefinition, parsePlatform } from "../validate/index.js";
 import { realpathSync, statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { join } from "node:path";
 import { buildCommand, checkListed, contextDir, defaultSourceStore, type BuildFlags } from "./build.js";
 import { applyPins, parseMirror, type Mirror } from "../lock/index.js";
 import { ExitStatus, frozenDefault, readLockBeside, registerPinningCommands } from "./lock.js";
 import { registerCheckCommand } from "./check.js";
 import { registerInspectCommand } from "./inspect.js";
-import { readText, report, UsageError, writeAtomic, writeStdout, type Format } from "./io.js";
+import { readContextFile, readText, report, UsageError, writeAtomic, writeStdout, type Format } from "./io.js";
 
 const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 const EXIT_FAILED = 1;
@@ -92,7 +90,7 @@ async function compileOne(file: string, flags: CompileFlags): Promise<CompiledPl
     mirrors: mirrorsOption(flags.mirror),
     ...(requested ? { platforms: requested } : {}),
     ...(sourceMirror ? { sourceMirror } : { debianArchives: await debianArchiveUris(flags.debianSources) }),
-    readContext: (path) => readFile(join(context, path), "utf8"),
+    readContext: (path) => readContextFile(context, path),
   });
   if (report(diagnostics, new Map(texts), format) || !definition || !results) throw new Failed();
   if (requested) checkListed(requested.map(formatPlatform), definition.platforms.map(formatPlatform), file);
