@@ -8,7 +8,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { bootstrapRootfs, ociArchive, type DebianArch } from "../bootstrap/index.js";
 import { DebianError, DebianFetchError, fetchDebs, readArchives } from "../debian/index.js";
-import { BOOTSTRAP_STAGE } from "../lock/bootstrap.js";
+import { BOOTSTRAP_STAGE, bootstrapFrom } from "../lock/bootstrap.js";
 import { debianKey } from "../lock/lockfile.js";
 import { checkBootstrap } from "../validate/bootstrap.js";
 import { error, type Diagnostic } from "../diag/index.js";
@@ -24,11 +24,12 @@ export async function checkBootstrapFile(file: string, text: string, frozen: boo
   const checked = checkBootstrap(file, text);
   if (!checked.definition || !frozen) return checked.diagnostics;
   const { lock, lockPath } = await readLockBeside(file);
-  const missing = checked.definition.arches.filter((a) => !lock?.debian?.[debianKey(BOOTSTRAP_STAGE, a)]);
+  const def = checked.definition;
+  const missing = def.arches.filter((a) => lock?.debian?.[debianKey(BOOTSTRAP_STAGE, a)]?.from !== bootstrapFrom(def));
   return [
     ...checked.diagnostics,
     ...(missing.length > 0
-      ? [error("unpinned_package", `the Debian package set for ${missing.join(", ")} is not pinned in ${lockPath} (--frozen)`, checked.definition.span, { hint: `run \`caisson lock ${file}\`` })]
+      ? [error("unpinned_package", `the Debian package set of ${def.suite} ${def.variant} for ${missing.join(", ")} is not pinned in ${lockPath} (--frozen)`, def.span, { hint: `run \`caisson lock ${file}\`` })]
       : []),
   ];
 }
@@ -67,12 +68,12 @@ export function registerBootstrapCommand(cli: Command, failed: () => Error): voi
       try {
         const rootfs: { arch: string; tar: string }[] = [];
         for (const arch of def.arches) {
-          const pins = lock?.debian?.[debianKey(BOOTSTRAP_STAGE, arch)]?.packages;
+          const closure = lock?.debian?.[debianKey(BOOTSTRAP_STAGE, arch)];
+          const pins = closure?.from === bootstrapFrom(def) ? closure.packages : undefined;
           if (!pins) {
-            process.stderr.write(`caisson: ${lockPath} pins no package set for ${arch}: run \`caisson lock ${file}\`\n`);
+            process.stderr.write(`caisson: ${lockPath} pins no package set of ${def.suite} ${def.variant} for ${arch}: run \`caisson lock ${file}\`\n`);
             throw failed();
           }
-          if (arch !== "amd64" && arch !== "arm64") throw new UsageError(`${file}: caisson bootstraps amd64 and arm64, not ${arch}`);
           let debs: string[];
           try {
             debs = (await fetchDebs(pins, { store: opts.sourceStore, archives, ...(opts.debianSnapshot ? { snapshot: opts.debianSnapshot } : {}), log })).map((f) => f.file);

@@ -10,6 +10,11 @@ import { debianKey, type DebianClosure, type Lockfile } from "./lockfile.js";
 /** The lockfile key's stage part for a bootstrap definition's closures: `rootfs/amd64`. */
 export const BOOTSTRAP_STAGE = "rootfs";
 
+/** What a bootstrap closure was resolved for (its `from` in the lockfile): the suite and variant. */
+export function bootstrapFrom(def: BootstrapDefinition): string {
+  return `bootstrap:${def.suite}/${def.variant}`;
+}
+
 export interface BootstrapLockOptions {
   readonly refresh?: boolean;
   readonly debianSources?: string;
@@ -32,7 +37,8 @@ export async function lockBootstrap(def: BootstrapDefinition, existing: Lockfile
   const open = opts.apt ?? (async (native: string) => openApt({ archives: await readArchives(opts.debianSources), native, ...(opts.log ? { log: opts.log } : {}) }));
   for (const arch of def.arches) {
     const key = debianKey(BOOTSTRAP_STAGE, arch);
-    const kept = opts.refresh ? undefined : existing?.debian?.[key];
+    const had = existing?.debian?.[key];
+    const kept = opts.refresh || had?.from !== bootstrapFrom(def) ? undefined : had;
     if (kept) {
       debian[key] = kept;
       continue;
@@ -44,7 +50,7 @@ export async function lockBootstrap(def: BootstrapDefinition, existing: Lockfile
       // Merged /usr as mmdebstrap's merged-usr hook makes it: usr-is-merged, not usrmerge (which pulls perl in).
       const request = [...new Set([...(await apt.minbase()), "usr-is-merged"])].sort();
       const packages = await apt.resolve(request, "");
-      debian[key] = { request, packages };
+      debian[key] = { request, from: bootstrapFrom(def), packages };
       changes.push(...closureChanges(key, existing?.debian?.[key]?.packages ?? [], packages));
     } catch (e) {
       if (!(e instanceof DebianError)) throw e;

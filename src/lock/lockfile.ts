@@ -102,7 +102,10 @@ const HEX64 = /^[0-9a-f]{64}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
 const DEBIAN_VERSION = /^(?:[0-9]+:)?[0-9](?:[A-Za-z0-9.+~]*|[A-Za-z0-9.+~-]*-[A-Za-z0-9.+~]+)$/;
 const DEBIAN_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
-const DEBIAN_ARCH = /^[a-z0-9-]+$/;
+/** dpkg architectures caisson knows (src/platform), and `all`. */
+const DEBIAN_ARCH = /^(?:all|amd64|arm64|armhf|armel|i386|ppc64el|s390x|riscv64)$/;
+/** An archive name: the last segment of an archive URI, never `.` or `..`. */
+const ARCHIVE_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]+$/;
 const DEBIAN_REQUEST = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?(?:=(?:[0-9]+:)?[0-9][A-Za-z0-9.+~:-]*)?$/;
 /** A pool path: relative, no `..`, no oddities (it is joined to an archive URI). */
 const POOL_PATH = /^(?!.*\.\.)(?!\/)[A-Za-z0-9._+~%/-]+\.deb$/;
@@ -116,7 +119,7 @@ function debPin(v: unknown): DebPin | undefined {
   if (typeof arch !== "string" || !DEBIAN_ARCH.test(arch)) return undefined;
   if (typeof sha256 !== "string" || !HEX64.test(sha256)) return undefined;
   if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) return undefined;
-  if (typeof archive !== "string" || !/^[A-Za-z0-9._-]+$/.test(archive)) return undefined;
+  if (typeof archive !== "string" || !ARCHIVE_NAME.test(archive)) return undefined;
   if (typeof path !== "string" || !POOL_PATH.test(path)) return undefined;
   return { name, version, arch, sha256, size, archive, path };
 }
@@ -153,9 +156,14 @@ export function parseLockfile(text: string, file = "lockfile"): Lockfile {
     if (!Array.isArray(request) || !request.every((r) => typeof r === "string" && DEBIAN_REQUEST.test(r))) return undefined;
     if (!Array.isArray(packages)) return undefined;
     const pins: DebPin[] = [];
+    const seen = new Set<string>();
     for (const p of packages as unknown[]) {
       const pin = debPin(p);
       if (!pin) return undefined;
+      // One .deb per package and architecture, and one per file name (they share a directory when installed).
+      const file = pin.path.slice(pin.path.lastIndexOf("/") + 1);
+      if (seen.has(`${pin.name}:${pin.arch}`) || seen.has(file)) return undefined;
+      seen.add(`${pin.name}:${pin.arch}`).add(file);
       pins.push(pin);
     }
     const from = v["from"];

@@ -35,7 +35,8 @@ export function pinFor(lock: Lockfile | undefined, m: MovingRef): string | undef
       return lock.images[m.ref]?.digest;
     case "debian": {
       const c = lock.debian?.[debianKey(m.stage, m.buildArch)];
-      return c && sameRequest(c.request, m.request) && (c.from === undefined || c.from === m.from) ? debianKey(m.stage, m.buildArch) : undefined;
+      // A closure records what it was resolved on top of: without that, or on another base, it is stale.
+      return c && sameRequest(c.request, m.request) && c.from === m.from ? debianKey(m.stage, m.buildArch) : undefined;
     }
   }
 }
@@ -90,8 +91,8 @@ export function applyPins(def: ImageDefinition, lock: Lockfile | undefined, opts
     } else if (m.kind === "debian") {
       const stale = lock?.debian?.[debianKey(m.stage, m.buildArch)];
       const msg = stale
-        ? stale.from !== undefined && stale.from !== m.from
-          ? `${describeMoving(m)}: ${lockPath} resolved them on top of ${stale.from}, and the stage now starts from ${m.from}`
+        ? stale.from !== m.from
+          ? `${describeMoving(m)}: ${lockPath} resolved them on top of ${stale.from ?? "an unrecorded base"}, and the stage now starts from ${m.from}`
           : `${describeMoving(m)}: ${lockPath} pins the closure of ${stale.request.join(" ")} instead (the definition changed since it was locked)`
         : `${describeMoving(m)}: the closure ${where}; Debian packages are pinned by content (every .deb's sha256) in the lockfile`;
       diagnostics.push(error("unpinned_package", msg, m.span, { hint }));

@@ -20,7 +20,8 @@ export function debUrl(pin: DebPin, opts: { readonly sourceMirror?: string; read
       }),
     );
   }
-  return `${archive.replace(/\/+$/, "")}/${pin.path}`;
+  // Each segment percent-encoded, as apt and the fetcher request it (`+` in versions).
+  return `${archive.replace(/\/+$/, "")}/${pin.path.split("/").map(encodeURIComponent).join("/")}`;
 }
 
 /** Where the pinned .deb files are mounted while they are installed. */

@@ -183,15 +183,18 @@ export function lowerImage(def: ImageDefinition, opts: LowerOptions): LoweredIma
           }));
         }
         const span = stage.packages.span;
-        // Before the stage's own environment: maintainer scripts see none of it, and the
-        // install step is the same whatever the target or the stage's env.
-        const installed = installDebs(state.withEnv("PATH", DEFAULT_PATH), pins, arch, {
-          customName: `${label}: install ${list.length} Debian package${list.length === 1 ? "" : "s"} (${pins.length} .deb pinned by sha256)`,
-          locations: at(span),
-          url: (pin) => debUrl(pin, opts, stage.name, span),
-        });
-        // Later steps keep the settings the stage had (e.g. a user inherited from its `from` stage).
-        state = state.withOutput(installed.output);
+        // An empty closure: everything asked for is in the base already.
+        if (pins.length > 0) {
+          // Before the stage's own environment: maintainer scripts see none of it, and the
+          // install step is the same whatever the target or the stage's env.
+          const installed = installDebs(state.withEnv("PATH", DEFAULT_PATH), pins, arch, {
+            customName: `${label}: install ${list.length} Debian package${list.length === 1 ? "" : "s"} (${pins.length} .deb pinned by sha256)`,
+            locations: at(span),
+            url: (pin) => debUrl(pin, opts, stage.name, span),
+          });
+          // Later steps keep the settings the stage had (e.g. a user inherited from its `from` stage).
+          state = state.withOutput(installed.output);
+        }
       }
     }
     const env: [string, string][] = [["PATH", DEFAULT_PATH], ...platformEnv(build, target, forTarget)];

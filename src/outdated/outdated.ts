@@ -139,8 +139,9 @@ async function checkClosures(
     const key = debianKey(m.stage, m.buildArch);
     const c = lock?.debian?.[key];
     const base = { file, source: anyRequest ? key : `${key} (${m.request.join(" ")})`, rule: "debian", span: m.span } as const;
-    if (!c) {
-      out.push({ ...base, status: "unknown", message: `not pinned: run caisson lock ${file}` });
+    const stale = c !== undefined && !anyRequest && (c.from !== m.from || c.request.length !== m.request.length || c.request.some((r, i) => r !== m.request[i]));
+    if (!c || stale) {
+      out.push({ ...base, status: "unknown", message: `${stale ? "the lockfile pins another package list or base" : "not pinned"}: run caisson lock ${file}` });
       continue;
     }
     byArch.set(m.buildArch, [...(byArch.get(m.buildArch) ?? []), { m, pins: c.packages }]);

@@ -13,7 +13,7 @@
 import { error, hasErrors, sortDiagnostics, type Diagnostic } from "../diag/index.js";
 import { child, loadDefinition, type YamlNode } from "../load/index.js";
 import type { Span } from "../model/index.js";
-import { dpkgArch, parsePlatform, type Platform } from "../platform/index.js";
+import { dpkgArch, formatPlatform, parsePlatform, type Platform } from "../platform/index.js";
 
 export interface BootstrapDefinition {
   readonly file: string;
@@ -22,7 +22,7 @@ export interface BootstrapDefinition {
   readonly version: string;
   readonly platforms: readonly Platform[];
   /** Debian release: bookworm. */
-  readonly suite: string;
+  readonly suite: "bookworm";
   /** The package set: `minbase` (Essential: yes, Priority: required, apt). */
   readonly variant: "minbase";
   /** dpkg architectures of the platforms, one closure each. */
@@ -53,13 +53,13 @@ export function checkBootstrap(file: string, text: string): { definition?: Boots
     }
   };
   unknown(root, TOP, "in a bootstrap definition");
-  const str = (n: YamlNode | undefined, what: string, span: Span, pattern: RegExp, example: string): string | undefined => {
+  const str = (n: YamlNode | undefined, what: string, span: Span, pattern: RegExp, example: string, rule = `a string like ${example}`): string | undefined => {
     if (n === undefined) {
       diagnostics.push(error("missing_key", `${what} is missing`, span, { hint: `e.g. ${example}` }));
       return undefined;
     }
     if (n.kind !== "scalar" || typeof n.value !== "string" || !pattern.test(n.value)) {
-      diagnostics.push(error("invalid_value", `${what} must be a string like ${example}`, n.span, { hint: `e.g. ${example}` }));
+      diagnostics.push(error("invalid_value", `${what} must be ${rule}`, n.span, { hint: `e.g. ${example}` }));
       return undefined;
     }
     return n.value;
@@ -74,7 +74,9 @@ export function checkBootstrap(file: string, text: string): { definition?: Boots
     for (const it of pl.items) {
       const p = it.kind === "scalar" && typeof it.value === "string" ? parsePlatform(it.value) : undefined;
       if (!p?.ok) diagnostics.push(error("invalid_platform", p ? p.message : "a platform is a string", it.span, { hint: "e.g. linux/amd64" }));
-      else if (p.value.os !== "linux") diagnostics.push(error("invalid_platform", "Debian root filesystems are linux only", it.span, { hint: "e.g. linux/arm64" }));
+      else if (!["amd64", "arm64"].includes(dpkgArch(p.value))) {
+        diagnostics.push(error("invalid_platform", `caisson bootstraps linux/amd64 and linux/arm64, not ${formatPlatform(p.value)}`, it.span, { hint: "e.g. [linux/amd64, linux/arm64]" }));
+      }
       else platforms.push(p.value);
     }
   }
@@ -85,10 +87,11 @@ export function checkBootstrap(file: string, text: string): { definition?: Boots
     diagnostics.push(error("invalid_type", "bootstrap must be a mapping", b?.span ?? whole, { hint: "bootstrap: { suite: bookworm, variant: minbase }" }));
   } else {
     unknown(b, INNER, "in bootstrap");
-    suite = str(child(b, "suite"), "bootstrap.suite", b.span, /^[a-z][a-z0-9-]{1,31}$/, "bookworm");
-    variant = str(child(b, "variant"), "bootstrap.variant", b.span, /^minbase$/, "minbase");
+    // The one release whose minbase set, merged-usr hooks and tooling caisson has verified.
+    suite = str(child(b, "suite"), "bootstrap.suite", b.span, /^bookworm$/, "bookworm", "bookworm, the release caisson bootstraps (its apt sources must serve it)");
+    variant = str(child(b, "variant"), "bootstrap.variant", b.span, /^minbase$/, "minbase", "minbase (Essential, Priority: required and apt; add packages in a stage)");
   }
-  if (hasErrors(diagnostics) || !name || !version || !suite || variant !== "minbase") return { diagnostics: sortDiagnostics(diagnostics) };
+  if (hasErrors(diagnostics) || !name || !version || suite !== "bookworm" || variant !== "minbase") return { diagnostics: sortDiagnostics(diagnostics) };
   return {
     definition: { file, text, name, version, platforms, suite, variant, arches: [...new Set(platforms.map(dpkgArch))], span: root.span },
     diagnostics: sortDiagnostics(diagnostics),

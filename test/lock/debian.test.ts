@@ -167,6 +167,24 @@ describe("lockfile version 2: the debian section", () => {
     expect(() => parseLockfile(withRequest(["make; rm -rf /"]))).toThrow(malformed);
     expect(() => parseLockfile(withRequest("make"))).toThrow(malformed);
     expect(() => parseLockfile(JSON.stringify({ lockfileVersion: 2, debian: { "build/amd64": { request: ["make"] } } }))).toThrow(malformed);
+    // Names that could climb out of a snapshot template, and architectures dpkg would take as options.
+    expect(() => parseLockfile(withPin({ archive: ".." }))).toThrow(malformed);
+    expect(() => parseLockfile(withPin({ archive: "." }))).toThrow(malformed);
+    expect(() => parseLockfile(withPin({ arch: "--force-all" }))).toThrow(malformed);
+    expect(() => parseLockfile(withPin({ arch: "evil" }))).toThrow(malformed);
+    // One .deb per package and architecture, and per file name (they share one directory when installed).
+    const two = (a: DebPin, b: DebPin) => JSON.stringify({ lockfileVersion: 2, debian: { "build/amd64": { request: ["make"], packages: [a, b] } } });
+    expect(() => parseLockfile(two(pin("make", "4.3-4.1", "amd64"), pin("make", "4.3-4.2", "amd64")))).toThrow(malformed);
+    expect(() => parseLockfile(two(pin("make", "4.3-4.1", "amd64"), { ...pin("patch", "2.7.6-7", "amd64"), path: "pool/other/make_4.3-4.1_amd64.deb" }))).toThrow(malformed);
+    expect(() => parseLockfile(two(pin("libc6", "2.36-9", "amd64"), pin("libc6", "2.36-9", "arm64")))).not.toThrow();
+  });
+
+  it("a closure that does not record its base is stale", () => {
+    const { from: _from, ...unrecorded } = CLOSURES["build/amd64"]!;
+    const r = applyPins(model(), { ...LOCK, debian: { ...CLOSURES, "build/amd64": unrecorded } });
+    expect(r.diagnostics.map((d) => [d.code, d.message])).toEqual([
+      ["unpinned_package", expect.stringContaining("resolved them on top of an unrecorded base") as unknown as string],
+    ]);
   });
 
   it("reads version 1 lockfiles without Debian pins; refuses version 1 ones with them, naming caisson lock --refresh", () => {
@@ -478,6 +496,7 @@ image:
     debian: {
       "build/amd64": {
         request: OUT_REQUEST,
+        from: `docker.io/${BASE}`,
         packages: [pin("libc6", "2.36-9+deb12u14", "arm64"), pin("libfoo1", "1.0-1", "amd64"), pin("make", "4.3-4.0", "amd64"), pin("patch", "2.7.6-6", "amd64")],
       },
     },
@@ -591,7 +610,7 @@ image:
       ...OUT_LOCK,
       debian: {
         ...OUT_LOCK.debian,
-        "build/arm64": { request: OUT_REQUEST, packages: [pin("libc6", "2.36-9+deb12u14", "arm64"), pin("make", "4.3-4.0", "arm64"), pin("patch", "2.7.6-6", "arm64")] },
+        "build/arm64": { request: OUT_REQUEST, from: `docker.io/${BASE}`, packages: [pin("libc6", "2.36-9+deb12u14", "arm64"), pin("make", "4.3-4.0", "arm64"), pin("patch", "2.7.6-6", "arm64")] },
       },
     };
     const apt = fakeApt({ "make:amd64": "4.3-4.10", "make:arm64": "4.3-4.10" });
@@ -634,8 +653,8 @@ image:
       http: {},
       images: {},
       debian: {
-        "cross/amd64": { request: ["make=4.3-4.1", "libc6:arm64=2.36-9+deb12u13"], packages: [pin("libc6", "2.36-9+deb12u13", "amd64"), pin("libc6", "2.36-9+deb12u13", "arm64"), pin("make", "4.3-4.1", "amd64")] },
-        "cross/arm64": { request: ["make=4.3-4.0", "libc6:amd64=2.36-9+deb12u13"], packages: [pin("libc6", "2.36-9+deb12u13", "amd64"), pin("make", "4.3-4.0", "arm64")] },
+        "cross/amd64": { request: ["make=4.3-4.1", "libc6:arm64=2.36-9+deb12u13"], from: `docker.io/${BASE}`, packages: [pin("libc6", "2.36-9+deb12u13", "amd64"), pin("libc6", "2.36-9+deb12u13", "arm64"), pin("make", "4.3-4.1", "amd64")] },
+        "cross/arm64": { request: ["make=4.3-4.0", "libc6:amd64=2.36-9+deb12u13"], from: `docker.io/${BASE}`, packages: [pin("libc6", "2.36-9+deb12u13", "amd64"), pin("make", "4.3-4.0", "arm64")] },
       },
     };
     const apt = fakeApt({ "libc6:amd64": "2.36-9+deb12u14", "libc6:arm64": "2.36-9+deb12u14", "make:amd64": "4.3-4.2", "make:arm64": "4.3-4.2" });
