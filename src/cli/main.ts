@@ -41,7 +41,8 @@ class Failed extends Error {}
 /** Debian archive name → URI, from the apt sources (`--debian-sources` or this machine's); empty when there are none. */
 async function debianArchiveUris(file: string | undefined): Promise<Record<string, string>> {
   try {
-    return Object.fromEntries((await readArchives(file)).map((a) => [a.name, a.uri]));
+    // Only http(s) archives: the engine downloads the .debs itself.
+    return Object.fromEntries((await readArchives(file)).filter((a) => /^https?:\/\//i.test(a.uri)).map((a) => [a.name, a.uri]));
   } catch (e) {
     if (e instanceof DebianError && file === undefined) return {};
     if (e instanceof DebianError) throw new UsageError(e.message);

@@ -5,12 +5,12 @@
 // the store never holds a half-written or wrong file.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
-import { DebianError } from "./errors.js";
+import { DebianError, run } from "./errors.js";
 import type { DebianArchive, DebPin } from "./types.js";
 
 export interface FetchOptions {
@@ -82,8 +82,31 @@ async function hashFile(file: string): Promise<string | undefined> {
   return h.digest("hex");
 }
 
-/** Checks a pin's store file: true when present and right, false when absent; throws DebianStoreError when wrong. */
+/**
+ * Checks a pin's store file: true when present and right, false when absent;
+ * throws DebianStoreError when wrong. Right means: `<store>/<sha256>` is a
+ * real directory holding that one file, a regular file (no symlink, FIFO or
+ * device), whose sha256 is the pin's and whose control fields (Package,
+ * Version, Architecture) are the pin's name, version and architecture.
+ */
 async function checkStored(file: string, pin: DebPin): Promise<boolean> {
+  const what = `Debian package ${pin.name} ${pin.version} ${pin.arch}`;
+  const dir = dirname(file);
+  const store = dirname(dir);
+  const kind = async (path: string) => lstat(path).then(
+    (st) => (st.isSymbolicLink() ? "a symlink" : st.isDirectory() ? "dir" : st.isFile() ? "file" : "not a regular file"),
+    (e: NodeJS.ErrnoException) => (e.code === "ENOENT" ? "absent" : e.code === "ENOTDIR" ? "not a directory" : `unreadable (${e.code ?? e.message})`),
+  );
+  const storeKind = await kind(store);
+  if (storeKind !== "dir" && storeKind !== "absent") throw new DebianStoreError(`the source store ${store} is ${storeKind === "file" ? "a file" : storeKind}, not a directory`);
+  const dirKind = await kind(dir);
+  if (dirKind === "absent") return false;
+  if (dirKind !== "dir") throw new DebianStoreError(`the store entry ${dir} of ${what} is ${dirKind === "file" ? "a file" : dirKind}, not a directory holding the .deb: remove it`);
+  const fileKind = await kind(file);
+  if (fileKind === "absent") return false;
+  if (fileKind !== "file") throw new DebianStoreError(`the store file ${file} of ${what} is ${fileKind === "dir" ? "a directory" : fileKind}: remove it`);
+  const others = (await readdir(dir)).filter((n) => !n.startsWith(".") && n !== basename(file));
+  if (others.length > 0) throw new DebianStoreError(`the store directory ${dir} of ${what} holds other files too (${others.join(", ")}): one file per sha256`);
   const found = await hashFile(file);
   if (found === undefined) return false;
   if (found !== pin.sha256) {
@@ -91,7 +114,25 @@ async function checkStored(file: string, pin: DebPin): Promise<boolean> {
       `the store file ${file} of Debian package ${pin.name} ${pin.version} ${pin.arch} has sha256 ${found}, not ${pin.sha256}: remove it (a wrong store file is never replaced silently)`,
     );
   }
+  const control = await debControl(file);
+  if (control.Package !== pin.name || control.Version !== pin.version || control.Architecture !== pin.arch) {
+    throw new DebianStoreError(
+      `the store file ${file} (sha256 ${pin.sha256}) is ${control.Package ?? "?"} ${control.Version ?? "?"} ${control.Architecture ?? "?"}, but the lockfile pins it as ${pin.name} ${pin.version} ${pin.arch}: the lockfile is wrong (caisson lock --refresh)`,
+    );
+  }
   return true;
+}
+
+/** Package, Version and Architecture of a .deb, from its control file (dpkg-deb). */
+async function debControl(file: string): Promise<Record<string, string>> {
+  const r = await run("dpkg-deb", ["--field", file, "Package", "Version", "Architecture"]);
+  if (r.code !== 0) throw new DebianStoreError(`${file} is not a Debian package: dpkg-deb: ${r.stderr.trim() || `exit ${r.code}`}`);
+  const out: Record<string, string> = {};
+  for (const line of r.stdout.split("\n")) {
+    const m = /^(Package|Version|Architecture):\s*(.*)$/.exec(line);
+    if (m) out[m[1] as string] = (m[2] as string).trim();
+  }
+  return out;
 }
 
 /** URL of a pool path under a base URI, each segment percent-encoded (`+` → %2B, as apt does). */
@@ -221,6 +262,8 @@ export async function fetchDebs(pins: readonly DebPin[], options: FetchOptions):
       }
       const failure = await download(place.url, file, p);
       if (failure === undefined) {
+        // The right bytes; and the package the lockfile says they are (else DebianStoreError).
+        await checkStored(file, p);
         done.set(file, { pin: p, file, from: place.kind });
         fetched++;
         log?.(`[${fetched}/${toFetch.length}] ${p.name} ${p.version} ${p.arch} (${humanSize(p.size)}) from ${place.kind === "archive" ? `archive "${p.archive}"` : "the snapshot mirror"}`);

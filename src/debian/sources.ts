@@ -24,10 +24,25 @@ export function archiveName(uri: string): string {
   const path = uri.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, "").replace(/\/+$/, "");
   const last = path.split("/").pop() ?? "";
   if (last === "") throw new DebianError(`apt source ${uri} has no path: its archive cannot be named (expected a URI such as http://<mirror>/debian)`);
-  return decodeURIComponent(last);
+  let name: string;
+  try {
+    name = decodeURIComponent(last);
+  } catch {
+    throw new DebianError(`apt source ${uri}: "${last}" is not a valid URI path segment`);
+  }
+  // The name goes into lockfiles and snapshot URLs: the characters a lockfile accepts, never . or ..
+  if (!/^(?!\.\.?$)[A-Za-z0-9._-]+$/.test(name)) {
+    throw new DebianError(`apt source ${uri}: its last path segment "${name}" cannot name an archive (letters, digits, . _ - only, not . or ..)`);
+  }
+  return name;
 }
 
 function add(into: Mutable[], uri: string, suites: readonly string[], components: readonly string[], signedBy: string | undefined): void {
+  // A URI, and suites and components that are words: nothing that apt would read as an option ([trusted=yes]).
+  if (!/^(https?|file|copy|cdrom|mirror\+https?):\/\/\S+$/i.test(uri)) throw new DebianError(`apt source: "${uri}" is not an archive URI (e.g. http://<mirror>/debian)`);
+  for (const w of [...suites, ...components]) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._/-]*$/.test(w)) throw new DebianError(`apt source ${uri}: "${w}" is not a suite or component name`);
+  }
   const base = uri.replace(/\/+$/, "");
   let a = into.find((x) => x.uri === base);
   if (!a) {

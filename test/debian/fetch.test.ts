@@ -1,7 +1,8 @@
 // fetchDebs and verifyStore against a signed loopback repository and a loopback snapshot mirror.
 import { IN_CI } from "../support/ci.js";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -96,6 +97,40 @@ describe.skipIf(skip)("fetchDebs", () => {
     for (const s of ["caisson-test-hello", "1:1.0+x", "amd64", file, found]) expect(msg).toContain(s);
     expect(readFileSync(file, "utf8")).toBe("tampered");
     await expect(verifyStore(pins, store)).rejects.toThrow(DebianStoreError);
+  });
+
+  it("refuses store entries that are not a directory holding one regular file: symlinks, FIFOs, directories, company", async () => {
+    const hello = pins.find((p) => p.name === "caisson-test-hello")!;
+    const cases: [string, () => void, RegExp][] = [
+      ["a symlinked sha256 directory", () => symlinkSync(mkdtempSync(join(tmpdir(), "caisson-elsewhere-")), join(store, hello.sha256)), /is a symlink/],
+      ["a FIFO", () => (mkdirSync(join(store, hello.sha256)), execFileSync("mkfifo", [storeFile(store, hello)])), /is not a regular file/],
+      ["a directory in the file's place", () => mkdirSync(storeFile(store, hello), { recursive: true }), /is a directory/],
+      ["a second file", () => (mkdirSync(join(store, hello.sha256)), writeFileSync(join(store, hello.sha256, "other.deb"), "x"), writeFileSync(storeFile(store, hello), "x")), /holds other files too/],
+      ["a file for the directory", () => writeFileSync(join(store, hello.sha256), "x"), /not a directory/],
+    ];
+    for (const [what, make, message] of cases) {
+      newStore();
+      make();
+      const err = await fetchDebs(pins, { store, archives }).catch((e: unknown) => e);
+      expect(err, what).toBeInstanceOf(DebianStoreError);
+      expect(String((err as Error).message), what).toMatch(message);
+      rmSync(store, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a .deb whose control fields are not the pin's name, version and architecture", async () => {
+    newStore();
+    const [lib, hello] = [pins.find((p) => p.name === "caisson-test-lib")!, pins.find((p) => p.name === "caisson-test-hello")!];
+    // A lockfile that pairs the library's bytes (and file) with the program's name and version.
+    const lying = { ...hello, sha256: lib.sha256, size: lib.size, path: lib.path };
+    await fetchDebs([lib], { store, archives });
+    const err = await fetchDebs([lying], { store, archives }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DebianStoreError);
+    expect(String((err as Error).message)).toMatch(/is caisson-test-lib 1\.0-1 amd64, but the lockfile pins it as caisson-test-hello 1:1\.0\+x amd64/);
+    // Downloaded fresh, the same: the right bytes for the sha256, the wrong package for the name.
+    newStore();
+    const err2 = await fetchDebs([lying], { store, archives }).catch((e: unknown) => e);
+    expect(err2).toBeInstanceOf(DebianStoreError);
   });
 
   it("verifyStore downloads nothing and lists what is missing", async () => {
