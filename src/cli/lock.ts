@@ -162,7 +162,9 @@ export function registerPinningCommands(cli: Command): void {
     .summary("pin every moving reference of definitions in lockfiles beside them")
     .description(
       "Resolve every moving reference — git branches and tags to commits (annotated tags to the commit, not the tag object), " +
-        "URLs without sha256 to the sha256 of their bytes, image tags to digests from the local engine — and write them to " +
+        "URLs without sha256 to the sha256 of their bytes, image tags to digests from the local engine, and each stage's Debian " +
+        "`packages:` to the whole closure apt installs on top of its base image (name, version, architecture, sha256 and pool path " +
+        "of every .deb; a bootstrap definition's package set likewise) — and write them to " +
         "<definition>.lock.json beside each definition (sorted, stable: unchanged pins give the same bytes). Pins already in the " +
         "lockfile are kept unless --refresh. Compilation and builds take pins from there; --frozen refuses anything unpinned.",
     )
@@ -187,8 +189,10 @@ export function registerPinningCommands(cli: Command): void {
     .description(
       "For each source with a `release:` rule, find the newest release upstream — git tags matching `release.tags` in " +
         "semantic-version order (pre-releases only with --pre), or file names on `release.listing` matching `release.pattern` — " +
-        "and print a table. --write edits the definition in place (ref and commit, or url, sha256 and filename, and the top-level " +
-        "version), keeping its comments and layout, and updates its lockfile.",
+        "and print a table; and every pinned .deb of the lockfile's Debian closures against apt's candidate now (security " +
+        "updates marked, with the CVE ids of the new changelog entries). --write edits the definition in place (ref and commit, " +
+        "or url, sha256 and filename, the top-level version, a name=version package), keeping its comments and layout, and " +
+        "re-locks it.",
     )
     .argument("[files...]", "definition files (default: images/*/image.yaml)")
     .option("--write", "update the definitions and their lockfiles to the newest releases")

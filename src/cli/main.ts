@@ -134,7 +134,7 @@ Examples:
   caisson build images/redis/image.yaml -o image=caisson/redis:7.0.15 -o oci=out/redis.oci.tar
   caisson compile images/redis/image.yaml --platform linux/arm64 --json | less
 
-Exit codes: 0 success, 1 invalid definition or failed build, 2 bad usage or unreadable file, 70 internal error.
+Exit codes: 0 success, 1 invalid definition or failed build, 2 bad usage or unreadable file, 10 outdated (caisson outdated), 70 internal error.
 Docs: README.md and docs/ (format.md is the definition reference).`,
     )
     .showHelpAfterError("(run `caisson --help` for usage)")

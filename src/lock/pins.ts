@@ -41,8 +41,11 @@ export function pinFor(lock: Lockfile | undefined, m: MovingRef): string | undef
   }
 }
 
-function sameRequest(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+/** The same packages asked for, in any order (the closure does not depend on it). */
+export function sameRequest(a: readonly string[], b: readonly string[]): boolean {
+  const x = [...a].sort();
+  const y = [...b].sort();
+  return x.length === y.length && x.every((v, i) => v === y[i]);
 }
 
 /** Describes a moving reference for messages: `git ref "main" of source "app"`. */

@@ -14,6 +14,7 @@ import { debianKey, lockPathFor, parseLockfile, type Lockfile } from "../lock/lo
 import { hashUrl, lsRemote, fetchText, ResolveError, type RemoteRef } from "../lock/resolve.js";
 import type { DebianPackage, DebPin, ImageDefinition, MovingRef, SourceSpec, Span } from "../model/index.js";
 import { BOOTSTRAP_STAGE } from "../lock/bootstrap.js";
+import { sameRequest } from "../lock/pins.js";
 import type { BootstrapDefinition } from "../validate/bootstrap.js";
 import { compareVersions, latest, parseVersion, type Version } from "./version.js";
 
@@ -139,7 +140,7 @@ async function checkClosures(
     const key = debianKey(m.stage, m.buildArch);
     const c = lock?.debian?.[key];
     const base = { file, source: anyRequest ? key : `${key} (${m.request.join(" ")})`, rule: "debian", span: m.span } as const;
-    const stale = c !== undefined && !anyRequest && (c.from !== m.from || c.request.length !== m.request.length || c.request.some((r, i) => r !== m.request[i]));
+    const stale = c !== undefined && !anyRequest && (c.from !== m.from || !sameRequest(c.request, m.request));
     if (!c || stale) {
       out.push({ ...base, status: "unknown", message: `${stale ? "the lockfile pins another package list or base" : "not pinned"}: run caisson lock ${file}` });
       continue;
