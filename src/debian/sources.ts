@@ -3,7 +3,7 @@
 // configuration at run time; nothing here knows a host name.
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { DebianArchive } from "./types.js";
+import { ARCHIVE_NAME, type DebianArchive } from "./types.js";
 import { DebianError } from "./errors.js";
 
 /** The environment variable naming one deb822 file to read instead of the machine's sources. */
@@ -31,7 +31,7 @@ export function archiveName(uri: string): string {
     throw new DebianError(`apt source ${uri}: "${last}" is not a valid URI path segment`);
   }
   // The name goes into lockfiles and snapshot URLs: the characters a lockfile accepts, never . or ..
-  if (!/^(?!\.\.?$)[A-Za-z0-9._-]+$/.test(name)) {
+  if (!ARCHIVE_NAME.test(name)) {
     throw new DebianError(`apt source ${uri}: its last path segment "${name}" cannot name an archive (letters, digits, . _ - only, not . or ..)`);
   }
   return name;

@@ -1,4 +1,4 @@
-// Debian packages pinned by content: the shapes shared by the resolver (lock),
+// Debian packages pinned by content: the shapes (and the archive-name rule) shared by the resolver (lock),
 // the fetcher (build) and the base-image bootstrap.
 
 /**
@@ -31,3 +31,6 @@ export interface DebianArchive {
   /** Keyring file apt verifies the Release file with (Signed-By). */
   readonly signedBy?: string;
 }
+
+/** An archive name as lockfiles hold it: letters, digits, `.`, `_`, `-`, never `.` or `..` (it goes into snapshot URLs). */
+export const ARCHIVE_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]+$/;

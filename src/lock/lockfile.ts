@@ -5,7 +5,7 @@
 // source keeps its pin and changing a ref or URL drops it. Serialised with
 // sorted keys, two-space indentation and a final newline: the same pins give
 // the same bytes, and a change reads well in a diff.
-import type { DebPin } from "../debian/types.js";
+import { ARCHIVE_NAME, type DebPin } from "../debian/types.js";
 
 /** Pins by what they pin. */
 export interface Lockfile {
@@ -104,8 +104,7 @@ const DEBIAN_VERSION = /^(?:[0-9]+:)?[0-9](?:[A-Za-z0-9.+~]*|[A-Za-z0-9.+~-]*-[A
 const DEBIAN_NAME = /^[a-z0-9][a-z0-9+.-]+$/;
 /** dpkg architectures caisson knows (src/platform), and `all`. */
 const DEBIAN_ARCH = /^(?:all|amd64|arm64|armhf|armel|i386|ppc64el|s390x|riscv64)$/;
-/** An archive name: the last segment of an archive URI, never `.` or `..`. */
-const ARCHIVE_NAME = /^(?!\.\.?$)[A-Za-z0-9._-]+$/;
+
 const DEBIAN_REQUEST = /^[a-z0-9][a-z0-9+.-]+(?::[a-z0-9-]+)?(?:=(?:[0-9]+:)?[0-9][A-Za-z0-9.+~:-]*)?$/;
 /** A pool path: relative, no `..`, no oddities (it is joined to an archive URI). */
 const POOL_PATH = /^(?!.*\.\.)(?!\/)[A-Za-z0-9._+~%/-]+\.deb$/;
