@@ -47,7 +47,7 @@ ENGINE_PKGS=(containerd runc tini iptables adduser sysvinit-utils init-system-he
 TOOL_PKGS=(checksec qemu-user-static binfmt-support redis-tools skopeo umoci mmdebstrap
   file binutils binutils-aarch64-linux-gnu docker-registry dpkg-dev arch-test
   protobuf-compiler libprotobuf-dev gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-  gpg gpg-agent gpgconf)
+  gpg gpg-agent gpgconf dctrl-tools apache2-utils)
 TRIXIE_PKGS=(docker.io docker-cli docker-buildx)
 
 pkgs_missing() {
