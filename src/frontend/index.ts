@@ -10,4 +10,4 @@ export type { FrontendOptions } from "./options.js";
 export { assembleResult, CONFIG_KEY, DEFINITIONS_KEY, PLATFORMS_KEY, RUNTIME_KEY, sha256Hex, type SolvedPlatform } from "./result.js";
 export { diagnosticsStatus, diagnosticLine, errorStatus, sourceDetail, SOURCE_TYPE_URL, Code } from "./errors.js";
 export { imageUses, resolvePinnedImages, splitImageRef, ImagePinError, IMAGE_PREFIX, type ImageUse } from "./images.js";
-export { UnaryClient, GrpcError, frameMessage, unframeMessages, statusFromTrailers, MAX_MESSAGE_BYTES } from "./grpc.js";
+export { GrpcClient, GrpcError } from "../grpc/index.js";

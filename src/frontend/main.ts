@@ -6,7 +6,7 @@ import { hostPlatform } from "../compile/index.js";
 import { LLBBridge, ReturnRequestSchema } from "../gen/buildkit/gateway/gateway_pb.js";
 import { errorStatus } from "./errors.js";
 import { runFrontend, type Bridge } from "./frontend.js";
-import { UnaryClient } from "./grpc.js";
+import { GrpcClient } from "../grpc/index.js";
 import { parseFrontendEnv, type FrontendOptions } from "./options.js";
 
 /** Unprivileged identity the frontend drops to (BuildKit starts it as root and ignores the image's User). */
@@ -27,7 +27,7 @@ function dropPrivileges(): void {
 
 export async function main(): Promise<number> {
   dropPrivileges();
-  const client = new UnaryClient(Duplex.from({ readable: process.stdin, writable: process.stdout }));
+  const client = new GrpcClient(Duplex.from({ readable: process.stdin, writable: process.stdout }));
   const bridge: Bridge = {
     solve: (req) => client.call(LLBBridge.method.solve, req),
     readFile: (req) => client.call(LLBBridge.method.readFile, req),

@@ -2,7 +2,7 @@ import { fromBinary, fromJsonString } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { error, warning } from "../../src/diag/index.js";
 import { Code, diagnosticsStatus, errorStatus, SOURCE_TYPE_URL } from "../../src/frontend/errors.js";
-import { GrpcError } from "../../src/frontend/grpc.js";
+import { GrpcError } from "../../src/grpc/index.js";
 import { SourceSchema } from "../../src/gen/buildkit/errdefs/errdefs_pb.js";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
 import { toBinary, create } from "@bufbuild/protobuf";

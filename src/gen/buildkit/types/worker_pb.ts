@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file buildkit/types/worker.proto.
  */
 export const file_buildkit_types_worker: GenFile = /*@__PURE__*/
-  fileDesc("ChtidWlsZGtpdC90eXBlcy93b3JrZXIucHJvdG8SFm1vYnkuYnVpbGRraXQudjEudHlwZXMirAEKDFdvcmtlclJlY29yZBIKCgJJRBgBIAEoCRJACgZMYWJlbHMYAiADKAsyMC5tb2J5LmJ1aWxka2l0LnYxLnR5cGVzLldvcmtlclJlY29yZC5MYWJlbHNFbnRyeRIfCglwbGF0Zm9ybXMYAyADKAsyDC5wYi5QbGF0Zm9ybRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBYgZwcm90bzM", [file_buildkit_pb_ops]);
+  fileDesc("ChtidWlsZGtpdC90eXBlcy93b3JrZXIucHJvdG8SFm1vYnkuYnVpbGRraXQudjEudHlwZXMirAEKDFdvcmtlclJlY29yZBIKCgJJRBgBIAEoCRJACgZMYWJlbHMYAiADKAsyMC5tb2J5LmJ1aWxka2l0LnYxLnR5cGVzLldvcmtlclJlY29yZC5MYWJlbHNFbnRyeRIfCglwbGF0Zm9ybXMYAyADKAsyDC5wYi5QbGF0Zm9ybRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkUKD0J1aWxka2l0VmVyc2lvbhIPCgdwYWNrYWdlGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSEAoIcmV2aXNpb24YAyABKAliBnByb3RvMw", [file_buildkit_pb_ops]);
 
 /**
  * @generated from message moby.buildkit.v1.types.WorkerRecord
@@ -45,4 +45,33 @@ export type WorkerRecord = Message<"moby.buildkit.v1.types.WorkerRecord"> & {
  */
 export const WorkerRecordSchema: GenMessage<WorkerRecord> = /*@__PURE__*/
   messageDesc(file_buildkit_types_worker, 0);
+
+/**
+ * The daemon's BuildKit version, as Control.Info reports it.
+ *
+ * @generated from message moby.buildkit.v1.types.BuildkitVersion
+ */
+export type BuildkitVersion = Message<"moby.buildkit.v1.types.BuildkitVersion"> & {
+  /**
+   * @generated from field: string package = 1;
+   */
+  package: string;
+
+  /**
+   * @generated from field: string version = 2;
+   */
+  version: string;
+
+  /**
+   * @generated from field: string revision = 3;
+   */
+  revision: string;
+};
+
+/**
+ * Describes the message moby.buildkit.v1.types.BuildkitVersion.
+ * Use `create(BuildkitVersionSchema)` to create a new message.
+ */
+export const BuildkitVersionSchema: GenMessage<BuildkitVersion> = /*@__PURE__*/
+  messageDesc(file_buildkit_types_worker, 1);
 

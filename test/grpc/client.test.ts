@@ -2,7 +2,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { frameMessage, GrpcError, statusFromTrailers, UnaryClient, unframeMessages } from "../../src/frontend/grpc.js";
+import { frameMessage, GrpcError, statusFromTrailers, GrpcClient, unframeMessages } from "../../src/grpc/index.js";
 import { LLBBridge, ReadFileRequestSchema, ReadFileResponseSchema } from "../../src/gen/buildkit/gateway/gateway_pb.js";
 import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
 
@@ -25,7 +25,7 @@ describe("gRPC framing", () => {
   });
 });
 
-describe("UnaryClient against an h2c gRPC server", () => {
+describe("GrpcClient against an h2c gRPC server", () => {
   let server: http2.Http2Server;
   let port = 0;
   const sockets = new Set<net.Socket>();
@@ -58,7 +58,7 @@ describe("UnaryClient against an h2c gRPC server", () => {
   });
 
   it("calls methods by their full gRPC path and decodes the answer", async () => {
-    const client = new UnaryClient(net.connect(port, "127.0.0.1"));
+    const client = new GrpcClient(net.connect(port, "127.0.0.1"));
     const [a, b] = await Promise.all([
       client.call(LLBBridge.method.readFile, { Ref: "r1", FilePath: "image.yaml" }),
       client.call(LLBBridge.method.readFile, { Ref: "r2", FilePath: "x" }),

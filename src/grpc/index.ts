@@ -1,0 +1,2 @@
+export { GrpcClient, GrpcError, GrpcCode, Deframer, frameMessage, unframeMessages, statusFromTrailers, MAX_MESSAGE_BYTES } from "./client.js";
+export type { Call, CallOptions, Metadata } from "./client.js";
