@@ -119,6 +119,15 @@ export class LineIndex {
     return { line: line + 1, column: character + 1, character };
   }
 
+  /** Byte offset of a 1-based line and 0-based code-point column (an LLB source-map position), clamped to the line. */
+  offsetOf(line: number, character: number): number {
+    const start = this.lineStarts[Math.max(0, Math.min(this.lineStarts.length - 1, line - 1))] ?? 0;
+    const text = this.lineText(Math.max(1, Math.min(this.lineStarts.length, line)));
+    let i = 0;
+    for (let n = 0; n < character && i < text.length; n++) i += (text.codePointAt(i) ?? 0) > 0xffff ? 2 : 1;
+    return start + Buffer.byteLength(text.slice(0, i));
+  }
+
   /** The text of a 1-based line, without its line break. */
   lineText(line: number): string {
     const start = this.lineStarts[line - 1];
