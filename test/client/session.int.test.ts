@@ -1,0 +1,156 @@
+// The client session on the real engine: local sources sent with filters,
+// exports received into a directory and as a tar, a secret mount, two builds
+// at once, over Docker's /session upgrade and the Control.Session tunnel.
+// Needs the engine (hack/engine.sh) and the base image (hack/base-image.sh);
+// under CI=true a missing engine fails the tests.
+import { createHash } from "node:crypto";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { connectBuilder, type Builder } from "../../src/client/connect.js";
+import { createSession, type SessionOptions } from "../../src/client/session/index.js";
+import { Control } from "../../src/gen/buildkit/control/control_pb.js";
+import { definitionBytes, imageSource, localSource, marshal, State, type LocalOptions } from "../../src/llb/index.js";
+import { IN_CI } from "../support/ci.js";
+
+const engineError = await connectBuilder().then(
+  async (b) => {
+    await b.close();
+    return undefined;
+  },
+  (e: unknown) => (e instanceof Error ? e.message : String(e)),
+);
+
+const tmp = mkdtempSync(join(tmpdir(), "caisson-session-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+let n = 0;
+function dir(name: string, files: Record<string, string> = {}): string {
+  const d = join(tmp, `${name}-${n++}`);
+  mkdirSync(d, { recursive: true });
+  for (const [p, text] of Object.entries(files)) {
+    mkdirSync(join(d, p, ".."), { recursive: true });
+    writeFileSync(join(d, p), text);
+  }
+  return d;
+}
+
+/** Every path under `d`, `/`-separated, sorted. */
+function tree(d: string): string[] {
+  return (readdirSync(d, { recursive: true }) as string[]).map((p) => p.split("\\").join("/")).sort();
+}
+
+/** The local source `context`, copied alone into an empty filesystem. */
+function contextOnly(sessionId: string, opts: LocalOptions = {}): State {
+  const src = State.of(localSource("context", { sessionId, sharedKeyHint: "context", ...opts }));
+  return State.scratch().file([{ kind: "copy", source: src.output, src: "/", dest: "/", dirCopyContents: true, createDestPath: true, allowWildcard: true }]);
+}
+
+/** Solves the graph `make` gives for the session's id, with one exporter, the session attached the way `how` says. */
+async function solve(make: (sessionId: string) => State, session: SessionOptions, exporter: { type: string; attrs?: Record<string, string> }, how: "auto" | "tunnel" = "auto") {
+  const s = createSession(session);
+  const builder: Builder = await connectBuilder();
+  try {
+    await builder.attach(s, how);
+    const def = marshal(make(s.id));
+    const solved = builder.control.call(Control.method.solve, {
+      Ref: `session-test-${s.id}`,
+      Definition: def,
+      Session: s.id,
+      Exporters: [{ Type: exporter.type, Attrs: exporter.attrs ?? {} }],
+    });
+    await Promise.race([solved, s.errors]);
+    return { session: s, llb: definitionBytes(def) };
+  } finally {
+    await s.close();
+    await builder.close();
+  }
+}
+
+describe.skipIf(engineError !== undefined && !IN_CI)("client session on the real engine", () => {
+  it("is reachable", () => {
+    expect(engineError).toBeUndefined();
+  });
+
+  it("sends a local source through the engine's exclude patterns and the client's own, and the local exporter writes exactly it", async () => {
+    const ctx = dir("ctx", {
+      "a.txt": "a",
+      "notes.log": "log",
+      "keep/b.txt": "b",
+      "keep/deep/c.log": "c",
+      "keep/deep/d.txt": "d",
+      "node_modules/x/index.js": "x",
+      "secret.key": "k",
+    });
+    symlinkSync("../../etc/passwd", join(ctx, "escape"));
+    const out = dir("out");
+    await solve(
+      (id) => contextOnly(id, { excludePatterns: ["**/*.log", "node_modules", "!keep/deep/c.log"] }),
+      { locals: { context: { dir: ctx, excludes: ["secret.key"] } }, export: { type: "dir", dir: out } },
+      { type: "local" },
+    );
+    expect(tree(out)).toEqual(["a.txt", "escape", "keep", "keep/b.txt", "keep/deep", "keep/deep/c.log", "keep/deep/d.txt"]);
+    expect(readFileSync(join(out, "keep/deep/d.txt"), "utf8")).toBe("d");
+    expect(readdirSync(out, { withFileTypes: true }).find((e) => e.name === "escape")?.isSymbolicLink()).toBe(true);
+  });
+
+  it("sends only the included paths and the directories above them", async () => {
+    const ctx = dir("inc", { "src/main.c": "int main(){}", "src/util/u.c": "u", "docs/readme": "r", "top.txt": "t" });
+    const out = dir("out");
+    await solve((id) => contextOnly(id, { includePatterns: ["src/util", "top.txt"] }), { locals: { context: { dir: ctx } }, export: { type: "dir", dir: out } }, { type: "local" });
+    expect(tree(out)).toEqual(["src", "src/util", "src/util/u.c", "top.txt"]);
+  });
+
+  it("works through the Control.Session tunnel as through /session", async () => {
+    const ctx = dir("tun", { "f.txt": "tunnelled" });
+    const out = dir("out");
+    await solve((id) => contextOnly(id), { locals: { context: { dir: ctx } }, export: { type: "dir", dir: out } }, { type: "local" }, "tunnel");
+    expect(readFileSync(join(out, "f.txt"), "utf8")).toBe("tunnelled");
+  });
+
+  it("keeps the files of two builds of different contexts apart when they run at once", async () => {
+    const files = (tag: string) => Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`d${i % 4}/f${i}.txt`, `${tag}-${i}`]));
+    const ctxA = dir("concA", { ...files("A"), "only-a": "a" });
+    const ctxB = dir("concB", { ...files("B"), "only-b": "b" });
+    const outA = dir("outA");
+    const outB = dir("outB");
+    await Promise.all([
+      solve((id) => contextOnly(id), { locals: { context: { dir: ctxA } }, export: { type: "dir", dir: outA } }, { type: "local" }),
+      solve((id) => contextOnly(id), { locals: { context: { dir: ctxB } }, export: { type: "dir", dir: outB } }, { type: "local" }),
+    ]);
+    expect(tree(outA)).toEqual(tree(ctxA));
+    expect(tree(outB)).toEqual(tree(ctxB));
+    expect(readFileSync(join(outA, "d1/f5.txt"), "utf8")).toBe("A-5");
+    expect(readFileSync(join(outB, "d1/f5.txt"), "utf8")).toBe("B-5");
+  });
+
+  it("hands a secret to a secret mount without it reaching the LLB or the image", async () => {
+    const value = `caisson-secret-${createHash("sha256").update(tmp).digest("hex").slice(0, 16)}`;
+    const expected = createHash("sha256").update(value).digest("hex");
+    const base = State.of(imageSource("docker.io/caisson/debian:bookworm", { resolveMode: "local" }));
+    const ran = base.run(["/bin/sh", "-c", "mkdir -p /out && sha256sum /run/secrets/token | cut -d' ' -f1 > /out/digest"], {
+      mounts: [{ type: "secret", dest: "/run/secrets/token", id: "token" }],
+    });
+    const image = State.scratch().file([{ kind: "copy", source: ran.output, src: "/out/digest", dest: "/digest" }]);
+    const tarPath = join(tmp, "secret.tar");
+    const { llb } = await solve(() => image, { secrets: { token: new TextEncoder().encode(value) }, export: { type: "tar", open: () => createWriteStream(tarPath) } }, { type: "tar" });
+    const tar = readFileSync(tarPath);
+    expect(tar.includes(expected), "the command read the secret").toBe(true);
+    expect(tar.includes(value)).toBe(false);
+    expect(Buffer.from(llb).includes(value)).toBe(false);
+  });
+
+  it("fails the build with the engine's NotFound when a secret is unknown", async () => {
+    const base = State.of(imageSource("docker.io/caisson/debian:bookworm", { resolveMode: "local" }));
+    const ran = base.run(["/bin/true"], { mounts: [{ type: "secret", dest: "/run/secrets/x", id: "missing" }] });
+    await expect(solve(() => ran, { secrets: {} }, { type: "tar", attrs: {} })).rejects.toThrow(/secret missing|not found/i);
+  });
+
+  it("reports an unwritable export directory through the session's errors", async () => {
+    const ctx = dir("unw", { "f.txt": "x" });
+    await expect(
+      solve((id) => contextOnly(id), { locals: { context: { dir: ctx } }, export: { type: "dir", dir: join(tmp, "does-not-exist") } }, { type: "local" }),
+    ).rejects.toThrow(/does-not-exist/);
+  });
+});
