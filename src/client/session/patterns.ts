@@ -24,7 +24,7 @@ export interface Pattern {
 }
 
 function escapeRegExp(ch: string): string {
-  return /[.+()|{}$^]/.test(ch) ? `\\${ch}` : ch;
+  return /[.+()|{}$]/.test(ch) ? `\\${ch}` : ch;
 }
 
 function compile(original: string, text: string): (path: string) => boolean {
