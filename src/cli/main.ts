@@ -19,7 +19,8 @@ import { applyPins, parseMirror, type Mirror } from "../lock/index.js";
 import { ExitStatus, frozenDefault, readLockBeside, registerPinningCommands } from "./lock.js";
 import { registerCheckCommand } from "./check.js";
 import { registerInspectCommand } from "./inspect.js";
-import { readContextFile, readText, report, UsageError, writeAtomic, writeStdout, type Format } from "./io.js";
+import { readDefinition, type DefinitionSource } from "./definition.js";
+import { readContextFile, report, UsageError, writeAtomic, writeStdout, type Format } from "./io.js";
 
 const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 const EXIT_FAILED = 1;
@@ -75,15 +76,20 @@ export function mirrorsOption(values: readonly string[] | undefined): Mirror[] {
 async function compileOne(file: string, flags: CompileFlags): Promise<CompiledPlatform> {
   const { platform, format, sourceMirror } = flags;
   const context = contextDir(flags.context);
-  const text = await readText(file);
+  const source = await readDefinition(file);
+  const { text } = source;
+  if (text === undefined) {
+    report(source.diagnostics, source.texts, format);
+    throw new Failed();
+  }
   if (isBootstrap(file, text)) throw new UsageError(`${file} is a bootstrap definition: build it with \`caisson bootstrap ${file} -o <file.oci.tar>\``);
   const build = hostPlatform();
   const requested = platform ? platformsOption(platform) : undefined;
   if (requested && requested.length !== 1) {
     throw new UsageError("raw LLB is single-platform: give one --platform (use `caisson build` for several)");
   }
-  const { lock, lockPath } = await readLockBeside(file);
-  const { definition, diagnostics, results, texts } = await compileDefinition(file, text, {
+  const { lock, lockPath } = await readLockBeside(source.lockBeside);
+  const compiled = await compileDefinition(source.file, text, {
     buildPlatform: build,
     ...(lock ? { lock } : {}),
     lockPath,
@@ -93,7 +99,9 @@ async function compileOne(file: string, flags: CompileFlags): Promise<CompiledPl
     ...(sourceMirror ? { sourceMirror } : { debianArchives: await debianArchiveUris(flags.debianSources) }),
     readContext: (path) => readContextFile(context, path),
   });
-  if (report(diagnostics, new Map(texts), format) || !definition || !results) throw new Failed();
+  const { definition, results } = compiled;
+  const diagnostics = await source.point(compiled.diagnostics);
+  if (report(diagnostics, new Map([...source.texts, ...compiled.texts]), format) || !definition || !results) throw new Failed();
   if (requested) checkListed(requested.map(formatPlatform), definition.platforms.map(formatPlatform), file);
   let chosen = results[0];
   if (!requested) {
@@ -143,7 +151,7 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
   cli
     .command("validate")
     .description("check definitions against the schema and the semantic rules; report every problem at once")
-    .argument("<files...>", "definition files (YAML or JSON)")
+    .argument("<files...>", "definition files (YAML, JSON or CUE; a directory is a CUE package)")
     .addOption(validateFormatOption())
     .addOption(new Option("--frozen", "fail on any moving reference the definition and its lockfile do not pin (default under CI=true)"))
     .addOption(new Option("--no-frozen", "do not require pins for image tags, even under CI=true").hideHelp())
@@ -158,25 +166,30 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
       const all: Diagnostic[] = [];
       const unreadable: string[] = [];
       for (const file of files) {
-        let text: string;
+        let source: DefinitionSource;
         try {
-          text = await readText(file);
+          source = await readDefinition(file);
         } catch (e) {
           if (!(e instanceof UsageError)) throw e;
           unreadable.push(e.message);
           continue;
         }
-        sources.set(file, text);
+        for (const [f, t] of source.texts) sources.set(f, t);
+        const { text } = source;
+        if (text === undefined) {
+          all.push(...source.diagnostics);
+          continue;
+        }
         if (isBootstrap(file, text)) {
           all.push(...(await checkBootstrapFile(file, text, frozenDefault(opts.frozen))));
           continue;
         }
-        const { definition, diagnostics } = checkDefinition(file, text);
+        const { definition, diagnostics } = checkDefinition(source.file, text);
         if (definition && frozenDefault(opts.frozen)) {
           // Every moving reference must be pinned by the lockfile beside the definition.
-          const { lock, lockPath } = await readLockBeside(file);
-          all.push(...diagnostics.filter((d) => d.code !== "unpinned_image"), ...applyPins(definition, lock, { frozen: true, lockPath }).diagnostics);
-        } else all.push(...diagnostics);
+          const { lock, lockPath } = await readLockBeside(source.lockBeside);
+          all.push(...(await source.point([...diagnostics.filter((d) => d.code !== "unpinned_image"), ...applyPins(definition, lock, { frozen: true, lockPath }).diagnostics])));
+        } else all.push(...(await source.point(diagnostics)));
       }
       let failed: boolean;
       if (opts.format === "json") {

@@ -7,6 +7,6 @@
 export type { LoadedDocument, LoadResult } from "./load.js";
 export { loadDefinition, syntaxOf } from "./load.js";
 export { LIMITS } from "./limits.js";
-export { decodeUtf8 } from "./text.js";
+export { checkText, decodeUtf8, Spanner } from "./text.js";
 export type { MapEntry, MapNode, Resolved, ScalarNode, SeqNode, YamlNode } from "./node.js";
 export { child, createNode, entry, resolvePointer, toPlain } from "./node.js";

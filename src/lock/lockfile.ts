@@ -41,7 +41,7 @@ export function emptyLockfile(): Lockfile {
 
 /** The lockfile beside a definition: `<dir>/<name>.lock.json` for `<dir>/<name>.yaml|.yml|.json`. */
 export function lockPathFor(definitionPath: string): string {
-  return definitionPath.replace(/\.(ya?ml|json)$/i, "") + ".lock.json";
+  return definitionPath.replace(/\.(ya?ml|json|cue)$/i, "") + ".lock.json";
 }
 
 /** The lockfile key of a stage's Debian closure on a build architecture: `toolchain/amd64`. */

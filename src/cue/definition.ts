@@ -1,0 +1,223 @@
+// A CUE definition → the definition model's input: CUE evaluates the package
+// (`cue export`), the exported value is JSON text that the rest of the
+// pipeline reads like any definition, and diagnostics on it are re-pointed
+// at the CUE that set each value (CUE is asked where: see `locate`).
+import { posix } from "node:path";
+import { error, type Diagnostic } from "../diag/index.js";
+import { LineIndex } from "../diag/index.js";
+import { checkText, loadDefinition, Spanner, type YamlNode } from "../load/index.js";
+import type { Span } from "../model/index.js";
+import { cueDiagnostics, parseCueErrors, spanAt, splitCuePath, type FileLookup } from "./errors.js";
+import { CUE_LIMITS } from "./limits.js";
+import { runCue, type CueRun } from "./run.js";
+
+/** A CUE definition as read: its files by the user's paths, the folder they were read from, and what to evaluate. */
+export interface CueInput {
+  /** Every .cue file CUE may read (the package, the module's other packages, cue.mod/), by the user's path. */
+  readonly files: ReadonlyMap<string, string>;
+  /** The folder `files` were read from: the module root (it holds cue.mod/), or the definition's own folder. */
+  readonly root: string;
+  /** The definition: a .cue file, or a package directory. */
+  readonly entry: string;
+  readonly entryIsDir: boolean;
+}
+
+/** The evaluated definition and what follows from it. */
+export interface CueResult {
+  /** The exported value's name (`<entry>.export.json`) and text, for validate and compile; absent when CUE failed. */
+  readonly exported?: { readonly file: string; readonly text: string };
+  /** CUE's own errors (and the limits), at CUE's positions. */
+  readonly diagnostics: Diagnostic[];
+  /** Every text a diagnostic can point into: the .cue files and the exported JSON. */
+  readonly texts: Map<string, string>;
+  /** Diagnostics on the exported JSON re-pointed at the CUE that set each value (where CUE can tell). */
+  point(diagnostics: readonly Diagnostic[]): Promise<Diagnostic[]>;
+}
+
+/** Where the files sit in the evaluator's own file system. */
+const MOUNT = "/src";
+const PROBE = "caisson_probe_.cue";
+
+type Path = readonly (string | number)[];
+
+/** Evaluates a CUE definition with CUE itself; never throws for bad input. */
+export async function evaluateCue(input: CueInput): Promise<CueResult> {
+  const texts = new Map(input.files);
+  const entryFile = input.entryIsDir ? [...input.files.keys()].find((f) => posix.dirname(f) === posix.normalize(input.entry)) : input.entry;
+  const at0: Span = { file: entryFile ?? input.entry, start: 0, end: 0 };
+  const result = (diagnostics: Diagnostic[], exported?: CueResult["exported"]): CueResult => ({
+    ...(exported ? { exported } : {}),
+    diagnostics,
+    texts,
+    point: (ds) => (exported ? point(input, exported, ds) : Promise.resolve([...ds])),
+  });
+  const pre = precheck(input);
+  if (pre.length > 0) return result(pre);
+  const run = await exportWith(input);
+  if (run.stopped) return result([stoppedDiagnostic(run.stopped, at0)]);
+  if (run.code !== 0) {
+    const errors = parseCueErrors(run.stderr, cwdOf(input));
+    const unplaced = errors.filter((e) => e.positions.length === 0 && e.path !== "").map((e) => splitCuePath(e.path));
+    const placed = unplaced.length > 0 ? await locate(input, unplaced) : new Map<string, Span>();
+    const diagnostics = cueDiagnostics(errors, lookupOf(input), (p) => placed.get(JSON.stringify(splitCuePath(p))) ?? at0);
+    return result(diagnostics.length > 0 ? diagnostics : [error("cue_error", `cue export failed (exit status ${run.code}) without saying why`, at0)]);
+  }
+  const file = `${input.entry.replace(/\/+$/, "")}.export.json`;
+  texts.set(file, run.stdout);
+  return result([], { file, text: run.stdout });
+}
+
+/** The limits, and the files' text (size, encoding, line endings), before CUE sees anything. */
+function precheck(input: CueInput): Diagnostic[] {
+  if (input.files.size > CUE_LIMITS.files) {
+    return [error("too_large", `more than ${CUE_LIMITS.files} .cue files under ${input.root} (the limit for one definition)`, { file: input.entry, start: 0, end: 0 }, {
+      hint: "give the definition's own folder a cue.mod/ of its own, or move unrelated .cue files out of the module",
+    })];
+  }
+  let total = 0;
+  for (const [file, text] of input.files) {
+    const lines = new LineIndex(text);
+    total += lines.byteLength;
+    if (total > CUE_LIMITS.inputBytes) {
+      return [error("too_large", `the .cue files read for this definition pass ${CUE_LIMITS.inputBytes.toLocaleString("en-US")} bytes (8 MiB), the limit, in this file`, { file, start: 0, end: 0 }, {
+        hint: "split the module, or check that the folder holds only the definition's own .cue files",
+      })];
+    }
+    // CUE reports raw control characters itself, as syntax errors at their position.
+    const bad = checkText(text, new Spanner(file, text, lines)).filter((d) => d.code !== "control_character");
+    if (bad.length > 0) return bad;
+  }
+  return [];
+}
+
+const cwdOf = (input: CueInput): string => posix.join(MOUNT, posix.relative(input.root, input.entryIsDir ? input.entry : posix.dirname(input.entry)));
+
+/** The evaluator's view of the files, and the way back from its paths to the user's. */
+function mounted(input: CueInput): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const [f, t] of input.files) files[posix.join(MOUNT, posix.relative(input.root, f))] = t;
+  return files;
+}
+
+function lookupOf(input: CueInput): FileLookup {
+  return (p) => {
+    if (!p.startsWith(`${MOUNT}/`) || posix.basename(p) === PROBE) return undefined;
+    const file = posix.join(input.root, posix.relative(MOUNT, p));
+    const text = input.files.get(file);
+    return text === undefined ? undefined : { file, text };
+  };
+}
+
+/** `cue export` of the definition, with extra files (the probe) beside it. */
+function exportWith(input: CueInput, extra?: { name: string; text: string }): Promise<CueRun> {
+  const cwd = cwdOf(input);
+  const files = mounted(input);
+  if (extra) files[posix.join(cwd, extra.name)] = extra.text;
+  const target = input.entryIsDir ? ["."] : [`./${posix.basename(input.entry)}`, ...(extra ? [`./${extra.name}`] : [])];
+  return runCue(["export", "--out", "json", "--all-errors", ...target], { files, cwd });
+}
+
+function stoppedDiagnostic(why: NonNullable<CueRun["stopped"]>, span: Span): Diagnostic {
+  switch (why) {
+    case "time":
+      return error("cue_timeout", `CUE did not finish evaluating within ${CUE_LIMITS.seconds} seconds (the limit)`, span, {
+        hint: "look for a comprehension or a recursive definition that grows without end",
+      });
+    case "memory":
+      return error("cue_memory", `CUE used more than ${CUE_LIMITS.memoryBytes / 1024 / 1024} MiB evaluating this definition (the limit)`, span, {
+        hint: "look for a list or struct generated from a large range, or nesting that grows without end",
+      });
+    case "output":
+      return error("too_large", `the exported value is larger than ${CUE_LIMITS.outputBytes / 1024 / 1024} MiB (the limit)`, span, {
+        hint: "a definition exports a few kilobytes: look for a generated list or deep nesting",
+      });
+  }
+}
+
+/** The package clause of the definition's package, for the probe file (which must belong to it). */
+function packageClause(input: CueInput): string {
+  const dir = input.entryIsDir ? posix.normalize(input.entry) : posix.dirname(input.entry);
+  for (const [f, t] of input.files) {
+    if (posix.dirname(f) !== dir || (!input.entryIsDir && f !== input.entry)) continue;
+    const m = /^package\s+([A-Za-z_$#][A-Za-z0-9_$]*)/m.exec(t);
+    if (m) return `package ${m[1]}\n`;
+  }
+  return "";
+}
+
+/** A CUE value that holds `null` at `path` and is open everywhere else. */
+function probeValue(path: Path): string {
+  const [head, ...rest] = path;
+  if (head === undefined) return "null";
+  if (typeof head === "number") return `[${"_, ".repeat(head)}${probeValue(rest)}, ...]`;
+  return `{${JSON.stringify(head)}: ${probeValue(rest)}}`;
+}
+
+/**
+ * Where CUE set the values at these paths: one more evaluation with a probe
+ * file that unifies each with `null`, so CUE reports a conflict at every
+ * place that contributed to it (CUE's positions, not a search of the text).
+ * A position in the definition's own package is preferred to one in a
+ * template it imports. Paths CUE cannot place are left out.
+ */
+async function locate(input: CueInput, paths: readonly Path[]): Promise<Map<string, Span>> {
+  const found = new Map<string, Span>();
+  const probes = paths.filter((p) => typeof p[0] === "string");
+  if (probes.length === 0) return found;
+  const text = packageClause(input) + probes.map((p) => `${JSON.stringify(p[0])}: ${probeValue(p.slice(1))}`).join("\n") + "\n";
+  const run = await exportWith(input, { name: PROBE, text });
+  if (run.stopped) return found;
+  const lookup = lookupOf(input);
+  const own = input.entryIsDir ? posix.normalize(input.entry) : posix.dirname(input.entry);
+  for (const e of parseCueErrors(run.stderr, cwdOf(input))) {
+    const spans = e.positions.map((p) => spanAt(lookup, p)).filter((s): s is Span => s !== undefined);
+    const best = spans.find((s) => posix.dirname(s.file) === own) ?? spans[0];
+    const key = JSON.stringify(splitCuePath(e.path));
+    if (best && !found.has(key)) found.set(key, best);
+  }
+  return found;
+}
+
+/** The path of the deepest node of the exported JSON that holds a span (a key counts as its entry). */
+function pathAt(node: YamlNode, span: Span, path: (string | number)[] = []): (string | number)[] {
+  const inside = (s: Span): boolean => s.start <= span.start && span.end <= s.end;
+  if (node.kind === "map") {
+    for (const e of node.entries) {
+      if (inside(e.keySpan)) return [...path, e.key];
+      if (inside(e.value.span)) return pathAt(e.value, span, [...path, e.key]);
+    }
+  } else if (node.kind === "seq") {
+    for (const [i, item] of node.items.entries()) if (inside(item.span)) return pathAt(item, span, [...path, i]);
+  }
+  return path;
+}
+
+/** Re-points diagnostics on the exported JSON at the CUE behind each value; the rest keep their JSON span. */
+async function point(input: CueInput, exported: NonNullable<CueResult["exported"]>, diagnostics: readonly Diagnostic[]): Promise<Diagnostic[]> {
+  const root = loadDefinition(exported.file, exported.text).doc.root;
+  const ours = (s: Span): boolean => s.file === exported.file;
+  if (!root || !diagnostics.some((d) => ours(d.span) || d.related?.some((r) => ours(r.span)))) return [...diagnostics];
+  const pathOf = (s: Span): Path => pathAt(root, s);
+  const wanted = new Map<string, Path>();
+  for (const d of diagnostics) {
+    for (const s of [d.span, ...(d.related ?? []).map((r) => r.span)]) {
+      if (!ours(s)) continue;
+      // A value CUE cannot place (the whole document) is placed by its nearest parent CUE can.
+      for (let p = pathOf(s); p.length > 0; p = p.slice(0, -1)) wanted.set(JSON.stringify(p), p);
+    }
+  }
+  const found = await locate(input, [...wanted.values()]);
+  const moved = (s: Span): Span => {
+    if (!ours(s)) return s;
+    for (let p = pathOf(s); p.length > 0; p = p.slice(0, -1)) {
+      const hit = found.get(JSON.stringify(p));
+      if (hit) return hit;
+    }
+    return s;
+  };
+  return diagnostics.map((d) => ({
+    ...d,
+    span: moved(d.span),
+    ...(d.related ? { related: d.related.map((r) => ({ ...r, span: moved(r.span) })) } : {}),
+  }));
+}
