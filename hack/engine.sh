@@ -43,7 +43,8 @@ ENGINE_PKGS=(containerd runc tini iptables adduser sysvinit-utils init-system-he
 # redis-cli, redis-benchmark; skopeo; mmdebstrap; file; strip, readelf
 # (binutils); gcc, aarch64-linux-gnu-gcc; protoc with the well-known types
 # (google/protobuf/any.proto: libprotobuf-dev) for test/gen.test.ts; gpg,
-# gpg-agent, gpgconf for test/support/debrepo.ts's signed repositories.
+# gpg-agent, gpgconf for test/support/debrepo.ts's signed repositories;
+# openssl (test certificates) and wrk (bench/proxy.mjs's load test).
 TOOL_PKGS=(checksec qemu-user-static binfmt-support redis-tools skopeo umoci mmdebstrap
   file binutils binutils-aarch64-linux-gnu docker-registry dpkg-dev arch-test
   protobuf-compiler libprotobuf-dev gcc gcc-aarch64-linux-gnu libc6-dev-arm64-cross
