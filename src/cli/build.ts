@@ -5,7 +5,8 @@ import { existsSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { hasErrors } from "../diag/index.js";
 import { compileDefinition, hostPlatform } from "../compile/index.js";
-import { buildWithEngine, checkOutputDest, EngineError, OutputRefused, type EngineOutput } from "../engine/index.js";
+import { checkOutputDest, EngineError, OutputRefused, type EngineOutput } from "../engine/index.js";
+import { buildNative, BuilderError, parseCacheSpec, type Entry } from "../client/index.js";
 import { formatPlatform } from "../llb/index.js";
 import { SourceStore, serveStore, type StoreFailure, type StoreServer } from "../sources/index.js";
 import { resolveImports } from "../resolve/index.js";
@@ -23,7 +24,16 @@ export interface BuildFlags {
   readonly output: string[];
   readonly context: string;
   readonly sourceStore?: string;
-  readonly progress: "auto" | "plain" | "tty" | "quiet";
+  readonly progress: "auto" | "plain" | "tty" | "json" | "quiet";
+  /** Where BuildKit is: docker (default), unix:///path, tcp://host:port (also CAISSON_BUILDER). */
+  readonly builder?: string;
+  /** Mutual TLS for a tcp:// builder: the CA that signed its certificate, and this client's certificate and key. */
+  readonly tlsCa?: string;
+  readonly tlsCert?: string;
+  readonly tlsKey?: string;
+  /** Cache imports and exports, buildx's shape: type=registry,ref=NAME or type=local,src=DIR / dest=DIR. */
+  readonly cacheFrom?: string[];
+  readonly cacheTo?: string[];
   readonly noCache?: boolean;
   /** Skip `caisson check` on the result. */
   readonly noCheck?: boolean;
@@ -77,7 +87,7 @@ export function defaultSourceStore(): string | undefined {
   return existsSync(cache) ? cache : undefined;
 }
 
-/** Parses `image=NAME`, `oci=FILE`, `local=DIR` (or a bare image name). */
+/** Parses `image=NAME`, `push=NAME`, `oci=FILE`, `local=DIR` (or a bare image name). */
 export function parseOutput(spec: string): EngineOutput {
   const eq = spec.indexOf("=");
   const kind = eq < 0 ? "image" : spec.slice(0, eq);
@@ -90,8 +100,10 @@ export function parseOutput(spec: string): EngineOutput {
       return { type: "oci", dest: value };
     case "local":
       return { type: "local", dest: value };
+    case "push":
+      return { type: "push", name: value };
     default:
-      throw new UsageError(`--output ${spec}: unknown kind "${kind}" (use image=NAME, oci=FILE or local=DIR)`);
+      throw new UsageError(`--output ${spec}: unknown kind "${kind}" (use image=NAME, push=NAME, oci=FILE or local=DIR)`);
   }
 }
 
@@ -193,29 +205,56 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
     return false;
   }
   let server: StoreServer | undefined;
+  let builderName = "";
   const targets = outputs ?? [{ type: "docker", name: `caisson/${def.name}:${def.version ?? "latest"}` } as const];
   try {
     server = await serveStore(store, fallback);
+    // Compiled again with the store server's address: every http source is fetched from it.
+    const compiled = await compileDefinition(file, text, {
+      buildPlatform: hostPlatform(),
+      ...(lock ? { lock } : {}),
+      lockPath,
+      frozen,
+      readContext: (path) => readContextFile(context, path),
+      sourceMirror: server.url,
+      ...(platforms ? { platforms: def.platforms.filter((p) => platforms.includes(formatPlatform(p))) } : {}),
+    });
+    if (!compiled.results) throw new EngineError(`${file} compiled once and not again (${compiled.diagnostics.map((d) => d.message).join("; ")})`, 70);
+    let cacheImports: Entry[] | undefined;
+    let cacheExports: Entry[] | undefined;
+    try {
+      cacheImports = flags.cacheFrom?.map((c) => parseCacheSpec(c, "--cache-from"));
+      cacheExports = flags.cacheTo?.map((c) => parseCacheSpec(c, "--cache-to"));
+    } catch (e: unknown) {
+      if (e instanceof BuilderError) throw new UsageError(e.message);
+      throw e;
+    }
     for (const output of targets) {
-      const where = output.type === "docker" ? `the engine's image store as ${output.name}` : `${output.dest} (${output.type})`;
+      const where = output.type === "docker" ? `the image store as ${output.name}` : output.type === "push" ? `the registry as ${output.name}` : `${output.dest} (${output.type})`;
       process.stderr.write(`caisson: building ${file} for ${platforms?.join(", ") ?? def.platforms.map(formatPlatform).join(", ")} into ${where}\n`);
-      const result = await buildWithEngine({
-        file,
+      const result = await buildNative({
+        platforms: compiled.results,
+        forceMulti: (platforms?.length ?? 0) > 1,
         contextDir: context,
-        ...(platforms ? { platforms } : {}),
         output,
+        builder: {
+          ...(flags.builder ? { builder: flags.builder } : {}),
+          tls: { ...(flags.tlsCa ? { ca: flags.tlsCa } : {}), ...(flags.tlsCert ? { cert: flags.tlsCert } : {}), ...(flags.tlsKey ? { key: flags.tlsKey } : {}) },
+        },
         progress: flags.progress,
-        // SOURCE_DATE_EPOCH=0 dates the image config and index at the epoch, so rebuilds give the same digests.
-        buildArgs: { CAISSON_SOURCE_MIRROR: server.url, CAISSON_DEFINITION: rel, SOURCE_DATE_EPOCH: "0", ...(frozen ? { CAISSON_FROZEN: "true" } : {}) },
+        ...(cacheImports ? { cacheImports } : {}),
+        ...(cacheExports ? { cacheExports } : {}),
         ...(flags.noCache ? { noCache: true } : {}),
-        ...(flags.force ? { force: true } : {}),
-        provenance: false,
+        texts: compiled.texts,
       });
-      process.stderr.write(`caisson: built in ${result.seconds.toFixed(1)}s${result.imageDigest ? ` (${result.imageDigest})` : ""}\n`);
+      builderName = result.builder;
+      process.stderr.write(`caisson: built in ${result.seconds.toFixed(1)}s on ${result.builder}${result.imageDigest ? ` (${result.imageDigest})` : ""}\n`);
     }
     if (!flags.noCheck) {
       // Verify what was produced: the OCI archive or directory if one was written, else the engine's image.
-      const target = targets.find((o) => o.type === "oci") ?? targets.find((o) => o.type === "local") ?? targets[0];
+      const local = builderName.startsWith("the Docker engine");
+      const target = targets.find((o) => o.type === "oci") ?? targets.find((o) => o.type === "local") ?? (local ? targets.find((o) => o.type === "docker") : undefined);
+      if (!target) process.stderr.write(`caisson: not checked: the image is not in this machine's engine (add -o oci=FILE to check what was built)\n`);
       if (target) {
         const input =
           target.type === "oci" ? ({ kind: "oci-archive", ref: target.dest } as const)
@@ -238,7 +277,7 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
     }
   } catch (e) {
     if (e instanceof EngineError) {
-      // buildx has already printed the engine's error with the definition's lines; name what caisson knows.
+      // The build's own error is already printed with the definition's lines; name what caisson knows.
       process.stderr.write(`caisson: build of ${file} failed (exit ${e.exitCode})${e.fault ? `: ${e.message}` : ""}\n`);
       const failures = server?.failures() ?? [];
       for (const line of describeStoreFailures(failures, all)) process.stderr.write(`caisson: ${line}\n`);

@@ -265,9 +265,9 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
 
   cli
     .command("build")
-    .summary("build a definition on the Docker engine for every platform it lists")
+    .summary("build a definition on BuildKit (the Docker engine by default) for every platform it lists")
     .description(
-      "Build a definition on the Docker engine (its BuildKit) through the caisson frontend, for every platform it lists: " +
+      "Build a definition on BuildKit (the Docker engine's, or a buildkitd: --builder), speaking its API directly, for every platform it lists: " +
         "commands run on this machine's platform and cross-compile, so nothing is emulated unless a stage says `on: target`. " +
         "The definition and its imports are checked here first, and sources are served from the sha256 source store.",
     )
@@ -275,7 +275,7 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
     .option("--platform <list>", "comma-separated target platforms (default: the definition's)")
     .option(
       "-o, --output <spec>",
-      "image=NAME (the engine's image store), oci=FILE (OCI layout tarball) or local=DIR (the filesystem); " +
+      "image=NAME (the engine's image store), push=NAME (a registry), oci=FILE (OCI layout tarball) or local=DIR (the filesystem); " +
         "repeatable (default: image=caisson/<name>:<version>)",
       (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
     )
@@ -286,7 +286,13 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
         "$CAISSON_SOURCE_STORE or /var/cache/caisson/sources",
       ),
     )
-    .addOption(new Option("--progress <mode>", "BuildKit progress display").choices(["auto", "plain", "tty", "quiet"]).default("auto"))
+    .addOption(new Option("--progress <mode>", "BuildKit progress display (auto: tty on a terminal, else plain)").choices(["auto", "plain", "tty", "json", "quiet"]).default("auto"))
+    .addOption(new Option("--builder <address>", "docker (DOCKER_HOST's engine), unix:///path/to/socket or tcp://HOST:PORT (a Docker engine or a buildkitd)").env("CAISSON_BUILDER"))
+    .option("--tls-ca <file>", "tcp:// builder: the CA certificate that signed the builder's certificate")
+    .option("--tls-cert <file>", "tcp:// builder: this client's certificate (mutual TLS)")
+    .option("--tls-key <file>", "tcp:// builder: the key of --tls-cert")
+    .option("--cache-from <spec>", "import build cache: type=registry,ref=NAME or type=local,src=DIR; repeatable", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option("--cache-to <spec>", "export build cache: type=registry,ref=NAME or type=local,dest=DIR", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .addOption(urlMirrorOption())
     .addOption(debianSourcesOption())
     .addOption(debianSnapshotOption())

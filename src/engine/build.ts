@@ -15,7 +15,9 @@ export type EngineOutput =
   /** An OCI image layout tarball at `dest`. */
   | { readonly type: "oci"; readonly dest: string }
   /** The image's filesystem in the directory `dest` (one subdirectory per platform when several). */
-  | { readonly type: "local"; readonly dest: string };
+  | { readonly type: "local"; readonly dest: string }
+  /** Pushed to a registry as `name` (the engine's credentials for it, from docker's config.json). */
+  | { readonly type: "push"; readonly name: string };
 
 export interface EngineBuildOptions {
   /** The definition file (its directory is sent as BuildKit's `dockerfile` local). */
@@ -73,7 +75,7 @@ function within(inner: string, outer: string): boolean {
  * output (oci) replaces an existing file, atomically.
  */
 export function checkOutputDest(out: EngineOutput, o: { file: string; contextDir: string; force?: boolean }): void {
-  if (out.type === "docker") return;
+  if (out.type === "docker" || out.type === "push") return;
   const dest = realish(out.dest);
   const what = `--output ${out.type}=${out.dest}`;
   for (const [input, name] of [[realish(o.contextDir), "the build context"], [realish(o.file), "the definition"]] as const) {
@@ -92,7 +94,7 @@ export function checkOutputDest(out: EngineOutput, o: { file: string; contextDir
 }
 
 /** Puts the finished `tmp` at `dest`: a rename, and for a replaced directory its removal only after the new one is in place. */
-function moveIntoPlace(tmp: string, dest: string, type: "oci" | "local"): void {
+export function moveIntoPlace(tmp: string, dest: string, type: "oci" | "local"): void {
   const st = statSync(dest, { throwIfNoEntry: false });
   if (type === "oci" || !st || (st.isDirectory() && readdirSync(dest).length === 0)) {
     renameSync(tmp, dest); // over a file or an empty directory: atomic
@@ -115,7 +117,7 @@ function moveIntoPlace(tmp: string, dest: string, type: "oci" | "local"): void {
  * while the partial output is still there.
  */
 function outputFault(stderr: string, out: EngineOutput): string | undefined {
-  if (out.type === "docker") return undefined;
+  if (out.type === "docker" || out.type === "push") return undefined;
   if (/no space left on device|ENOSPC/i.test(stderr)) return `cannot write ${out.dest}: no space left on device`;
   if (/read-only file system|EROFS/i.test(stderr)) return `cannot write ${out.dest}: read-only file system`;
   if (/exporting to (client|oci|image)|ERROR: failed to solve: EOF/i.test(stderr)) {
@@ -161,6 +163,8 @@ export function outputFlag(out: EngineOutput, dest: string): string {
       return `type=oci,dest=${dest}`;
     case "local":
       return `type=local,dest=${dest}`;
+    case "push":
+      return `type=image,name=${out.name},push=true`;
   }
 }
 
@@ -228,7 +232,7 @@ export async function buildWithEngine(opts: EngineBuildOptions): Promise<EngineB
   const work = mkdtempSync(join(tmpdir(), "caisson-build-"));
   const metadataFile = join(work, "metadata.json");
   let tmpDest = "";
-  if (opts.output.type !== "docker") {
+  if (opts.output.type === "oci" || opts.output.type === "local") {
     const dest = resolve(opts.output.dest);
     mkdirSync(dirname(dest), { recursive: true });
     tmpDest = join(dirname(dest), `.${basename(dest)}.caisson-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
@@ -261,7 +265,7 @@ export async function buildWithEngine(opts: EngineBuildOptions): Promise<EngineB
     const metadata = existsSync(metadataFile)
       ? (JSON.parse(readFileSync(metadataFile, "utf8")) as Record<string, unknown>)
       : {};
-    if (opts.output.type !== "docker") {
+    if (opts.output.type === "oci" || opts.output.type === "local") {
       if (!existsSync(tmpDest)) throw new EngineError(`the build succeeded but buildx wrote nothing to ${tmpDest}`);
       try {
         moveIntoPlace(tmpDest, resolve(opts.output.dest), opts.output.type);
