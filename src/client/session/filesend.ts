@@ -120,6 +120,8 @@ export async function receiveDir(call: ServerCall, dir: string): Promise<void> {
       regular.add(path);
     } else if (isRegular(mode)) {
       clear(path);
+      // Made now, filled when its data comes: a hard link to it may come first.
+      closeSync(openSync(at(path), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600));
       pending.set(id, { path, stat: s, fd: undefined });
       regular.add(path);
       await send({ type: Packet_PacketType.PACKET_REQ, ID: id });
@@ -127,7 +129,6 @@ export async function receiveDir(call: ServerCall, dir: string): Promise<void> {
     // Devices, pipes and sockets are not made: that needs privileges the client does not have.
   };
 
-  const create = (f: Incoming) => openSync(at(f.path), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
 
   const finish = async () => {
     for (const [path, s] of [...dirs].reverse()) {
@@ -154,7 +155,7 @@ export async function receiveDir(call: ServerCall, dir: string): Promise<void> {
         case Packet_PacketType.PACKET_DATA: {
           const f = pending.get(p.ID);
           if (!f) throw new StatusError(INVALID_ARGUMENT, `invalid file request ${p.ID}`);
-          f.fd ??= create(f);
+          f.fd ??= openSync(at(f.path), constants.O_WRONLY | constants.O_NOFOLLOW);
           if (p.data.length > 0) {
             writeSync(f.fd, p.data);
             break;

@@ -153,6 +153,11 @@ function runCall(stream: http2.ServerHttp2Stream, rawHeaders: string[], handler:
     const trailers: http2.OutgoingHttpHeaders = { "grpc-status": String(status.code) };
     if (status.message) trailers["grpc-message"] = encodeGrpcMessage(status.message);
     stream.sendTrailers(trailers);
+    // The status ends the call even if the caller is still sending: reset
+    // its side with NO_ERROR, as gRPC servers do, or the stream never closes.
+    setImmediate(() => {
+      if (!stream.closed && !stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    });
   });
   const call: ServerCall = {
     metadata: metadataOf(rawHeaders),
