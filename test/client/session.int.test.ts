@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { connectBuilder, type Builder } from "../../src/client/connect.js";
-import { createSession, type SessionOptions } from "../../src/client/session/index.js";
+import { createSession, newSessionId, type SessionOptions } from "../../src/client/session/index.js";
 import { Control } from "../../src/gen/buildkit/control/control_pb.js";
 import { definitionBytes, imageSource, localSource, marshal, State, type LocalOptions } from "../../src/llb/index.js";
 import { IN_CI } from "../support/ci.js";
@@ -129,7 +129,8 @@ describe.skipIf(engineError !== undefined && !IN_CI)("client session on the real
     const value = `caisson-secret-${createHash("sha256").update(tmp).digest("hex").slice(0, 16)}`;
     const expected = createHash("sha256").update(value).digest("hex");
     const base = State.of(imageSource("docker.io/caisson/debian:bookworm", { resolveMode: "local" }));
-    const ran = base.run(["/bin/sh", "-c", "mkdir -p /out && sha256sum /run/secrets/token | cut -d' ' -f1 > /out/digest"], {
+    // The secret is no part of the cache key: a fresh command makes the step run again.
+    const ran = base.run(["/bin/sh", "-c", `: ${newSessionId()}; mkdir -p /out && sha256sum /run/secrets/token | cut -d' ' -f1 > /out/digest`], {
       mounts: [{ type: "secret", dest: "/run/secrets/token", id: "token" }],
     });
     const image = State.scratch().file([{ kind: "copy", source: ran.output, src: "/out/digest", dest: "/digest" }]);

@@ -77,7 +77,7 @@ async function receive(client: GrpcClient, metadata: Metadata) {
 
 /** The local exporter's side of FileSend.DiffCopy: `entries`, answering each REQ with `contents[path]`. */
 async function export_(client: GrpcClient, entries: PacketInit["stat"][], contents: Record<string, string> = {}) {
-  const call = client.bidi(asPackets);
+  const call = client.open(asPackets);
   for (const stat of entries) call.send({ type: T.PACKET_STAT, stat });
   call.send({ type: T.PACKET_STAT });
   for await (const p of call.messages) {
@@ -212,7 +212,7 @@ describe("FileSend.DiffCopy into a directory", () => {
   it("refuses data for a file it did not ask for", async () => {
     const out = fresh("unasked");
     const { client } = await open({ export: { type: "dir", dir: out } });
-    const call = client.bidi(asPackets);
+    const call = client.open(asPackets);
     call.send({ type: T.PACKET_STAT, stat: dirStat("d") });
     call.send({ type: T.PACKET_DATA, ID: 0, data: Buffer.from("x") });
     const drain = async () => {
