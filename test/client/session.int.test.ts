@@ -130,7 +130,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("client session on the real
     const expected = createHash("sha256").update(value).digest("hex");
     const base = State.of(imageSource("docker.io/caisson/debian:bookworm", { resolveMode: "local" }));
     // The secret is no part of the cache key: a fresh command makes the step run again.
-    const ran = base.run(["/bin/sh", "-c", `: ${newSessionId()}; mkdir -p /out && sha256sum /run/secrets/token | cut -d' ' -f1 > /out/digest`], {
+    const ran = base.withNetwork("none").run(["/bin/sh", "-c", `: ${newSessionId()}; mkdir -p /out && sha256sum /run/secrets/token | cut -d' ' -f1 > /out/digest`], {
       mounts: [{ type: "secret", dest: "/run/secrets/token", id: "token" }],
     });
     const image = State.scratch().file([{ kind: "copy", source: ran.output, src: "/out/digest", dest: "/digest" }]);
@@ -144,7 +144,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("client session on the real
 
   it("fails the build with the engine's NotFound when a secret is unknown", async () => {
     const base = State.of(imageSource("docker.io/caisson/debian:bookworm", { resolveMode: "local" }));
-    const ran = base.run(["/bin/true"], { mounts: [{ type: "secret", dest: "/run/secrets/x", id: "missing" }] });
+    const ran = base.withNetwork("none").run(["/bin/true"], { mounts: [{ type: "secret", dest: "/run/secrets/x", id: "missing" }] });
     await expect(solve(() => ran, { secrets: {} }, { type: "tar", attrs: {} })).rejects.toThrow(/secret missing|not found/i);
   });
 
