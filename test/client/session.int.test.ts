@@ -3,7 +3,9 @@
 // at once, over Docker's /session upgrade and the Control.Session tunnel.
 // Needs the engine (hack/engine.sh) and the base image (hack/base-image.sh);
 // under CI=true a missing engine fails the tests.
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
+import { createServer } from "node:net";
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -153,5 +155,69 @@ describe.skipIf(engineError !== undefined && !IN_CI)("client session on the real
     await expect(
       solve((id) => contextOnly(id), { locals: { context: { dir: ctx } }, export: { type: "dir", dir: join(tmp, "does-not-exist") } }, { type: "local" }),
     ).rejects.toThrow(/does-not-exist/);
+  });
+
+  describe("registry credentials", () => {
+    let registry: ChildProcess | undefined;
+    let host = "";
+    const user = "caisson";
+    const password = `pw-${newSessionId()}`;
+
+    afterAll(() => {
+      registry?.kill();
+    });
+
+    /** Debian's docker-registry on a loopback port, behind htpasswd basic auth. */
+    async function startRegistry(): Promise<void> {
+      const port = await new Promise<number>((resolve) => {
+        const s = createServer().listen(0, "127.0.0.1", () => {
+          const a = s.address();
+          s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
+        });
+      });
+      host = `127.0.0.1:${port}`;
+      const d = dir("registry");
+      writeFileSync(join(d, "htpasswd"), execFileSync("htpasswd", ["-Bbn", user, password], { encoding: "utf8" }));
+      writeFileSync(
+        join(d, "config.yml"),
+        [
+          "version: 0.1",
+          "log: { level: error }",
+          `storage: { filesystem: { rootdirectory: ${join(d, "data")} } }`,
+          `http: { addr: "${host}" }`,
+          `auth: { htpasswd: { realm: caisson-test, path: ${join(d, "htpasswd")} } }`,
+          "",
+        ].join("\n"),
+      );
+      registry = spawn("docker-registry", ["serve", join(d, "config.yml")], { stdio: "ignore" });
+      for (let i = 0; i < 100; i++) {
+        const up = await fetch(`http://${host}/v2/`).then(
+          (r) => r.status,
+          () => 0,
+        );
+        if (up === 401) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`docker-registry did not start on ${host}`);
+    }
+
+    const image = () => State.scratch().file([{ kind: "mkfile", path: "/hello", mode: 0o644, data: "pushed with the session's credentials" }]);
+    const push = (ref: string) => ({ type: "image", attrs: { name: ref, push: "true", "registry.insecure": "true", store: "false" } });
+
+    it("lets the engine push to a registry with basic auth, with the credentials of docker's config.json", async () => {
+      await startRegistry();
+      const cfg = join(dir("dockercfg"), "config.json");
+      writeFileSync(cfg, JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${user}:${password}`).toString("base64") } } }));
+      await solve(image, { auth: { configFile: cfg } }, push(`${host}/caisson-session/push:1`));
+      const tags = await fetch(`http://${host}/v2/caisson-session/push/tags/list`, {
+        headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` },
+      }).then((r) => r.json() as Promise<{ tags?: string[] }>);
+      expect(tags.tags).toEqual(["1"]);
+    });
+
+    it("fails the push without credentials", async () => {
+      expect(host, "the registry started").not.toBe("");
+      await expect(solve(image, { auth: false }, push(`${host}/caisson-session/push:2`))).rejects.toThrow(/401|unauthorized|authoriz/i);
+    });
   });
 });
