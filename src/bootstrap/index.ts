@@ -9,8 +9,8 @@ import { BootstrapError, run, type Log } from "./exec.js";
 import { ociArchive, type OciArchiveResult } from "./oci.js";
 import { bootstrapRootfs, type DebianArch } from "./rootfs.js";
 
-export { BootstrapError, type Log } from "./exec.js";
-export { parseDeb822, readDeb, type DebFile, type Paragraph } from "./deb.js";
+export { BootstrapError, run, type Log } from "./exec.js";
+export { formatParagraph, parseDeb822, readDeb, type DebFile, type Paragraph } from "./deb.js";
 export { packagesIndex, writeFlatRepo } from "./repo.js";
 export { parseDpkgStatus, verifyDpkgStatus, StatusMismatchError, type PackageId } from "./status.js";
 export { listTar, type TarMember } from "./tar.js";

@@ -24,6 +24,6 @@ export { ImageFs } from "./fs.js";
 export type { FileType, FsEntry } from "./fs.js";
 export { readTar, normalizeTarPath, TarError } from "./tar.js";
 export type { TarRecord, TarType } from "./tar.js";
-export { readOciArchive, readOciLayoutDir, ImageReadError } from "./oci.js";
+export { decompressLayer, readOciArchive, readOciLayoutDir, ImageReadError } from "./oci.js";
 export type { ImageSource, LayerRef, OciImageConfig, OciPlatform, PlatformImage } from "./oci.js";
 export { readRootDir } from "./dir.js";

@@ -14,6 +14,7 @@ import type { Platform } from "../model/index.js";
 import { checkDefinition, parsePlatform } from "../validate/index.js";
 import { realpathSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
+import { registerReleaseCommand } from "./release.js";
 import { buildCommand, checkListed, contextDir, defaultSourceStore, type BuildFlags } from "./build.js";
 import { applyPins, parseMirror, type Mirror } from "../lock/index.js";
 import { ExitStatus, frozenDefault, readLockBeside, registerPinningCommands } from "./lock.js";
@@ -320,6 +321,7 @@ Examples:
 
   registerPinningCommands(cli);
   registerBootstrapCommand(cli, () => new Failed());
+  registerReleaseCommand(cli, () => new Failed());
   return cli;
 }
 

@@ -52,12 +52,12 @@ export function tarHeader(e: TarEntry, size: number, mtime = TAR_MTIME): Buffer 
   return h;
 }
 
-/** The tar archive of `entries`, in the order given, ending with two zero blocks. */
-export function tar(entries: readonly TarEntry[]): Buffer {
+/** The tar archive of `entries`, in the order given, every entry dated `mtime`, ending with two zero blocks. */
+export function tar(entries: readonly TarEntry[], mtime = TAR_MTIME): Buffer {
   const parts: Uint8Array[] = [];
   for (const e of entries) {
     const data = e.type === "file" ? e.data : new Uint8Array(0);
-    parts.push(tarHeader(e, data.length));
+    parts.push(tarHeader(e, data.length, mtime));
     if (data.length > 0) {
       parts.push(data);
       const pad = (512 - (data.length % 512)) % 512;

@@ -1,0 +1,15 @@
+// Releases: a built OCI layout made into a release (layers normalised,
+// dpkg status.d, SPDX SBOM and SLSA provenance per platform as attestation
+// manifests), compared for reproducibility, and pushed to a registry with
+// its own OCI distribution client.
+export { assembleRelease, flatten, normaliseLayer, platformManifests, type PlatformRelease, type Release, type ReleaseInputs } from "./assemble.js";
+export { findCredentials, type Credentials } from "./credentials.js";
+export { owningPackage, pathVariants, readDebContents, type DebContents } from "./debs.js";
+export { Blobs, layoutArchive, readLayout, sha256, MEDIA_INDEX, MEDIA_IN_TOTO, MEDIA_MANIFEST, type Descriptor, type Index, type Manifest } from "./layout.js";
+export { patchCves, readPatches, type PatchInfo } from "./patches.js";
+export { provenancePredicate, SLSA_V1, SPDX_DOCUMENT, statement, type Dependency } from "./provenance.js";
+export { pushRelease, type PushOptions, type PushResult } from "./push.js";
+export { parseRepoRef, Registry, RegistryError, type RegistryOptions, type RepoRef } from "./registry.js";
+export { debPurl, spdxDocument, type FileOrigin, type SbomInput, type ShippedFile, type SourceInfo } from "./sbom.js";
+export { defaultTags } from "./tags.js";
+export { compareReleases } from "./verify.js";
