@@ -1,6 +1,7 @@
 // A connection to BuildKit's Control API, and the way a session reaches the
 // daemon: Docker's `/session` upgrade, or the Control.Session byte tunnel.
 import { Duplex } from "node:stream";
+import { TLSSocket } from "node:tls";
 import { Control as ControlService, type BytesMessageSchema } from "../gen/buildkit/control/control_pb.js";
 import { GrpcClient, GrpcError, type Call } from "../grpc/index.js";
 import { BuilderError, explainConnectError, httpRequest, pingDocker, resolveAddress, dial, type Address, type BuilderSpec } from "./endpoint.js";
@@ -120,7 +121,9 @@ export async function connectBuilder(spec: BuilderSpec = {}): Promise<Builder> {
       if (!docker || how === "tunnel") return tunnel(session);
       const up = await httpRequest(a, "POST", "/session", { Connection: "Upgrade", Upgrade: "h2c", ...sessionHeaders(session) });
       if (up.status !== 101 || !up.socket) throw new BuilderError(`${a.display} refused the build's session (HTTP ${up.status}: ${up.body.trim().slice(0, 200)})`);
-      session.serve(up.socket);
+      // Node's HTTP/2 server treats a TLS socket without ALPN as HTTP/1.1 (and answers 403):
+      // hand it the bytes as a plain stream.
+      session.serve(up.socket instanceof TLSSocket ? Duplex.from({ readable: up.socket, writable: up.socket }) : up.socket);
     },
     close: () => control.close(),
   };

@@ -194,7 +194,9 @@ export function httpRequest(a: Address, method: string, path: string, headers: R
     const req = http.request({
       method,
       path,
-      headers: { Host: "docker", ...headers },
+      // No body: Content-Length 0, or Node would frame the POST as chunked and send a
+      // terminating chunk that the upgraded connection's peer would read as HTTP/2 bytes.
+      headers: { Host: "docker", ...(method === "POST" ? { "Content-Length": "0" } : {}), ...headers },
       createConnection: () => dial(a) as net.Socket,
       timeout: timeoutMs,
     });
