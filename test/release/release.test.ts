@@ -1,0 +1,137 @@
+// Release pieces without the engine: CVE ids from patch headers, default
+// tags, repository references, credentials, layer normalisation, and the
+// SPDX document's required fields (checked against SPDX 2.3 by hand: no
+// SPDX JSON schema is available from Debian or npm here).
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { tar } from "../../src/engine/tar.js";
+import { readTar } from "../../src/check/index.js";
+import {
+  assembleRelease,
+  Blobs,
+  defaultTags,
+  findCredentials,
+  MEDIA_INDEX,
+  MEDIA_MANIFEST,
+  normaliseLayer,
+  parseRepoRef,
+  patchCves,
+  RegistryError,
+  spdxDocument,
+  type ReleaseInputs,
+} from "../../src/release/index.js";
+import { checkSpdx23 } from "./spdx.js";
+
+describe("patchCves", () => {
+  it("reads CVE ids from the file name and the header, not from the hunks", () => {
+    const text = "Subject: fixes\n\n(CVE-2024-31449) Lua\n(CVE-2024-31227) ACL\n---\ndiff --git a/x b/x\n+CVE-2099-0001 in code\n";
+    expect(patchCves("0001-Apply-security-fixes-for-CVEs-1113.patch", text)).toEqual(["CVE-2024-31227", "CVE-2024-31449"]);
+    expect(patchCves("CVE-2025-46817.patch", undefined)).toEqual(["CVE-2025-46817"]);
+    expect(patchCves("0002-Add-CPPFLAGS.patch", "Description: build flags\n")).toEqual([]);
+  });
+});
+
+describe("defaultTags", () => {
+  it("gives version, major.minor, major and latest", () => {
+    expect(defaultTags("7.0.15")).toEqual(["7.0.15", "7.0", "7", "latest"]);
+    expect(defaultTags("bookworm")).toEqual(["bookworm", "latest"]);
+  });
+});
+
+describe("parseRepoRef", () => {
+  it("needs a registry host and a repository", () => {
+    expect(parseRepoRef("127.0.0.1:5000/caisson/redis")).toEqual({ host: "127.0.0.1:5000", repo: "caisson/redis" });
+    expect(() => parseRepoRef("caisson/redis")).toThrow(/give REGISTRY\/REPO/);
+    expect(() => parseRepoRef("127.0.0.1:5000/Caisson")).toThrow(/not a repository name/);
+  });
+});
+
+describe("findCredentials", () => {
+  it("takes the environment first, then docker's config.json", () => {
+    const dir = mkdtempSync(join(tmpdir(), "caisson-creds-"));
+    try {
+      writeFileSync(join(dir, "config.json"), JSON.stringify({ auths: { "127.0.0.1:5000": { auth: Buffer.from("u:p:w").toString("base64") } } }));
+      expect(findCredentials("127.0.0.1:5000", { DOCKER_CONFIG: dir })).toMatchObject({ username: "u", password: "p:w" });
+      expect(findCredentials("127.0.0.1:5001", { DOCKER_CONFIG: dir })).toBeUndefined();
+      expect(findCredentials("127.0.0.1:5000", { DOCKER_CONFIG: dir, CAISSON_REGISTRY_USER: "e", CAISSON_REGISTRY_PASSWORD: "x" })).toMatchObject({ username: "e", password: "x" });
+      expect(() => findCredentials("h:1", { CAISSON_REGISTRY_USER: "e" })).toThrow(RegistryError);
+      writeFileSync(join(dir, "config.json"), JSON.stringify({ credsStore: "pass" }));
+      expect(() => findCredentials("127.0.0.1:5000", { DOCKER_CONFIG: dir })).toThrow(/docker-credential-pass/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("normaliseLayer", () => {
+  it("dates every entry at the epoch and keeps owners, modes and contents", () => {
+    const layer = tar([{ type: "dir", path: "data", uid: 65532, gid: 65532 }, { type: "file", path: "bin/x", data: Buffer.from("x"), mode: 0o755 }], 1_700_000_000);
+    const out = normaliseLayer(layer, 0, "test");
+    expect(out.subarray(136, 148).toString("ascii")).toBe("00000000000\0");
+    const recs = readTar(out);
+    expect(recs.map((r) => [r.path, r.uid, r.mode])).toEqual([["data", 65532, 0o755], ["bin/x", 0, 0o755]]);
+    expect(normaliseLayer(layer, 0, "test").equals(out)).toBe(true);
+  });
+});
+
+/** A one-platform layout as an exporter writes it: a nested index, one gzip layer. */
+function builtLayout(): { index: { schemaVersion: 2; mediaType: string; manifests: never[] }; blobs: Blobs } {
+  const blobs = new Blobs();
+  const layer = tar([{ type: "file", path: "usr/local/bin/app", data: Buffer.from("\x7fELF app") }, { type: "file", path: "etc/passwd", data: Buffer.from("app:x:65532:65532::/:/sbin/nologin\n") }], 1_700_000_000);
+  const l = blobs.put("application/vnd.oci.image.layer.v1.tar+gzip", gzipSync(layer));
+  const c = blobs.putJson("application/vnd.oci.image.config.v1+json", { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: ["sha256:x"] } });
+  const m = blobs.putJson(MEDIA_MANIFEST, { schemaVersion: 2, mediaType: MEDIA_MANIFEST, config: c, layers: [l] }, { platform: { os: "linux", architecture: "amd64" } });
+  const inner = blobs.putJson(MEDIA_INDEX, { schemaVersion: 2, mediaType: MEDIA_INDEX, manifests: [m] });
+  return { index: { schemaVersion: 2, mediaType: MEDIA_INDEX, manifests: [inner] as never[] }, blobs };
+}
+
+const inputs: ReleaseInputs = {
+  name: "app",
+  version: "1.2.3",
+  definition: "images/app/image.yaml",
+  sourceDateEpoch: 0,
+  caissonVersion: "0.0.0-test",
+  buildPlatform: "linux/amd64",
+  sources: [{ name: "app", url: "https://example.org/app-1.2.3.tar.gz", sha256: "a".repeat(64), filename: "app-1.2.3.tar.gz" }],
+  patches: [{ stage: "build", source: "debian", path: "/debian/patches/CVE-2025-1.patch", sha256: "b".repeat(64), cves: ["CVE-2025-1000"], headerRead: false, appliedTo: ["app"] }],
+  debPins: [{ name: "gcc", version: "4:12.2.0-3", arch: "amd64", sha256: "c".repeat(64), size: 1, archive: "debian", path: "pool/main/g/gcc/gcc_12.2.0-3_amd64.deb" }],
+  debs: [],
+  copies: [{ dest: "/usr/local/bin/app", stage: "build", sources: ["app"], libraries: true }],
+  materials: [{ name: "images/app/image.yaml", sha256: "d".repeat(64) }],
+  builder: [],
+};
+
+describe("assembleRelease", () => {
+  it("adds an attestation manifest per platform the way BuildKit does, deterministically", async () => {
+    const a = await assembleRelease(builtLayout(), inputs);
+    const b = await assembleRelease(builtLayout(), inputs);
+    expect(a.index.digest).toBe(b.index.digest);
+    const index = a.blobs.json<{ manifests: { digest: string; platform: { os: string }; annotations?: Record<string, string> }[] }>(a.index.digest);
+    expect(index.manifests.map((m) => m.platform.os)).toEqual(["linux", "unknown"]);
+    const att = index.manifests[1]!;
+    expect(att.annotations).toEqual({ "vnd.docker.reference.digest": index.manifests[0]!.digest, "vnd.docker.reference.type": "attestation-manifest" });
+    const manifest = a.blobs.json<{ layers: { mediaType: string; annotations: Record<string, string> }[] }>(att.digest);
+    expect(manifest.layers.map((l) => [l.mediaType, l.annotations["in-toto.io/predicate-type"]])).toEqual([
+      ["application/vnd.in-toto+json", "https://spdx.dev/Document"],
+      ["application/vnd.in-toto+json", "https://slsa.dev/provenance/v1"],
+    ]);
+    const p = a.platforms[0]!;
+    expect(checkSpdx23(p.sbom)).toEqual([]);
+    const files = (p.sbom["files"] as { fileName: string; comment: string }[]).map((f) => [f.fileName, f.comment]);
+    expect(files).toEqual([
+      ["./etc/passwd", expect.stringMatching(/written by caisson/)],
+      ["./usr/local/bin/app", 'built in stage "build" from source "app"'],
+    ]);
+    expect(JSON.stringify(p.provenance)).toContain("images/app/image.yaml");
+  });
+
+  it("gives an SBOM that fails the SPDX check when a required field is missing", () => {
+    const doc = spdxDocument({ name: "x", version: "1", platform: "linux/amd64", manifestDigest: `sha256:${"e".repeat(64)}`, created: "1970-01-01T00:00:00Z", caissonVersion: "0", sources: [], patches: [], debs: [], files: [] });
+    expect(checkSpdx23(doc)).toEqual([]);
+    delete doc["dataLicense"];
+    expect(checkSpdx23(doc)).toContain("dataLicense must be CC0-1.0");
+  });
+});
