@@ -57,9 +57,9 @@ export async function evaluateCue(input: CueInput): Promise<CueResult> {
   if (run.stopped) return result([stoppedDiagnostic(run.stopped, at0)]);
   if (run.code !== 0) {
     const errors = parseCueErrors(run.stderr, cwdOf(input));
-    const unplaced = errors.filter((e) => e.positions.length === 0 && e.path !== "").map((e) => splitCuePath(e.path));
+    const unplaced = errors.filter((e) => e.positions.length === 0 && e.path !== "").map((e) => ({ path: splitCuePath(e.path) }));
     const placed = unplaced.length > 0 ? await locate(input, unplaced) : new Map<string, Span>();
-    const diagnostics = cueDiagnostics(errors, lookupOf(input), (p) => placed.get(JSON.stringify(splitCuePath(p))) ?? at0);
+    const diagnostics = cueDiagnostics(errors, lookupOf(input), ownPackage(input), (p) => placed.get(keyOf(splitCuePath(p))) ?? at0);
     return result(diagnostics.length > 0 ? diagnostics : [error("cue_error", `cue export failed (exit status ${run.code}) without saying why`, at0)]);
   }
   const file = `${input.entry.replace(/\/+$/, "")}.export.json`;
@@ -134,6 +134,12 @@ function stoppedDiagnostic(why: NonNullable<CueRun["stopped"]>, span: Span): Dia
   }
 }
 
+/** True for a span in the definition's own package (its folder), rather than in a template it imports. */
+function ownPackage(input: CueInput): (s: Span) => boolean {
+  const dir = input.entryIsDir ? posix.normalize(input.entry) : posix.dirname(input.entry);
+  return (s) => posix.dirname(s.file) === dir;
+}
+
 /** The package clause of the definition's package, for the probe file (which must belong to it). */
 function packageClause(input: CueInput): string {
   const dir = input.entryIsDir ? posix.normalize(input.entry) : posix.dirname(input.entry);
@@ -145,35 +151,74 @@ function packageClause(input: CueInput): string {
   return "";
 }
 
-/** A CUE value that holds `null` at `path` and is open everywhere else. */
-function probeValue(path: Path): string {
+/** A CUE value that holds `leaf` at `path` and is open everywhere else. */
+function probeValue(path: Path, leaf: string): string {
   const [head, ...rest] = path;
-  if (head === undefined) return "null";
-  if (typeof head === "number") return `[${"_, ".repeat(head)}${probeValue(rest)}, ...]`;
-  return `{${JSON.stringify(head)}: ${probeValue(rest)}}`;
+  if (head === undefined) return leaf;
+  if (typeof head === "number") return `[${"_, ".repeat(head)}${probeValue(rest, leaf)}, ...]`;
+  return `{${JSON.stringify(head)}: ${probeValue(rest, leaf)}}`;
 }
 
 /**
- * Where CUE set the values at these paths: one more evaluation with a probe
- * file that unifies each with `null`, so CUE reports a conflict at every
- * place that contributed to it (CUE's positions, not a search of the text).
- * A position in the definition's own package is preferred to one in a
- * template it imports. Paths CUE cannot place are left out.
+ * A value that conflicts with `value` and is of its kind where it is a
+ * scalar (so CUE reports the conflict with the value itself, not with a type
+ * constraint of the schema), else null.
  */
-async function locate(input: CueInput, paths: readonly Path[]): Promise<Map<string, Span>> {
+function probeLeaf(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify("\u0000");
+  if (typeof value === "number") return JSON.stringify(value + 1);
+  if (typeof value === "boolean") return String(!value);
+  return "null";
+}
+
+/** A path, and the exported value found there (when known). */
+interface Probe {
+  readonly path: Path;
+  readonly value?: unknown;
+}
+
+const keyOf = (p: Path): string => JSON.stringify(p);
+
+/**
+ * Where CUE set the values at these paths: one more evaluation with a probe
+ * file that unifies each with a conflicting value, so CUE reports a conflict
+ * with every place that contributed to it (CUE's positions, not a search of
+ * the text). Of those, a position shared by unrelated paths (the struct that
+ * encloses everything) is left out when there are others; one in the
+ * definition's own package is preferred, the innermost (last) of them. Paths
+ * CUE cannot place are left out.
+ */
+async function locate(input: CueInput, probes: readonly Probe[]): Promise<Map<string, Span>> {
   const found = new Map<string, Span>();
-  const probes = paths.filter((p) => typeof p[0] === "string");
-  if (probes.length === 0) return found;
-  const text = packageClause(input) + probes.map((p) => `${JSON.stringify(p[0])}: ${probeValue(p.slice(1))}`).join("\n") + "\n";
+  const fields = probes.filter((p) => typeof p.path[0] === "string");
+  if (fields.length === 0) return found;
+  const text = packageClause(input) + fields.map((p) => `${JSON.stringify(p.path[0])}: ${probeValue(p.path.slice(1), probeLeaf(p.value))}`).join("\n") + "\n";
   const run = await exportWith(input, { name: PROBE, text });
   if (run.stopped) return found;
   const lookup = lookupOf(input);
-  const own = input.entryIsDir ? posix.normalize(input.entry) : posix.dirname(input.entry);
+  const spansBy = new Map<string, Span[]>();
+  const pathsAt = new Map<string, Set<string>>();
   for (const e of parseCueErrors(run.stderr, cwdOf(input))) {
-    const spans = e.positions.map((p) => spanAt(lookup, p)).filter((s): s is Span => s !== undefined);
-    const best = spans.find((s) => posix.dirname(s.file) === own) ?? spans[0];
-    const key = JSON.stringify(splitCuePath(e.path));
-    if (best && !found.has(key)) found.set(key, best);
+    const key = keyOf(splitCuePath(e.path));
+    for (const p of e.positions) {
+      const span = spanAt(lookup, p);
+      if (!span) continue;
+      spansBy.set(key, [...(spansBy.get(key) ?? []), span]);
+      const at = `${span.file}:${span.start}`;
+      pathsAt.set(at, (pathsAt.get(at) ?? new Set()).add(key));
+    }
+  }
+  const related = (a: string, b: string): boolean => a.startsWith(b.slice(0, -1)) || b.startsWith(a.slice(0, -1));
+  const shared = (s: Span): boolean => {
+    const keys = [...(pathsAt.get(`${s.file}:${s.start}`) ?? [])];
+    return keys.some((a) => keys.some((b) => !related(a, b)));
+  };
+  const own = ownPackage(input);
+  for (const [key, spans] of spansBy) {
+    const specific = spans.filter((s) => !shared(s));
+    const pool = specific.length > 0 ? specific : spans;
+    const best = pool.filter(own).sort((a, b) => b.start - a.start)[0] ?? pool[0];
+    if (best) found.set(key, best);
   }
   return found;
 }
@@ -183,7 +228,7 @@ function pathAt(node: YamlNode, span: Span, path: (string | number)[] = []): (st
   const inside = (s: Span): boolean => s.start <= span.start && span.end <= s.end;
   if (node.kind === "map") {
     for (const e of node.entries) {
-      if (inside(e.keySpan)) return [...path, e.key];
+      if (inside(e.keySpan) || (inside(e.span) && !inside(e.value.span))) return [...path, e.key];
       if (inside(e.value.span)) return pathAt(e.value, span, [...path, e.key]);
     }
   } else if (node.kind === "seq") {
@@ -197,27 +242,24 @@ async function point(input: CueInput, exported: NonNullable<CueResult["exported"
   const root = loadDefinition(exported.file, exported.text).doc.root;
   const ours = (s: Span): boolean => s.file === exported.file;
   if (!root || !diagnostics.some((d) => ours(d.span) || d.related?.some((r) => ours(r.span)))) return [...diagnostics];
-  const pathOf = (s: Span): Path => pathAt(root, s);
-  const wanted = new Map<string, Path>();
-  for (const d of diagnostics) {
-    for (const s of [d.span, ...(d.related ?? []).map((r) => r.span)]) {
-      if (!ours(s)) continue;
-      // A value CUE cannot place (the whole document) is placed by its nearest parent CUE can.
-      for (let p = pathOf(s); p.length > 0; p = p.slice(0, -1)) wanted.set(JSON.stringify(p), p);
-    }
+  const value = JSON.parse(exported.text) as unknown;
+  const at = (p: Path): unknown => p.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<string | number, unknown>)[k] : undefined), value);
+  // A struct or list is placed by its first scalar (a conflict with a whole
+  // struct would hide the conflicts inside it); a scalar conflicts with a
+  // value of its own kind, so CUE names the place that set it.
+  const leaf = (p: Path): Path => {
+    const v = at(p);
+    if (Array.isArray(v) && v.length > 0) return leaf([...p, 0]);
+    const first = v !== null && typeof v === "object" && !Array.isArray(v) ? Object.keys(v)[0] : undefined;
+    return first === undefined ? p : leaf([...p, first]);
+  };
+  const wanted = new Map<string, Probe>();
+  const placeOf = (s: Span): Path => leaf(pathAt(root, s));
+  // `name` is in every definition: its conflict shows which positions enclose everything.
+  for (const p of [["name"], ...diagnostics.flatMap((d) => [d.span, ...(d.related ?? []).map((r) => r.span)]).filter(ours).map(placeOf)]) {
+    wanted.set(keyOf(p), { path: p, value: at(p) });
   }
   const found = await locate(input, [...wanted.values()]);
-  const moved = (s: Span): Span => {
-    if (!ours(s)) return s;
-    for (let p = pathOf(s); p.length > 0; p = p.slice(0, -1)) {
-      const hit = found.get(JSON.stringify(p));
-      if (hit) return hit;
-    }
-    return s;
-  };
-  return diagnostics.map((d) => ({
-    ...d,
-    span: moved(d.span),
-    ...(d.related ? { related: d.related.map((r) => ({ ...r, span: moved(r.span) })) } : {}),
-  }));
+  const moved = (s: Span): Span => (ours(s) ? (found.get(keyOf(placeOf(s))) ?? s) : s);
+  return diagnostics.map((d) => ({ ...d, span: moved(d.span), ...(d.related ? { related: d.related.map((r) => ({ ...r, span: moved(r.span) })) } : {}) }));
 }

@@ -52,6 +52,7 @@ function classify(message: string): { code: string; hint: string } {
   if (/conflicting values|mismatched types/.test(message)) {
     return { code: "cue_conflict", hint: "two places give this field values that do not unify: keep one (a template can give a default, `*value | type`, that a definition overrides)" };
   }
+  if (/out of bound|invalid value/.test(message)) return { code: "cue_invalid", hint: "the value does not meet the constraint shown (the schema's or a template's): change the value" };
   if (/not allowed/.test(message)) return { code: "cue_not_allowed", hint: "the struct is closed (a #definition): remove the field, or add it to the definition" };
   if (/incomplete value|non-concrete/.test(message)) {
     return { code: "cue_incomplete", hint: "a definition is exported as data: give the field a concrete value (or a default, `*value | type`)" };
@@ -96,20 +97,27 @@ export function spanAt(lookup: FileLookup, p: CueError["positions"][number]): Sp
   return f ? tokenSpan(f.file, f.text, p.line, p.column) : undefined;
 }
 
+/** Positions shown with a CUE error besides its main one. */
+const RELATED = 4;
+
 /**
- * A diagnostic for each CUE error, at its first position in the user's files
- * (others as related spans); an error without a position (CUE prints none
- * for some incomplete values) is placed by `fallback` from its path.
+ * A diagnostic for each CUE error, at the last of its positions in the
+ * definition's own package (the value written there, rather than the
+ * template or schema it met), else its first; a few others as related
+ * spans. An error without a position (CUE prints none for some incomplete
+ * values) is placed by `fallback` from its path.
  */
-export function cueDiagnostics(errors: readonly CueError[], lookup: FileLookup, fallback: (path: string) => Span): Diagnostic[] {
-  return errors.map((e) => {
-    const spans = e.positions.map((p) => spanAt(lookup, p)).filter((s): s is Span => s !== undefined);
-    const [first, ...others] = spans;
-    const { code, hint } = classify(e.message);
-    const where = e.path ? `${e.path}: ` : "";
-    return error(code, `${where}${e.message}`, first ?? fallback(e.path), {
-      hint,
-      related: others.map((span) => ({ span, message: "and here" })),
+export function cueDiagnostics(errors: readonly CueError[], lookup: FileLookup, own: (s: Span) => boolean, fallback: (path: string) => Span): Diagnostic[] {
+  return errors
+    .filter((e) => !/^\d+ errors in empty disjunction$/.test(e.message))
+    .map((e) => {
+      const spans = e.positions.map((p) => spanAt(lookup, p)).filter((s): s is Span => s !== undefined);
+      const main = spans.filter(own).sort((a, b) => b.start - a.start)[0] ?? spans[0];
+      const { code, hint } = classify(e.message);
+      const where = e.path ? `${e.path}: ` : "";
+      return error(code, `${where}${e.message}`, main ?? fallback(e.path), {
+        hint,
+        related: spans.filter((s) => s !== main).slice(0, RELATED).map((span) => ({ span, message: "and here" })),
+      });
     });
-  });
 }

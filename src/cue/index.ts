@@ -7,7 +7,9 @@
 //  - errors.ts: CUE's error output → diagnostics at CUE's own positions
 //  - run.ts: the `cue` command on in-memory files, in a worker
 //  - limits.ts: the bounds of one evaluation
+//  - schema.ts: schema/image.cue from the JSON Schema, by CUE's own import
 export type { CueInput, CueResult } from "./definition.js";
 export { evaluateCue } from "./definition.js";
 export { CUE_LIMITS } from "./limits.js";
 export { runCue } from "./run.js";
+export { cueSchema } from "./schema.js";

@@ -58,6 +58,8 @@ export async function runCue(args: readonly string[], input: CueFiles): Promise<
   const { module, glue } = await cueModule();
   const worker = new Worker(`(${cueWorker.toString()})(require)`, {
     eval: true,
+    // Not the parent's flags: `--input-type=module` would make the worker's script a module, without `require`.
+    execArgv: [],
     workerData: { module, glue, args: [...args], files: input.files, cwd: input.cwd, maxOutput: CUE_LIMITS.outputBytes },
     stdout: true,
     stderr: true,
