@@ -1,0 +1,102 @@
+// caisson's own BuildKit client against a second Docker engine on this
+// machine: TCP with TLS client verification (certificates made by the test),
+// and the same engine's unix socket. Real engine, nothing mocked; under
+// CI=true it must run.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { caisson, DOCKER, ensureDist, IN_CI, lockedFixture, readOciLayout } from "../e2e/helpers.js";
+import { copyImage, startTlsEngine, tlsEngineUnavailable, type TlsEngine } from "../support/tls-engine.js";
+
+const BASE = "caisson/debian:bookworm";
+const unavailable = tlsEngineUnavailable();
+
+describe.skipIf(unavailable !== undefined && !IN_CI)("the client against a second engine over TCP + mutual TLS and its unix socket", () => {
+  let engine: TlsEngine;
+  let ctx: string;
+  let out: string;
+  const tlsArgs = () => ["--tls-ca", engine.certs.ca, "--tls-cert", engine.certs.cert, "--tls-key", engine.certs.key];
+
+  beforeAll(async () => {
+    if (unavailable) throw new Error(`a throwaway engine is required under CI: ${unavailable}`);
+    ensureDist();
+    engine = await startTlsEngine(DOCKER);
+    copyImage(DOCKER, BASE, engine.unix);
+    ctx = await lockedFixture("hello");
+    out = mkdtempSync(join(tmpdir(), "caisson-client-out-"));
+  }, 300_000);
+
+  afterAll(async () => {
+    await engine?.stop();
+    if (out) rmSync(out, { recursive: true, force: true });
+    if (ctx) rmSync(ctx, { recursive: true, force: true });
+  }, 120_000);
+
+  it("builds the cross-compiled hello image for amd64 + arm64 with --builder tcp://127.0.0.1:PORT and the client certificate", async () => {
+    const oci = join(out, "hello.oci.tar");
+    const r = await caisson(["build", join(ctx, "image.yaml"), "--context", ctx, "--builder", engine.tcp, ...tlsArgs(), "-o", `oci=${oci}`, "--progress", "plain"]);
+    expect(r.stderr).toContain(`built in`);
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    expect(r.stderr).toContain(`on ${engine.tcp}`);
+    // buildx's plain shape: numbered vertices, DONE with a time.
+    expect(r.stderr).toMatch(/^#\d+ \[linux\/arm64\] build 2\/2: /m);
+    expect(r.stderr).toMatch(/^#\d+ DONE \d+\.\d+s$/m);
+    const images = readOciLayout(oci, mkdtempSync(join(out, "layout-")));
+    expect(images.map((i) => i.platform).sort()).toEqual(["linux/amd64", "linux/arm64"]);
+    for (const img of images) expect(img.config.config).toMatchObject({ User: "65532:65532", Entrypoint: ["/hello"] });
+  }, 600_000);
+
+  it("names a missing client certificate, a certificate from another CA and an untrusted server, with the fix", async () => {
+    const file = join(ctx, "image.yaml");
+    const none = await caisson(["build", file, "--context", ctx, "--builder", engine.tcp, "--tls-ca", engine.certs.ca, "-o", `oci=${join(out, "x.tar")}`]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/refused the TLS connection: it requires a client certificate; give one signed by the CA it trusts with --tls-ca, --tls-cert and --tls-key/);
+    const wrong = await caisson(["build", file, "--context", ctx, "--builder", engine.tcp, "--tls-ca", engine.certs.ca, "--tls-cert", engine.certs.wrongCert, "--tls-key", engine.certs.wrongKey, "-o", `oci=${join(out, "x.tar")}`]);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/rejected the client certificate .*unknown ca.*; give a certificate signed by the CA the builder trusts/);
+    const noCa = await caisson(["build", file, "--context", ctx, "--builder", engine.tcp, "--tls-cert", engine.certs.cert, "--tls-key", engine.certs.key, "-o", `oci=${join(out, "x.tar")}`]);
+    expect(noCa.code).toBe(1);
+    expect(noCa.stderr).toMatch(/the server certificate of tcp:\/\/127\.0\.0\.1:\d+ is not trusted .*give the CA that signed it with --tls-ca/);
+    for (const r of [none, wrong, noCa]) expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(spawnSync("ls", [out], { encoding: "utf8" }).stdout).not.toMatch(/x\.tar/);
+  }, 120_000);
+
+  it("builds the same image over the engine's unix socket, into its image store", async () => {
+    const name = `caisson-client/hello:${process.pid}`;
+    const r = await caisson(["build", join(ctx, "image.yaml"), "--context", ctx, "--builder", engine.unix, "-o", `image=${name}`, "--progress", "plain", "--no-check"]);
+    expect(r.code, r.stderr.slice(-3000)).toBe(0);
+    const env = { ...process.env, DOCKER_HOST: engine.unix };
+    const inspect = spawnSync(DOCKER, ["image", "inspect", name, "--format", "{{.Config.User}} {{json .Config.Entrypoint}}"], { encoding: "utf8", env });
+    expect(inspect.stdout.trim()).toBe('65532:65532 ["/hello"]');
+    const save = spawnSync("sh", ["-c", `"$0" save "$1" | tar -xO index.json`, DOCKER, name], { encoding: "utf8", env });
+    expect(save.status).toBe(0);
+  }, 600_000);
+
+  it("a failing run step is reported at the definition's file:line:col, with the code frame and the command's last output", async () => {
+    const dir = mkdtempSync(join(out, "fail-"));
+    const def = [
+      "name: fails",
+      "platforms: [linux/amd64]",
+      "stages:",
+      "  broken:",
+      `    from: ${BASE}@sha256:d757fb0e12b1304ed12095dfc93b37afc7f33623a62f45707945b94262f96032`,
+      "    run:",
+      "      - echo fine",
+      `      - 'echo "the last words ${process.pid}"; exit 3'`,
+      "image:",
+      "  from: scratch",
+      "  copy: [{ from: broken, src: /etc/hostname, dest: /hostname }]",
+      "",
+    ].join("\n");
+    writeFileSync(join(dir, "image.yaml"), def);
+    const r = await caisson(["build", join(dir, "image.yaml"), "--context", dir, "--builder", engine.unix, "-o", `oci=${join(dir, "never.tar")}`, "--progress", "plain"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${join(dir, "image.yaml")}:8:9: error[build_failed]: process "/bin/sh -c echo \\"the last words ${process.pid}\\"; exit 3" did not complete successfully: exit code: 3`);
+    expect(r.stderr).toMatch(/ 8 \| {7}- 'echo "the last words \d+"; exit 3'\n\s+\| {9}\^+/);
+    expect(r.stderr).toMatch(new RegExp(`last line of its output:\\n  the last words ${process.pid}`));
+    expect(readFileSync(join(dir, "image.yaml"), "utf8")).toBe(def);
+    expect(spawnSync("ls", ["-A", dir], { encoding: "utf8" }).stdout.trim()).toBe("image.yaml");
+  }, 300_000);
+});
