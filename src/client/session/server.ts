@@ -13,6 +13,9 @@ import { Deframer, frameMessage, GrpcCode } from "../../grpc/index.js";
 /** gRPC's INVALID_ARGUMENT, which src/grpc's GrpcCode does not name. */
 export const INVALID_ARGUMENT = 3;
 
+/** How long a call whose status is sent may wait for the caller to close it. */
+const LINGER_MS = 2000;
+
 /** A failure a handler reports to the engine as this gRPC status. */
 export class StatusError extends Error {
   override readonly name = "StatusError";
@@ -153,11 +156,16 @@ function runCall(stream: http2.ServerHttp2Stream, rawHeaders: string[], handler:
     const trailers: http2.OutgoingHttpHeaders = { "grpc-status": String(status.code) };
     if (status.message) trailers["grpc-message"] = encodeGrpcMessage(status.message);
     stream.sendTrailers(trailers);
-    // The status ends the call even if the caller is still sending: reset
-    // its side with NO_ERROR, as gRPC servers do, or the stream never closes.
-    setImmediate(() => {
-      if (!stream.closed && !stream.readableEnded) stream.close(http2.constants.NGHTTP2_NO_ERROR);
-    });
+    // The status ends the call even if the caller is still sending. grpc-go's
+    // client then resets the stream itself. We must not reset it first:
+    // nghttp2 drops trailers not yet written once a reset is submitted, and
+    // the engine would see the call fail. A caller that never closes is reset
+    // after a while, when the trailers are long written.
+    const timer = setTimeout(() => {
+      if (!stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    }, LINGER_MS);
+    timer.unref();
+    stream.once("close", () => clearTimeout(timer));
   });
   const call: ServerCall = {
     metadata: metadataOf(rawHeaders),
