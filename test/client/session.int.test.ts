@@ -104,6 +104,23 @@ describe.skipIf(engineError !== undefined && !IN_CI)("client session on the real
     expect(tree(out)).toEqual(["src", "src/util", "src/util/u.c", "top.txt"]);
   });
 
+  it("rebuilds the same directory with what changed: an edited file, a new one, a removed one", async () => {
+    const ctx = dir("warm", { "same.txt": "same", "edit.txt": "v1", "gone.txt": "bye", "sub/deep.txt": "deep" });
+    const build = async () => {
+      const out = dir("out");
+      await solve((id) => contextOnly(id), { locals: { context: { dir: ctx } }, export: { type: "dir", dir: out } }, { type: "local" });
+      return out;
+    };
+    await build();
+    expect(tree(await build()), "an unchanged rebuild").toEqual(["edit.txt", "gone.txt", "same.txt", "sub", "sub/deep.txt"]);
+    writeFileSync(join(ctx, "edit.txt"), "v2 is longer");
+    writeFileSync(join(ctx, "sub/new.txt"), "new");
+    rmSync(join(ctx, "gone.txt"));
+    const out = await build();
+    expect(tree(out)).toEqual(["edit.txt", "same.txt", "sub", "sub/deep.txt", "sub/new.txt"]);
+    expect(readFileSync(join(out, "edit.txt"), "utf8")).toBe("v2 is longer");
+  });
+
   it("works through the Control.Session tunnel as through /session", async () => {
     const ctx = dir("tun", { "f.txt": "tunnelled" });
     const out = dir("out");
