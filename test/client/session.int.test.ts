@@ -161,6 +161,15 @@ describe.skipIf(engineError !== undefined && !IN_CI)("client session on the real
     expect(Buffer.from(llb).includes(value)).toBe(false);
   });
 
+  it("receives the oci exporter's archive as a tar stream", async () => {
+    const tarPath = join(tmp, "image.oci.tar");
+    const img = State.scratch().file([{ kind: "mkfile", path: "/f", mode: 0o644, data: "oci" }]);
+    await solve(() => img, { export: { type: "tar", open: () => createWriteStream(tarPath) } }, { type: "oci" });
+    const names = execFileSync("tar", ["-tf", tarPath], { encoding: "utf8" }).split("\n");
+    expect(names).toContain("oci-layout");
+    expect(names).toContain("index.json");
+  });
+
   it("fails the build with the engine's NotFound when a secret is unknown", async () => {
     const base = State.of(imageSource("docker.io/caisson/debian:bookworm", { resolveMode: "local" }));
     const ran = base.withNetwork("none").run(["/bin/true"], { mounts: [{ type: "secret", dest: "/run/secrets/x", id: "missing" }] });
