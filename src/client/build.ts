@@ -87,6 +87,7 @@ export async function buildNative(o: NativeBuildOptions): Promise<NativeBuildRes
     const dest = resolve(o.output.dest);
     mkdirSync(dirname(dest), { recursive: true });
     tmpDest = join(dirname(dest), `.${basename(dest)}.caisson-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+    if (o.output.type === "local") mkdirSync(tmpDest, { mode: 0o755 });
   }
   const sessionOpts: SessionOptions = {
     locals: { context: { dir: o.contextDir } },
