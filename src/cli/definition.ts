@@ -49,13 +49,31 @@ export async function readDefinition(path: string): Promise<DefinitionSource> {
   };
 }
 
-const SKIP = /^(\.|node_modules$)/;
+/** The import paths a CUE file declares (`import "a"`, `import ( b "c" )`), without a `:package` qualifier. */
+export function cueImports(text: string): string[] {
+  const out: string[] = [];
+  const decl = /^[ \t]*import[ \t]*(\([^)]*\)|(?:[A-Za-z_$][\w$]*[ \t]+)?"[^"\n]*")/gm;
+  for (let m = decl.exec(text); m; m = decl.exec(text)) {
+    for (const q of (m[1] as string).matchAll(/"([^"\n]*)"/g)) out.push((q[1] as string).replace(/:.*$/, ""));
+  }
+  return out;
+}
+
+/** The .cue files directly in a folder (none when it is not one), sorted. */
+async function cueFilesIn(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile() && e.name.endsWith(".cue")).map((e) => posix.join(dir, e.name)).sort();
+}
 
 /**
- * The .cue files CUE may read for a definition: with a module (a cue.mod/
- * in the definition's folder or above it), every .cue file of the module
- * (its packages can import each other), symlinks not followed; without one,
- * the file alone, or the package directory's own .cue files.
+ * The .cue files CUE reads for a definition, and the folder they are read
+ * relative to (the module root: the nearest folder above with a cue.mod/,
+ * else the definition's own folder). A file is read alone; a package
+ * directory with its .cue files and those of the folders above it up to the
+ * module root (CUE's package instances span them). Then, transitively, the
+ * packages they import from the module (`<module>/<folder>`) or from
+ * cue.mod/{pkg,gen,usr}; CUE's standard library needs no files. At most
+ * `maxFiles` files (more is reported as too_large).
  */
 async function readCueFiles(entry: string, entryIsDir: boolean, maxFiles: number): Promise<{ root: string; files: Map<string, string> }> {
   const dir = entryIsDir ? entry : posix.dirname(entry);
@@ -70,23 +88,34 @@ async function readCueFiles(entry: string, entryIsDir: boolean, maxFiles: number
   }
   const files = new Map<string, string>();
   const add = async (f: string): Promise<void> => {
-    files.set(f, await readText(f));
+    if (!files.has(f) && files.size <= maxFiles) files.set(f, await readText(f));
   };
-  if (root === undefined) {
-    if (!entryIsDir) await add(entry);
-    else for (const f of (await readdir(dir, { withFileTypes: true })).filter((e) => e.isFile() && e.name.endsWith(".cue")).map((e) => e.name).sort()) await add(posix.join(dir, f));
-    if (files.size === 0) throw new UsageError(`${entry}: no .cue files in the directory`);
-    return { root: dir, files };
-  }
-  // The module, breadth-first; a module too large for the limit is reported by the evaluator (too_large).
-  const queue = [root];
-  for (let d = queue.shift(); d !== undefined && files.size <= maxFiles; d = queue.shift()) {
-    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const p = posix.join(d, e.name);
-      if (e.isDirectory() && (!SKIP.test(e.name) || e.name === "cue.mod")) queue.push(p);
-      else if (e.isFile() && e.name.endsWith(".cue")) await add(p);
+  if (!entryIsDir) await add(entry);
+  else {
+    const own = await cueFilesIn(dir);
+    if (own.length === 0) throw new UsageError(`${entry}: no .cue files in the directory`);
+    for (const f of own) await add(f);
+    for (let d = posix.dirname(dir); root !== undefined && posix.relative(root, d).split("/")[0] !== ".." && d !== dir; d = posix.dirname(d)) {
+      for (const f of await cueFilesIn(d)) await add(f);
+      if (d === root || posix.dirname(d) === d) break;
     }
   }
-  if (!entryIsDir && !files.has(entry)) await add(entry);
+  if (root === undefined) return { root: dir, files };
+  const modFile = posix.join(root, "cue.mod", "module.cue");
+  await add(modFile).catch(() => undefined);
+  const module = /module:\s*"([^"]+)"/.exec(files.get(modFile) ?? "")?.[1];
+  const seen = new Set<string>();
+  for (let i = 0; i < files.size; i++) {
+    const text = [...files.values()][i] as string;
+    for (const imp of cueImports(text)) {
+      if (seen.has(imp) || !imp.split("/")[0]?.includes(".")) continue;
+      seen.add(imp);
+      const dirs = module !== undefined && imp.startsWith(`${module}/`) ? [posix.join(root, imp.slice(module.length + 1))] : ["pkg", "gen", "usr"].map((k) => posix.join(root, "cue.mod", k, imp));
+      for (const d of dirs) {
+        if (posix.relative(root, d).startsWith("..")) continue;
+        for (const f of await cueFilesIn(d)) await add(f);
+      }
+    }
+  }
   return { root, files };
 }
