@@ -21,7 +21,6 @@ import { resolveImports } from "../resolve/index.js";
 import {
   assembleRelease,
   compareReleases,
-  defaultTags,
   findCredentials,
   layoutArchive,
   parseRepoRef,
@@ -29,6 +28,7 @@ import {
   readDebContents,
   readLayout,
   readPatches,
+  releaseTags,
   Registry,
   RegistryError,
   type Dependency,
@@ -78,7 +78,7 @@ function stageSources(def: ImageDefinition, stage: Stage, seen = new Set<string>
 }
 
 /** What the release records besides the image: sources, patches, pinned .debs, materials. */
-export async function releaseInputs(file: string, context: string, flags: ReleaseFlags, store: string | undefined): Promise<ReleaseInputs> {
+export async function releaseInputs(file: string, context: string, store: string | undefined): Promise<ReleaseInputs & { tags: ReturnType<typeof releaseTags> }> {
   const text = await readText(file);
   const { lock, lockPath } = await readLockBeside(file);
   const compiled = await compileDefinition(file, text, {
@@ -139,6 +139,7 @@ export async function releaseInputs(file: string, context: string, flags: Releas
     }
   }
   return {
+    tags: releaseTags(def),
     name: def.name,
     version: def.version ?? "latest",
     definition: rel(file),
@@ -184,7 +185,7 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
   }
   const context = contextDir(flags.context);
   const store = flags.sourceStore ?? defaultSourceStore();
-  const inputs = await releaseInputs(file, context, flags, store);
+  const inputs = await releaseInputs(file, context, store);
   const base = `${inputs.name}-${inputs.version}`;
   mkdirSync(flags.out, { recursive: true });
   const archive = join(flags.out, `${base}.oci.tar`);
@@ -222,8 +223,7 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
       })(),
       ...(flags.caCert ? { ca: await readFile(flags.caCert, "utf8").catch((e: Error) => { throw new UsageError(`--ca-cert ${flags.caCert}: ${e.message}`); }) } : {}),
     });
-    const tags = defaultTags(inputs.version);
-    await pushRelease(registry, release, { tags, immutable: [inputs.version], ...(flags.force ? { force: true } : {}), log });
+    await pushRelease(registry, release, { ...inputs.tags, ...(flags.force ? { force: true } : {}), log });
   }
 }
 

@@ -315,6 +315,14 @@ export interface RuntimeImage {
   readonly span: Span;
 }
 
+/** A release tag: the template as written, what it expands to, and whether it names one release (never moved without --force). */
+export interface ReleaseTag {
+  readonly template: string;
+  readonly tag: string;
+  readonly immutable: boolean;
+  readonly span: Span;
+}
+
 export interface ImageDefinition {
   /** Path of the definition file as given (used in diagnostics and the source map). */
   readonly file: string;
@@ -328,6 +336,8 @@ export interface ImageDefinition {
   /** In the order written; validate guarantees names are unique and acyclic. */
   readonly stages: readonly Stage[];
   readonly image: RuntimeImage;
+  /** `release:` — the tags `caisson release` pushes (templates expanded by the version). */
+  readonly release?: { readonly tags: readonly ReleaseTag[]; readonly span: Span };
   /**
    * References written without a pin (a git `ref`, a `url` without sha256,
    * an image without a digest, a Debian package without a version), in the order written; absent or empty when

@@ -11,5 +11,5 @@ export { provenancePredicate, SLSA_V1, SPDX_DOCUMENT, statement, type Dependency
 export { pushRelease, type PushOptions, type PushResult } from "./push.js";
 export { parseRepoRef, Registry, RegistryError, type RegistryOptions, type RepoRef } from "./registry.js";
 export { debPurl, spdxDocument, type FileOrigin, type SbomInput, type ShippedFile, type SourceInfo } from "./sbom.js";
-export { defaultTags } from "./tags.js";
+export { releaseTags } from "./tags.js";
 export { compareReleases } from "./verify.js";

@@ -19,3 +19,4 @@ export {
   parsePort,
   platformString,
 } from "./refs.js";
+export { DEFAULT_RELEASE_TAGS, expandReleaseTag } from "./release.js";

@@ -70,6 +70,21 @@ export const imageSchema = {
       default: {},
     },
     image: ref("image", "The runtime image, assembled per target platform by copying files; nothing runs in it during the build."),
+    release: {
+      type: "object",
+      description: "How `caisson release` publishes the image.",
+      additionalProperties: false,
+      properties: {
+        tags: {
+          type: "array",
+          description:
+            "Tags to push, as templates: {version}, and {major}, {minor}, {patch} of a MAJOR.MINOR.PATCH version (default: {version}, {major}.{minor}, {major}, latest). A tag naming {version} or {patch} names one release and is never moved to another digest without --force.",
+          minItems: 1,
+          uniqueItems: true,
+          items: str("A tag template, e.g. {major}.{minor} or latest.", { pattern: "^(?:[A-Za-z0-9_.-]|\\{(?:version|major|minor|patch)\\})+$", maxLength: 128 }),
+        },
+      },
+    },
   },
   $defs: {
     name: str("A name: lower-case letters, digits, '.', '_' and '-', starting with a letter or digit.", {

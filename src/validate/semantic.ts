@@ -8,7 +8,7 @@
 //   nodes.ts     typed access to the YAML nodes
 //   names.ts     declarations, `from:` and name resolution, did-you-mean
 //   graph.ts     stage cycles, unused names
-//   sources.ts   sources (release.ts: their `release:` rules)
+//   sources.ts   sources (release.ts: their `release:` rules, and the definition's `release:` tags)
 //   stages.ts    stages, mounts, copies, patches (packages.ts: Debian packages)
 //   image.ts     the runtime image, its user, healthcheck, runtime and waivers
 //   text.ts      control characters in any string
@@ -23,6 +23,7 @@ import { image } from "./image.js";
 import { declareNames } from "./names.js";
 import { map, str, text, type Mutable } from "./nodes.js";
 import { checkImportPath } from "./refs.js";
+import { releaseSection } from "./release.js";
 import { source } from "./sources.js";
 import { stage } from "./stages.js";
 import { checkControlCharacters } from "./text.js";
@@ -42,6 +43,7 @@ function build(ctx: Context): ImageDefinition | undefined {
   const stages = [...ctx.stages.values()].map((e) => stage(ctx, e));
   const imageEntry = entry(root, "image");
   const img = imageEntry ? image(ctx, imageEntry) : undefined;
+  const release = releaseSection(ctx, root, version);
   cycles(ctx);
   unused(ctx);
 
@@ -58,6 +60,7 @@ function build(ctx: Context): ImageDefinition | undefined {
     image: img,
   };
   if (version !== undefined) def.version = version;
+  if (release) def.release = release;
   if (ctx.moving.length > 0) def.moving = [...ctx.moving].sort((a, b) => a.span.start - b.span.start);
   return def;
 }

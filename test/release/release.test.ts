@@ -12,7 +12,7 @@ import { readTar } from "../../src/check/index.js";
 import {
   assembleRelease,
   Blobs,
-  defaultTags,
+  releaseTags,
   findCredentials,
   MEDIA_INDEX,
   MEDIA_MANIFEST,
@@ -24,6 +24,7 @@ import {
   type ReleaseInputs,
 } from "../../src/release/index.js";
 import { checkSpdx23 } from "./spdx.js";
+import { checkDefinition } from "../../src/validate/index.js";
 
 describe("patchCves", () => {
   it("reads CVE ids from the file name and the header, not from the hunks", () => {
@@ -34,10 +35,23 @@ describe("patchCves", () => {
   });
 });
 
-describe("defaultTags", () => {
-  it("gives version, major.minor, major and latest", () => {
-    expect(defaultTags("7.0.15")).toEqual(["7.0.15", "7.0", "7", "latest"]);
-    expect(defaultTags("bookworm")).toEqual(["bookworm", "latest"]);
+describe("releaseTags", () => {
+  it("gives version, major.minor, major and latest by default; the version tag is immutable", () => {
+    expect(releaseTags({ version: "7.0.15" })).toEqual({ tags: ["7.0.15", "7.0", "7", "latest"], immutable: ["7.0.15"] });
+    expect(releaseTags({ version: "bookworm" })).toEqual({ tags: ["bookworm", "latest"], immutable: ["bookworm"] });
+  });
+
+  it("takes the definition's release: tags", () => {
+    const r = checkDefinition("d.yaml", "name: x\nversion: 1.2.3\nplatforms: [linux/amd64]\nimage: { from: scratch }\nrelease: { tags: ['{major}.{minor}', 'v{version}', stable] }\n");
+    expect(r.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
+    expect(releaseTags(r.definition!)).toEqual({ tags: ["1.2", "v1.2.3", "stable"], immutable: ["v1.2.3"] });
+  });
+
+  it("reports a template the version cannot fill, and an unknown placeholder, by line and column", () => {
+    const r = checkDefinition("d.yaml", "name: x\nversion: bookworm\nplatforms: [linux/amd64]\nimage: { from: scratch }\nrelease:\n  tags: ['{major}', '{build}']\n");
+    const errs = r.diagnostics.filter((d) => d.severity === "error").map((d) => [d.code, d.message]);
+    expect(errs).toEqual(expect.arrayContaining([["invalid_release_tag", expect.stringContaining('needs a MAJOR.MINOR.PATCH version for {major}, not "bookworm"')]]));
+    expect(errs.length).toBe(2);
   });
 });
 
