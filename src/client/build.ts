@@ -12,7 +12,7 @@ import { GrpcError } from "../grpc/index.js";
 import { connectBuilder, type Builder } from "./connect.js";
 import { BuilderError, type BuilderSpec } from "./endpoint.js";
 import { formatFailure, shortMessage } from "./errors.js";
-import { progressDisplay, type ProgressMode } from "./progress.js";
+import { progressDisplay, type Display, type ProgressMode } from "./progress.js";
 import { createSession, type SessionOptions } from "./session/index.js";
 import { solve, type Entry } from "./solve.js";
 
@@ -97,7 +97,7 @@ export async function buildNative(o: NativeBuildOptions): Promise<NativeBuildRes
   };
   let builder: Builder | undefined = o.connection;
   const session = createSession(sessionOpts);
-  const display = progressDisplay(o.progress ?? "auto", err);
+  let display: Display | undefined;
   try {
     try {
       builder ??= await connectBuilder(o.builder);
@@ -105,6 +105,8 @@ export async function buildNative(o: NativeBuildOptions): Promise<NativeBuildRes
       if (e instanceof BuilderError) throw new EngineError(e.message, 1, "engine-unavailable");
       throw e;
     }
+    const shown = progressDisplay(o.progress ?? "auto", err, builder.display);
+    display = shown;
     let res;
     try {
       res = await solve({
@@ -118,11 +120,11 @@ export async function buildNative(o: NativeBuildOptions): Promise<NativeBuildRes
         ...(o.cacheImports ? { cacheImports: o.cacheImports } : {}),
         ...(o.cacheExports ? { cacheExports: o.cacheExports } : {}),
         ...(o.noCache ? { noCache: true } : {}),
-        onStatus: (s) => display.update(s),
+        onStatus: (s) => shown.update(s),
         ...(o.log ? { log: o.log } : {}),
       });
     } finally {
-      display.done();
+      shown.done();
     }
     if (tmpDest) {
       if (!existsSync(tmpDest)) throw new EngineError(`the build succeeded but the engine sent nothing for ${o.output.type === "oci" || o.output.type === "local" ? o.output.dest : ""}`, 1, "output");
@@ -144,7 +146,7 @@ export async function buildNative(o: NativeBuildOptions): Promise<NativeBuildRes
   } catch (e) {
     if (e instanceof EngineError) throw e;
     if (e instanceof GrpcError) {
-      const failed = display.state.failed();
+      const failed = display?.state.failed();
       err.write(formatFailure(e.status, { ...(o.texts ? { texts: o.texts } : {}), ...(failed ? { logs: failed.logs } : {}) }));
       const unreachable = e.code === 14 && /connection|closed|GOAWAY/i.test(e.message);
       if (unreachable) throw new EngineError(`${builder?.display ?? "the builder"} stopped answering during the build (${shortMessage(e.message)}); nothing was written`, 1, "engine-stopped");

@@ -96,15 +96,14 @@ export interface Display {
 /** buildx's plain progress: one block of lines per vertex as it changes. */
 function plainDisplay(write: (s: string) => void, state: ProgressState): Display {
   let last: VertexState | undefined;
-  const printed = new Map<VertexState, { header: boolean; done: boolean; statuses: Set<string> }>();
+  const printed = new Map<VertexState, { done: boolean; statuses: Set<string> }>();
   const mark = (v: VertexState) => {
     let p = printed.get(v);
-    if (!p) printed.set(v, (p = { header: false, done: false, statuses: new Set() }));
+    if (!p) printed.set(v, (p = { done: false, statuses: new Set() }));
     if (last !== v) {
       if (last) write("\n");
       last = v;
-      if (!p.header || true) write(`#${v.n} ${visible(v.name)}\n`);
-      p.header = true;
+      write(`#${v.n} ${visible(v.name)}\n`);
     }
     return p;
   };
@@ -214,13 +213,16 @@ function ttyDisplay(out: NodeJS.WriteStream, state: ProgressState): Display {
   };
 }
 
-/** The display for a mode; `auto` is tty on a terminal, plain otherwise. */
-export function progressDisplay(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr): Display {
+/** The display for a mode; `auto` is tty on a terminal, plain otherwise. Plain starts, as buildx does, with `#0 building with <builder>`. */
+export function progressDisplay(mode: ProgressMode, out: NodeJS.WriteStream = process.stderr, builder = "BuildKit"): Display {
   const state = new ProgressState();
   const write = (s: string) => void out.write(s);
   const m = mode === "auto" ? (out.isTTY ? "tty" : "plain") : mode;
   if (m === "tty") return ttyDisplay(out, state);
-  if (m === "plain") return plainDisplay(write, state);
+  if (m === "plain") {
+    write(`#0 building with ${visible(builder)}\n\n`);
+    return plainDisplay(write, state);
+  }
   if (m === "json") return jsonDisplay(write, state);
   return { state, update: (s) => void state.apply(s), done() {} };
 }
