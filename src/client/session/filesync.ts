@@ -25,6 +25,8 @@ export interface LocalDir {
 
 /** Bytes of file content per DATA packet. */
 const CHUNK = 256 * 1024;
+/** Files sent at once. */
+const SENDERS = 4;
 
 /** Go's url.QueryUnescape: `+` is a space. */
 function queryUnescape(s: string): string {
@@ -108,7 +110,21 @@ async function sendLocal(call: ServerCall, local: LocalDir, onFailure: (err: Err
   failed.catch(() => undefined);
 
   const files = new Map<number, string>();
-  let queue = Promise.resolve();
+  // Files go out SENDERS at a time, their chunks interleaved, as from fsutil.
+  const waiting: [number, string][] = [];
+  const inFlight = new Set<Promise<void>>();
+  const pump = () => {
+    while (inFlight.size < SENDERS && waiting.length > 0) {
+      const [id, abs] = waiting.shift() as [number, string];
+      const sending: Promise<void> = sendFile(send, id, abs)
+        .catch(fail)
+        .finally(() => {
+          inFlight.delete(sending);
+          pump();
+        });
+      inFlight.add(sending);
+    }
+  };
   const walking = (async () => {
     let id = 0;
     await walk(root, filter, async (e) => {
@@ -128,11 +144,13 @@ async function sendLocal(call: ServerCall, local: LocalDir, onFailure: (err: Err
           const abs = files.get(p.ID);
           if (abs === undefined) throw new StatusError(INVALID_ARGUMENT, `invalid file id ${p.ID}`);
           files.delete(p.ID);
-          queue = queue.then(() => sendFile(send, p.ID, abs)).catch(fail);
+          waiting.push([p.ID, abs]);
+        pump();
           break;
         }
         case Packet_PacketType.PACKET_FIN:
-          await Promise.all([walking, queue]);
+          await walking;
+          while (inFlight.size > 0) await Promise.all(inFlight);
           await send({ type: Packet_PacketType.PACKET_FIN });
           return;
         case Packet_PacketType.PACKET_ERR:
