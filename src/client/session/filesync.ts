@@ -6,6 +6,7 @@
 // and answer its FIN with ours.
 import { constants } from "node:fs";
 import { open, realpath, stat } from "node:fs/promises";
+import { dirname, sep } from "node:path";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { GrpcCode } from "../../grpc/index.js";
 import { FileSync } from "../../gen/buildkit/filesync/filesync_pb.js";
@@ -51,9 +52,12 @@ export function packetSender(call: ServerCall): SendPacket {
 }
 
 /** Streams one regular file as DATA packets; a file no longer a regular file inside the dir sends nothing but the end. */
-async function sendFile(send: SendPacket, id: number, abs: string): Promise<void> {
+async function sendFile(send: SendPacket, id: number, root: string, abs: string): Promise<void> {
   let fh;
   try {
+    // A directory on the way may have become a symlink since the listing.
+    const parent = await realpath(dirname(abs));
+    if (parent !== root && !parent.startsWith(`${root}${sep}`)) throw new Error("moved out of the directory");
     fh = await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     fh = undefined; // gone or replaced by a symlink since the listing: the engine gets an empty file, as from fsutil
@@ -116,7 +120,7 @@ async function sendLocal(call: ServerCall, local: LocalDir, onFailure: (err: Err
   const pump = () => {
     while (inFlight.size < SENDERS && waiting.length > 0) {
       const [id, abs] = waiting.shift() as [number, string];
-      const sending: Promise<void> = sendFile(send, id, abs)
+      const sending: Promise<void> = sendFile(send, id, root, abs)
         .catch(fail)
         .finally(() => {
           inFlight.delete(sending);
