@@ -121,6 +121,33 @@ describe.skipIf(engineError !== undefined && !IN_CI)("client session on the real
     expect(readFileSync(join(out, "edit.txt"), "utf8")).toBe("v2 is longer");
   });
 
+  it("serves BuildKit's Dockerfile frontend: the Dockerfile through a symlink (follow paths), the context through .dockerignore", async () => {
+    const ctx = dir("df", {
+      "docker/Dockerfile.real": "FROM scratch\nCOPY . /\n",
+      ".dockerignore": "*.log\n!keep.log\nbuild/\n**/*.tmp\n",
+      "a.log": "",
+      "keep.log": "",
+      "build/out.o": "",
+      "src/x.c": "",
+      "src/y.tmp": "",
+    });
+    symlinkSync("docker/Dockerfile.real", join(ctx, "Dockerfile"));
+    const out = dir("out");
+    const s = createSession({ locals: { context: { dir: ctx }, dockerfile: { dir: ctx } }, export: { type: "dir", dir: out } });
+    const builder = await connectBuilder();
+    try {
+      await builder.attach(s);
+      await Promise.race([
+        builder.control.call(Control.method.solve, { Ref: `session-test-${s.id}`, Session: s.id, Frontend: "dockerfile.v0", Exporters: [{ Type: "local", Attrs: {} }] }),
+        s.errors,
+      ]);
+    } finally {
+      await s.close();
+      await builder.close();
+    }
+    expect(tree(out)).toEqual([".dockerignore", "Dockerfile", "docker", "docker/Dockerfile.real", "keep.log", "src", "src/x.c"]);
+  });
+
   it("works through the Control.Session tunnel as through /session", async () => {
     const ctx = dir("tun", { "f.txt": "tunnelled" });
     const out = dir("out");
