@@ -15,7 +15,7 @@ export { packagesIndex, writeFlatRepo } from "./repo.js";
 export { parseDpkgStatus, verifyDpkgStatus, StatusMismatchError, type PackageId } from "./status.js";
 export { listTar, type TarMember } from "./tar.js";
 export { bootstrapRootfs, debsIn, machineSpecificProblems, SOURCES_LIST_NOTE, type BootstrapOptions, type DebianArch } from "./rootfs.js";
-export { ociArchive, gzipLayer, GZIP_LEVEL, rfc3339, tagOf, type OciArchiveOptions, type OciArchiveResult, type OciRootfs } from "./oci.js";
+export { ociArchive, gzipLayer, GZIP_LEVEL, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_MANIFEST, rfc3339, tagOf, type OciArchiveOptions, type OciArchiveResult, type OciRootfs } from "./oci.js";
 
 /**
  * Where the fetcher keeps a pinned .deb: `<store>/<sha256>/<file name of its

@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { decompressLayer, readTar, type TarRecord } from "../check/index.js";
 import { tar, type TarEntry } from "../engine/tar.js";
-import { formatParagraph } from "../bootstrap/index.js";
+import { formatParagraph, rfc3339 } from "../bootstrap/index.js";
 import { owningPackage, type DebContents } from "./debs.js";
 import { Blobs, MEDIA_CONFIG, MEDIA_IN_TOTO, MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_MANIFEST, type Descriptor, type Index, type Manifest } from "./layout.js";
 import type { PatchInfo } from "./patches.js";
@@ -52,10 +52,6 @@ const STATUS_D = "var/lib/dpkg/status.d";
 
 function hex(algo: "sha1" | "sha256", data: Uint8Array | string): string {
   return createHash(algo).update(data).digest("hex");
-}
-
-function rfc3339(epoch: number): string {
-  return new Date(epoch * 1000).toISOString().replace(/\.000Z$/, "Z");
 }
 
 /** The image's files after its layers (whiteouts applied): path (no leading /) → record. */

@@ -7,10 +7,9 @@ import { gunzipSync } from "node:zlib";
 import { readTar } from "../check/index.js";
 import { tar, type TarEntry } from "../engine/tar.js";
 
-export const MEDIA_INDEX = "application/vnd.oci.image.index.v1+json";
-export const MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-export const MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json";
-export const MEDIA_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip";
+import { MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_MANIFEST } from "../bootstrap/index.js";
+
+export { MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_MANIFEST };
 export const MEDIA_IN_TOTO = "application/vnd.in-toto+json";
 
 export interface Descriptor {
