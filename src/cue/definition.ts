@@ -49,12 +49,12 @@ export async function evaluateCue(input: CueInput): Promise<CueResult> {
     ...(exported ? { exported } : {}),
     diagnostics,
     texts,
-    point: (ds) => (exported ? point(input, exported, ds) : Promise.resolve([...ds])),
+    point: (ds) => (exported ? point(input, exported, at0, ds) : Promise.resolve([...ds])),
   });
   const pre = precheck(input);
   if (pre.length > 0) return result(pre);
   const run = await exportWith(input);
-  if (run.stopped) return result([stoppedDiagnostic(run.stopped, at0)]);
+  if (run.stopped) return result([stoppedDiagnostic(run, at0)]);
   if (run.code !== 0) {
     const errors = parseCueErrors(run.stderr, cwdOf(input));
     const unplaced = errors.filter((e) => e.positions.length === 0 && e.path !== "").map((e) => ({ path: splitCuePath(e.path) }));
@@ -84,10 +84,44 @@ function precheck(input: CueInput): Diagnostic[] {
       })];
     }
     // CUE reports raw control characters itself, as syntax errors at their position.
-    const bad = checkText(text, new Spanner(file, text, lines)).filter((d) => d.code !== "control_character");
+    const sp = new Spanner(file, text, lines);
+    const bad = checkText(text, sp).filter((d) => d.code !== "control_character");
     if (bad.length > 0) return bad;
+    const deep = tooDeepAt(text);
+    if (deep !== undefined) {
+      return [error("too_deep", `nesting deeper than ${CUE_LIMITS.depth} levels of braces, brackets and parentheses (the limit)`, sp.span(deep, deep + 1), {
+        hint: "a definition nests a few levels deep: flatten it, or name the inner values",
+      })];
+    }
   }
   return [];
+}
+
+/**
+ * Where a CUE text first nests deeper than CUE_LIMITS.depth (a UTF-16
+ * index), counting braces, brackets and parentheses outside comments and
+ * string literals (`"…"`, `'…'`, their multi-line and `#"…"#` forms).
+ */
+function tooDeepAt(text: string): number | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "/" && text[i + 1] === "/") {
+      const nl = text.indexOf("\n", i);
+      i = nl < 0 ? text.length : nl;
+    } else if (c === '"' || c === "'" || (c === "#" && /^#+["']/.test(text.slice(i, i + 64)))) {
+      const hashes = /^#*/.exec(text.slice(i, i + 64))?.[0].length ?? 0;
+      const q = text[i + hashes] as string;
+      const multi = text.startsWith(q.repeat(3), i + hashes);
+      const end = (multi ? q.repeat(3) : q) + "#".repeat(hashes);
+      let k = i + hashes + (multi ? 3 : 1);
+      while (k < text.length && !text.startsWith(end, k)) k += text[k] === "\\" && hashes === 0 ? 2 : 1;
+      i = k + end.length - 1;
+    } else if (c === "{" || c === "[" || c === "(") {
+      if (++depth > CUE_LIMITS.depth) return i;
+    } else if (c === "}" || c === "]" || c === ")") depth--;
+  }
+  return undefined;
 }
 
 const cwdOf = (input: CueInput): string => posix.join(MOUNT, posix.relative(input.root, input.entryIsDir ? input.entry : posix.dirname(input.entry)));
@@ -117,8 +151,8 @@ function exportWith(input: CueInput, extra?: { name: string; text: string }): Pr
   return runCue(["export", "--out", "json", "--all-errors", ...target], { files, cwd });
 }
 
-function stoppedDiagnostic(why: NonNullable<CueRun["stopped"]>, span: Span): Diagnostic {
-  switch (why) {
+function stoppedDiagnostic(run: CueRun, span: Span): Diagnostic {
+  switch (run.stopped ?? "crash") {
     case "time":
       return error("cue_timeout", `CUE did not finish evaluating within ${CUE_LIMITS.seconds} seconds (the limit)`, span, {
         hint: "look for a comprehension or a recursive definition that grows without end",
@@ -130,6 +164,10 @@ function stoppedDiagnostic(why: NonNullable<CueRun["stopped"]>, span: Span): Dia
     case "output":
       return error("too_large", `the exported value is larger than ${CUE_LIMITS.outputBytes / 1024 / 1024} MiB (the limit)`, span, {
         hint: "a definition exports a few kilobytes: look for a generated list or deep nesting",
+      });
+    case "crash":
+      return error("cue_error", `CUE failed evaluating this definition: ${run.why ?? "no reason given"}`, span, {
+        hint: "look for a value nested very deeply or generated without end",
       });
   }
 }
@@ -237,8 +275,12 @@ function pathAt(node: YamlNode, span: Span, path: (string | number)[] = []): (st
   return path;
 }
 
-/** Re-points diagnostics on the exported JSON at the CUE behind each value; the rest keep their JSON span. */
-async function point(input: CueInput, exported: NonNullable<CueResult["exported"]>, diagnostics: readonly Diagnostic[]): Promise<Diagnostic[]> {
+/**
+ * Re-points diagnostics on the exported JSON at the CUE behind each value;
+ * one on the whole value (a missing top-level key) at the definition's
+ * first line; the rest keep their JSON span.
+ */
+async function point(input: CueInput, exported: NonNullable<CueResult["exported"]>, top: Span, diagnostics: readonly Diagnostic[]): Promise<Diagnostic[]> {
   const root = loadDefinition(exported.file, exported.text).doc.root;
   const ours = (s: Span): boolean => s.file === exported.file;
   if (!root || !diagnostics.some((d) => ours(d.span) || d.related?.some((r) => ours(r.span)))) return [...diagnostics];
@@ -260,6 +302,6 @@ async function point(input: CueInput, exported: NonNullable<CueResult["exported"
     wanted.set(keyOf(p), { path: p, value: at(p) });
   }
   const found = await locate(input, [...wanted.values()]);
-  const moved = (s: Span): Span => (ours(s) ? (found.get(keyOf(placeOf(s))) ?? s) : s);
+  const moved = (s: Span): Span => (!ours(s) ? s : pathAt(root, s).length === 0 ? top : (found.get(keyOf(placeOf(s))) ?? s));
   return diagnostics.map((d) => ({ ...d, span: moved(d.span), ...(d.related ? { related: d.related.map((r) => ({ ...r, span: moved(r.span) })) } : {}) }));
 }

@@ -15,8 +15,10 @@ export interface CueRun {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
-  /** Set when the run was stopped: it took too long, used too much memory, or printed too much. */
-  readonly stopped?: "time" | "memory" | "output";
+  /** Set when the run was stopped: it took too long, used too much memory, printed too much, or failed in itself. */
+  readonly stopped?: "time" | "memory" | "output" | "crash";
+  /** What the evaluator said when it failed in itself. */
+  readonly why?: string;
 }
 
 /** The files CUE reads, by absolute path inside its own file system, and its working directory there. */
@@ -65,7 +67,7 @@ export async function runCue(args: readonly string[], input: CueFiles): Promise<
     stderr: true,
   });
   const base = process.memoryUsage.rss();
-  return new Promise<CueRun>((resolve, reject) => {
+  return new Promise<CueRun>((resolve) => {
     let stopped: CueRun["stopped"];
     const stop = (why: NonNullable<CueRun["stopped"]>): void => {
       stopped ??= why;
@@ -84,9 +86,10 @@ export async function runCue(args: readonly string[], input: CueFiles): Promise<
       resolve(m);
       void worker.terminate();
     });
+    // The evaluator failing in itself (its stack exhausted by a deep value, a Go panic) is an outcome, not a crash of caisson.
     worker.once("error", (e) => {
       done();
-      reject(e);
+      resolve({ code: -1, stdout: "", stderr: "", stopped: "crash", why: e instanceof Error ? e.message : String(e) });
     });
     worker.once("exit", () => {
       done();

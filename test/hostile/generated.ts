@@ -5,6 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { cueCases } from "./cue.js";
 
 export interface GeneratedCase {
   readonly name: string;
@@ -169,4 +170,5 @@ export const generated: readonly GeneratedCase[] = [
       return { file: write(ctx, "image.yaml", text), expect: `compile-error unreadable_import|invalid_path ${at(text, pre.length - 6)}` };
     },
   },
+  ...cueCases,
 ];
