@@ -1,0 +1,152 @@
+// The client's pure parts: builder addresses and their failures, the
+// SolveRequest, the plain progress shape, failures mapped to the definition.
+import { create, toJsonString } from "@bufbuild/protobuf";
+import { AnySchema, timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { BuilderError, formatFailure, progressDisplay, resolveAddress, solveRequest } from "../../src/client/index.js";
+import { explainConnectError } from "../../src/client/endpoint.js";
+import { StatusResponseSchema } from "../../src/gen/buildkit/control/control_pb.js";
+import { SourceSchema } from "../../src/gen/buildkit/errdefs/errdefs_pb.js";
+import { StatusSchema } from "../../src/gen/google/rpc/status_pb.js";
+
+describe("builder addresses", () => {
+  it("docker is DOCKER_HOST's engine (the unix socket by default), TLS from DOCKER_CERT_PATH when DOCKER_TLS_VERIFY is set", () => {
+    expect(resolveAddress({ env: {} })).toMatchObject({ kind: "docker", unix: "/var/run/docker.sock" });
+    expect(resolveAddress({ env: { CAISSON_BUILDER: "unix:///run/buildkit/buildkitd.sock" } })).toMatchObject({ kind: "probe", unix: "/run/buildkit/buildkitd.sock" });
+    const certs = mkdtempSync(join(tmpdir(), "caisson-certs-"));
+    for (const f of ["ca.pem", "cert.pem", "key.pem"]) writeFileSync(join(certs, f), "PEM");
+    const a = resolveAddress({ env: { DOCKER_HOST: "tcp://10.0.0.1:2376", DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: certs } });
+    expect(a).toMatchObject({ kind: "docker", host: "10.0.0.1", port: 2376, tls: { insecure: false } });
+    expect(a.tls?.ca?.toString()).toBe("PEM");
+    expect(() => resolveAddress({ env: { DOCKER_HOST: "tcp://10.0.0.1:2376", DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: join(certs, "nope") } })).toThrow(
+      /cannot read the CA certificate .*nope\/ca\.pem: ENOENT \(give an existing PEM file with DOCKER_CERT_PATH\)/,
+    );
+  });
+
+  it("refuses what it cannot use, saying what to write instead", () => {
+    const bad: [Parameters<typeof resolveAddress>[0], RegExp][] = [
+      [{ builder: "ssh://host", env: {} }, /--builder ssh:\/\/host: unknown builder \(use docker, unix:\/\/\/path\/to\/socket or tcp:\/\/HOST:PORT\)/],
+      [{ builder: "tcp://host", env: {} }, /give the port, e.g. tcp:\/\/host:1234/],
+      [{ builder: "unix://relative.sock", env: {} }, /needs an absolute path/],
+      [{ env: { DOCKER_HOST: "ssh://me@host" } }, /DOCKER_HOST=ssh:\/\/me@host: caisson reaches a Docker engine over unix:\/\/ or tcp:\/\/ only/],
+      [{ builder: "tcp://h:1", tls: { cert: "/x" }, env: {} }, /--tls-cert and --tls-key go together/],
+      [{ builder: "unix:///s", tls: { ca: "/x" }, env: {} }, /TLS options apply to tcp:\/\/ builders only/],
+      [{ env: { CAISSON_BUILDER: "nope" } }, /^CAISSON_BUILDER nope: unknown builder/],
+    ];
+    for (const [spec, msg] of bad) expect(() => resolveAddress(spec)).toThrow(msg);
+    expect(() => resolveAddress({ builder: "nope", env: {} })).toThrow(BuilderError);
+  });
+
+  it("names connection failures with the fix", () => {
+    const docker = resolveAddress({ env: {} });
+    const tcp = { ...resolveAddress({ builder: "tcp://127.0.0.1:1234", env: {} }), tls: { insecure: false } };
+    const e = (code: string, message = code) => Object.assign(new Error(message), { code });
+    expect(explainConnectError(e("ENOENT"), docker).message).toBe(
+      "cannot reach the Docker engine at unix:///var/run/docker.sock: nothing listens there (ENOENT); start the engine (hack/engine.sh) or point DOCKER_HOST at a running one",
+    );
+    expect(explainConnectError(e("ECONNREFUSED"), tcp).message).toMatch(/nothing listens there \(ECONNREFUSED\); start it or give another --builder/);
+    expect(explainConnectError(e("EACCES"), docker).message).toMatch(/permission denied on the socket/);
+    expect(explainConnectError(e("ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED", "certificate required"), tcp).message).toMatch(/it requires a client certificate/);
+    expect(explainConnectError(e("ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE", "bad certificate"), tcp).message).toMatch(/rejected the client certificate/);
+    expect(explainConnectError(e("DEPTH_ZERO_SELF_SIGNED_CERT", "self signed"), tcp).message).toMatch(/server certificate .* is not trusted .*--tls-ca/);
+    expect(explainConnectError(e("ERR_SSL_WRONG_VERSION_NUMBER", "wrong version number"), tcp).message).toMatch(/does not speak TLS/);
+  });
+});
+
+describe("the SolveRequest", () => {
+  it("sends every exporter, the first again in the legacy fields, and cache imports as frontend attrs for a frontend", () => {
+    const req = solveRequest(
+      {
+        builder: undefined as never,
+        frontend: "gateway.v0",
+        frontendAttrs: { source: "caisson/frontend:0.1.0" },
+        exporters: [{ type: "oci", attrs: {} }, { type: "image", attrs: { name: "x/y:1", push: "true" } }],
+        cacheImports: [{ type: "registry", attrs: { ref: "r/c:1" } }],
+        cacheExports: [{ type: "local", attrs: { dest: "/c" } }],
+        noCache: true,
+      },
+      "ref1",
+      "sess1",
+    );
+    expect(req).toMatchObject({ Ref: "ref1", Session: "sess1", Frontend: "gateway.v0", ExporterDeprecated: "oci", ExporterAttrsDeprecated: {} });
+    expect(req.Exporters).toEqual([{ Type: "oci", Attrs: {} }, { Type: "image", Attrs: { name: "x/y:1", push: "true" } }]);
+    expect(req.FrontendAttrs).toEqual({ source: "caisson/frontend:0.1.0", "cache-imports": '[{"Type":"registry","Attrs":{"ref":"r/c:1"}}]', "no-cache": "" });
+    expect(req.Cache).toEqual({ Imports: [{ Type: "registry", Attrs: { ref: "r/c:1" } }], Exports: [{ Type: "local", Attrs: { dest: "/c" } }] });
+    // The client's own gateway build: no frontend, no frontend attrs added.
+    const own = solveRequest({ builder: undefined as never, exporters: [] }, "r", "s");
+    expect(own).toMatchObject({ Frontend: "", FrontendAttrs: {} });
+    expect(own.ExporterDeprecated).toBeUndefined();
+  });
+});
+
+describe("plain progress", () => {
+  it("has buildx's shape: #0 building with, #N name, logs with their time, statuses, DONE / CACHED / ERROR", () => {
+    let text = "";
+    const out = { write: (s: string) => ((text += s), true), isTTY: false } as unknown as NodeJS.WriteStream;
+    const d = progressDisplay("plain", out, "the Docker engine at unix:///var/run/docker.sock");
+    const t = (ms: number) => timestampFromMs(1_700_000_000_000 + ms);
+    const msg = (m: Parameters<typeof create<typeof StatusResponseSchema>>[1]) => d.update(create(StatusResponseSchema, m));
+    msg({ vertexes: [{ digest: "sha256:a", name: "[linux/amd64] build 1/2: make", started: t(0) }] });
+    msg({ logs: [{ vertex: "sha256:a", timestamp: t(120), stream: 1n, msg: new TextEncoder().encode("compiling\nlinking") }] });
+    msg({ logs: [{ vertex: "sha256:a", timestamp: t(300), stream: 1n, msg: new TextEncoder().encode(" done\n") }] });
+    msg({ vertexes: [{ digest: "sha256:b", name: "toolchain: install", cached: true, started: t(0), completed: t(0) }] });
+    msg({ vertexes: [{ digest: "sha256:a", name: "[linux/amd64] build 1/2: make", started: t(0), completed: t(1500) }] });
+    msg({ vertexes: [{ digest: "sha256:c", name: "exporting to image", started: t(1500) }], statuses: [{ ID: "exporting layers", vertex: "sha256:c", started: t(1500), completed: t(1600) }] });
+    msg({ vertexes: [{ digest: "sha256:c", name: "exporting to image", started: t(1500), completed: t(1700), error: "boom" }] });
+    d.done();
+    expect(text).toBe(
+      [
+        "#0 building with the Docker engine at unix:///var/run/docker.sock",
+        "",
+        "#1 [linux/amd64] build 1/2: make",
+        "#1 0.120 compiling",
+        "#1 0.300 linking done",
+        "",
+        "#2 toolchain: install",
+        "#2 CACHED",
+        "",
+        "#1 [linux/amd64] build 1/2: make",
+        "#1 DONE 1.5s",
+        "",
+        "#3 exporting to image",
+        "#3 exporting layers 0.1s done",
+        "#3 ERROR: boom",
+        "",
+        "",
+      ].join("\n"),
+    );
+    expect(d.state.failed()).toEqual({ name: "exporting to image", error: "boom", logs: [] });
+  });
+});
+
+describe("a failed solve, told in the definition's terms", () => {
+  it("prints file:line:col with the code frame from the errdefs.Source detail, then the step's last output", () => {
+    const text = "name: x\nstages:\n  s:\n    run:\n      - exit 3\n";
+    const src = create(SourceSchema, {
+      info: { filename: "images/x/image.yaml", data: new TextEncoder().encode(text), language: "yaml" },
+      ranges: [{ start: { line: 5, character: 8 }, end: { line: 5, character: 14 } }],
+    });
+    const status = create(StatusSchema, {
+      code: 2,
+      message: 'failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3',
+      details: [create(AnySchema, { typeUrl: "github.com/moby/buildkit/errdefs.Source+json", value: new TextEncoder().encode(toJsonString(SourceSchema, src)) })],
+    });
+    expect(formatFailure(status, { logs: ["a", "b\x1b[31m"] })).toBe(
+      [
+        'images/x/image.yaml:5:9: error[build_failed]: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3',
+        "   |",
+        " 5 |       - exit 3",
+        "   |         ^^^^^^",
+        "last 2 lines of its output:",
+        "  a",
+        "  b\\x1b[31m",
+        "",
+      ].join("\n"),
+    );
+    // No location: the message alone.
+    expect(formatFailure(create(StatusSchema, { code: 2, message: "failed to solve: no" }))).toBe("error: no\n");
+  });
+});
