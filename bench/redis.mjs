@@ -24,12 +24,12 @@
 //   KEEP=1                 keep the images the bench tagged (caisson-bench/*)
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { gunzipSync } from "node:zlib";
+import { MIN, mb, median, ratio, readArchive, run } from "./lib.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 process.chdir(root);
@@ -46,7 +46,6 @@ const DEF = "images/redis/image.yaml";
 const OURS = "caisson-bench/redis:7.0.15";
 const RECIPE = "caisson-bench/redis-recipe:7.0.15";
 const RECIPE_TIMED = "caisson-bench/redis-recipe:timed";
-const MIN = 60_000;
 if (!["stages", "all"].includes(COLD)) throw new Error(`COLD must be stages or all, not ${COLD}`);
 
 const tmp = mkdtempSync(join(tmpdir(), "caisson-bench-redis-"));
@@ -55,18 +54,6 @@ const tags = [];
 
 // ---- helpers -----------------------------------------------------------
 
-/** Runs a command, bounded in time; throws on failure unless allowFail. */
-function run(cmd, args, { timeout = 2 * MIN, allowFail = false, input, env } = {}) {
-  const r = spawnSync(cmd, args, {
-    encoding: "utf8", maxBuffer: 256 << 20, timeout, killSignal: "SIGKILL",
-    ...(input !== undefined ? { input } : {}), ...(env ? { env: { ...process.env, ...env } } : {}),
-  });
-  if (r.error) throw new Error(`${cmd} ${args.join(" ")}: ${r.error.message}`);
-  // Ctrl-C reaches the child too: stop here (the finally block cleans up) rather than go on to the next step.
-  if (r.signal) throw new Error(`${cmd} ${args.join(" ")} was killed by ${r.signal}`);
-  if (!allowFail && r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}:\n${(r.stderr + r.stdout).slice(-4000)}`);
-  return r;
-}
 const docker = (...args) => run(DOCKER, args).stdout.trim();
 function timed(cmd, args, opts) {
   const t0 = performance.now();
@@ -74,9 +61,6 @@ function timed(cmd, args, opts) {
   return (performance.now() - t0) / 1000;
 }
 const caisson = (args) => [join(root, "bin/caisson.js"), "build", ...args, "--progress", "quiet"];
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const mb = (n) => `${(n / 1e6).toFixed(2)} MB`;
-const ratio = (a, b) => `${(a / b).toFixed(2)}x`;
 const log = (s) => process.stderr.write(`bench/redis: ${s}\n`);
 const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*m/g, "");
 
@@ -91,52 +75,6 @@ function nonceDefinition() {
   copyFileSync("images/builder/image.yaml", join(ctx, "images/builder/image.yaml"));
   writeFileSync(join(ctx, DEF), text.replace(anchor, `${anchor}    env: { CAISSON_BENCH_NONCE: "${randomBytes(8).toString("hex")}" }\n`));
   return ctx;
-}
-
-/** Reads an OCI layout archive (caisson's -o oci=, or `docker save` of the containerd store): per platform, its manifest's layers, sizes and unpacked filesystem. */
-function readArchive(archive, name) {
-  const dir = join(tmp, name);
-  mkdirSync(dir);
-  run("tar", ["-xf", archive, "-C", dir]);
-  const json = (digest) => JSON.parse(readFileSync(join(dir, "blobs", "sha256", digest.slice(7)), "utf8"));
-  const manifests = [];
-  const walk = (desc) => {
-    const m = json(desc.digest);
-    if (m.manifests) for (const d of m.manifests) walk(d);
-    else if (desc.platform?.architecture !== "unknown") manifests.push({ platform: desc.platform, manifest: m }); // attestations are "unknown/unknown"
-  };
-  for (const d of JSON.parse(readFileSync(join(dir, "index.json"), "utf8")).manifests) walk(d);
-  const platforms = {};
-  for (const { platform, manifest } of manifests) {
-    const arch = platform?.architecture ?? json(manifest.config.digest).architecture;
-    const rootfs = join(dir, `rootfs-${arch}`);
-    mkdirSync(rootfs);
-    let compressed = 0, uncompressed = 0;
-    for (const layer of manifest.layers) {
-      const blob = join(dir, "blobs", "sha256", layer.digest.slice(7));
-      const bytes = readFileSync(blob);
-      compressed += layer.size;
-      uncompressed += /gzip/.test(layer.mediaType) ? gunzipSync(bytes).length : bytes.length;
-      run("tar", ["-xf", blob, "-C", rootfs, "--numeric-owner"]);
-    }
-    platforms[arch] = { compressed, uncompressed, rootfs, files: listFiles(rootfs) };
-  }
-  return platforms;
-}
-
-/** Regular files under a directory: path (from its root) and size. */
-function listFiles(dir) {
-  const out = [];
-  const walk = (d) => {
-    for (const e of readdirSync(d)) {
-      const p = join(d, e);
-      const st = lstatSync(p);
-      if (st.isDirectory()) walk(p);
-      else if (st.isFile()) out.push({ path: `/${relative(dir, p)}`, size: st.size, elf: readFileSync(p).subarray(0, 4).toString("latin1") === "\x7fELF" });
-    }
-  };
-  walk(dir);
-  return out.sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /** Debian's checksec of one file: its JSON record and the symbol count from its CLI table. */
@@ -219,8 +157,8 @@ try {
 
   // 1. Sizes.
   log("reading the archives");
-  const ours = readArchive(oursOci, "oci-ours");
-  const recipe = readArchive(recipeOci, "oci-recipe").amd64;
+  const ours = readArchive(oursOci, join(tmp, "oci-ours"));
+  const recipe = readArchive(recipeOci, join(tmp, "oci-recipe")).amd64;
   const gz = (file) => Number(run("sh", ["-c", 'gzip -9c "$0" | wc -c', file], { timeout: 5 * MIN }).stdout.trim());
   const recipeSavedGz = Number(run("sh", ["-c", `${DOCKER} save "$0" | gzip -9 | wc -c`, RECIPE], { timeout: 5 * MIN }).stdout.trim());
   const filesBytes = (p) => p.files.reduce((s, f) => s + f.size, 0);
