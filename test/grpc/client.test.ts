@@ -84,7 +84,7 @@ describe("GrpcClient streaming, deadlines and cancellation against an h2c server
   beforeAll(async () => {
     server = http2.createServer();
     server.on("connection", (s: net.Socket) => sockets.add(s));
-    server.on("stream", (stream, headers, _flags, raw: string[]) => {
+    server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, raw: string[]) => {
       const path = String(headers[":path"]);
       const md: string[] = [];
       for (let i = 0; i < raw.length; i += 2) if (raw[i] === "x-docker-expose-session-grpc-method") md.push(raw[i + 1] as string);
