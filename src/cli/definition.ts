@@ -28,12 +28,14 @@ export async function isCueDefinition(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
 }
 
+/** A YAML or JSON definition's text, as a DefinitionSource. */
+export function textDefinition(file: string, text: string): DefinitionSource {
+  return { file, text, diagnostics: [], texts: new Map([[file, text]]), point: (d) => Promise.resolve([...d]), lockBeside: file };
+}
+
 /** Reads a definition; a CUE one is evaluated (CUE's WebAssembly build is loaded only then). */
 export async function readDefinition(path: string): Promise<DefinitionSource> {
-  if (!(await isCueDefinition(path))) {
-    const text = await readText(path);
-    return { file: path, text, diagnostics: [], texts: new Map([[path, text]]), point: (d) => Promise.resolve([...d]), lockBeside: path };
-  }
+  if (!(await isCueDefinition(path))) return textDefinition(path, await readText(path));
   const entryIsDir = !/\.cue$/i.test(path);
   const entry = posix.normalize(path).replace(/(.)\/+$/, "$1");
   const { evaluateCue, CUE_LIMITS } = await import("../cue/index.js");

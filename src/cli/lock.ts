@@ -15,6 +15,7 @@ import { checkBootstrapOutdated, checkOutdated, writeUpdates, type Check, type U
 import { checkDefinition } from "../validate/index.js";
 import { checkBootstrap, isBootstrap } from "../validate/bootstrap.js";
 import { lockBootstrap } from "../lock/bootstrap.js";
+import { readDefinition, textDefinition, type DefinitionSource } from "./definition.js";
 import { readText, report, UsageError, writeAtomic, writeStdout, type Format } from "./io.js";
 import { debianSourcesOption } from "./options.js";
 
@@ -80,22 +81,23 @@ async function writeIfChanged(path: string, text: string): Promise<boolean> {
 /** Locks one definition's text; returns false after reporting errors. */
 async function lockOne(
   file: string,
-  text: string,
+  source: DefinitionSource,
   opts: { refresh?: boolean; refreshDebian?: boolean; debianSources?: string; check?: boolean; format: Format },
 ): Promise<{ ok: boolean; changed: boolean }> {
-  const sources = new Map([[file, text]]);
+  const { text, texts: sources } = source;
+  if (text === undefined) return { ok: !report(source.diagnostics, sources, opts.format), changed: false };
   if (isBootstrap(file, text)) return lockBootstrapOne(file, text, opts);
-  const checked = checkDefinition(file, text);
-  const quiet = checked.diagnostics.filter((d) => d.code !== "unpinned_image");
+  const checked = checkDefinition(source.file, text);
+  const quiet = await source.point(checked.diagnostics.filter((d) => d.code !== "unpinned_image"));
   if (report(quiet, sources, opts.format) || !checked.definition) return { ok: false, changed: false };
-  const { lock: existing, lockPath } = await readLockBeside(file);
+  const { lock: existing, lockPath } = await readLockBeside(source.lockBeside);
   const result = await lockDefinition(checked.definition, existing, {
     ...(opts.refresh ? { refresh: true } : {}),
     ...(opts.refreshDebian ? { refreshDebian: true } : {}),
     ...(opts.debianSources ? { debianSources: opts.debianSources } : {}),
     log: (l) => process.stderr.write(`${l}\n`),
   });
-  if (report(result.diagnostics, sources, opts.format)) return { ok: false, changed: false };
+  if (report(await source.point(result.diagnostics), sources, opts.format)) return { ok: false, changed: false };
   const moving = checked.definition.moving ?? [];
   if (moving.length === 0 && !existing) {
     process.stderr.write(`${file}: every reference is pinned in the definition; no lockfile needed\n`);
@@ -168,7 +170,7 @@ export function registerPinningCommands(cli: Command): void {
         "<definition>.lock.json beside each definition (sorted, stable: unchanged pins give the same bytes). Pins already in the " +
         "lockfile are kept unless --refresh. Compilation and builds take pins from there; --frozen refuses anything unpinned.",
     )
-    .argument("[files...]", "definition files (default: images/*/image.yaml)")
+    .argument("[files...]", "definition files, YAML, JSON or CUE (default: images/*/image.yaml)")
     .option("--refresh", "re-resolve every reference, moving branches and tags forward")
     .option("--check", "write nothing; fail (exit 1) when a lockfile is missing or would change")
     .addOption(debianSourcesOption())
@@ -177,7 +179,7 @@ export function registerPinningCommands(cli: Command): void {
     .action(async (files: string[], opts: { refresh?: boolean; check?: boolean; debianSources?: string; format: Format }) => {
       let failed = false;
       for (const file of definitionsOrDefault(files)) {
-        const r = await lockOne(file, await readText(file), opts);
+        const r = await lockOne(file, await readDefinition(file), opts);
         if (!r.ok) failed = true;
       }
       if (failed) throw new ExitStatus(1);
@@ -262,7 +264,7 @@ Examples:
             process.stderr.write(`${file}: updated\n${written.notes.map((n) => `  ${n}`).join("\n")}\n`);
             now = written.text;
           }
-          const r = await lockOne(file, now, { format: "text", ...(relock ? { refreshDebian: true } : {}), ...(opts.debianSources ? { debianSources: opts.debianSources } : {}) });
+          const r = await lockOne(file, textDefinition(file, now), { format: "text", ...(relock ? { refreshDebian: true } : {}), ...(opts.debianSources ? { debianSources: opts.debianSources } : {}) });
           if (!r.ok) failed = true;
         }
       }
