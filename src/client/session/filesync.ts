@@ -4,8 +4,8 @@
 // metadata; we list every entry (STAT, ended by an empty STAT), send the
 // contents of the files it asks for (REQ → DATA chunks, then an empty DATA),
 // and answer its FIN with ours.
-import { constants } from "node:fs";
-import { open, realpath, stat } from "node:fs/promises";
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync } from "node:fs";
+import { realpath, stat } from "node:fs/promises";
 import { dirname, sep } from "node:path";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { GrpcCode } from "../../grpc/index.js";
@@ -51,29 +51,38 @@ export function packetSender(call: ServerCall): SendPacket {
   return (p) => call.send(toBinary(PacketSchema, create(PacketSchema, p)));
 }
 
-/** Streams one regular file as DATA packets; a file no longer a regular file inside the dir sends nothing but the end. */
+/**
+ * Streams one regular file as DATA packets, then the empty one that ends it.
+ * A file that is no longer a regular file inside the directory (replaced by
+ * a symlink, or a directory on the way swapped for one, since the listing)
+ * sends nothing but the end, as fsutil does for a file it cannot open.
+ * Synchronous reads: a small file is a few system calls, where promises
+ * would wait for the thread pool several times per file.
+ */
 async function sendFile(send: SendPacket, id: number, root: string, abs: string): Promise<void> {
-  let fh;
+  let fd: number | undefined;
   try {
-    // A directory on the way may have become a symlink since the listing.
-    const parent = await realpath(dirname(abs));
-    if (parent !== root && !parent.startsWith(`${root}${sep}`)) throw new Error("moved out of the directory");
-    fh = await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const parent = realpathSync(dirname(abs));
+    if (parent === root || parent.startsWith(`${root}${sep}`)) {
+      fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      if (!fstatSync(fd).isFile()) {
+        closeSync(fd);
+        fd = undefined;
+      }
+    }
   } catch {
-    fh = undefined; // gone or replaced by a symlink since the listing: the engine gets an empty file, as from fsutil
+    fd = undefined;
   }
-  if (fh) {
+  if (fd !== undefined) {
     try {
-      if ((await fh.stat()).isFile()) {
-        const buf = Buffer.allocUnsafe(CHUNK);
-        for (;;) {
-          const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
-          if (bytesRead === 0) break;
-          await send({ type: Packet_PacketType.PACKET_DATA, ID: id, data: buf.subarray(0, bytesRead) });
-        }
+      const buf = Buffer.allocUnsafe(CHUNK);
+      for (;;) {
+        const n = readSync(fd, buf, 0, CHUNK, null);
+        if (n === 0) break;
+        await send({ type: Packet_PacketType.PACKET_DATA, ID: id, data: buf.subarray(0, n) });
       }
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
   await send({ type: Packet_PacketType.PACKET_DATA, ID: id });

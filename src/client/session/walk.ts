@@ -3,7 +3,7 @@
 // entries (never followed), the root is not listed. Filters decide per path;
 // a directory a filter hides is still listed, just before the first entry
 // below it that is kept.
-import { lstat, readdir, readlink } from "node:fs/promises";
+import { lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { join, posix } from "node:path";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { StatSchema } from "../../gen/fsutil/types/stat_pb.js";
@@ -95,15 +95,17 @@ export async function walk(root: string, filter: WalkFilter, emit: (e: WalkEntry
   };
 
   const visit = async (dirAbs: string, dirRel: string, parent: Pending | undefined): Promise<void> => {
-    const names = (await readdir(dirAbs)).sort(byteOrder);
+    // Synchronous calls: one system call each, where a promise would wait
+    // for a thread-pool round trip per entry (most of a walk's time).
+    const names = readdirSync(dirAbs).sort(byteOrder);
     for (const name of names) {
       const rel = dirRel === "" ? name : `${dirRel}/${name}`;
       const abs = join(dirAbs, name);
-      const st = await lstat(abs, { bigint: true });
+      const st = lstatSync(abs, { bigint: true });
       const isDir = st.isDirectory();
       const decision = filter.decide(rel, isDir);
       if (decision === "prune") continue;
-      let linkname = st.isSymbolicLink() ? await readlink(abs) : "";
+      let linkname = st.isSymbolicLink() ? readlinkSync(abs) : "";
       const inode = st.isFile() && st.nlink > 1n ? `${st.dev}:${st.ino}` : undefined;
       if (decision === "keep" && inode !== undefined) {
         const first = firstLink.get(inode);
@@ -144,7 +146,12 @@ export async function resolveFollowPaths(root: string, paths: readonly string[])
     const base = posix.basename(p);
     const dir = posix.dirname(p);
     if (wildcard && hasWildcard(base)) {
-      const names = await readdir(join(root, dir)).catch(() => [] as string[]);
+      let names: string[] = [];
+      try {
+        names = readdirSync(join(root, dir));
+      } catch {
+        // no such directory: nothing to follow
+      }
       const [pattern] = parsePatterns([base]);
       let out: string[] | undefined;
       for (const n of names) {
@@ -154,9 +161,9 @@ export async function resolveFollowPaths(root: string, paths: readonly string[])
       }
       return out;
     }
-    const st = await lstat(join(root, p)).catch(() => undefined);
+    const st = lstatSync(join(root, p), { throwIfNoEntry: false });
     if (!st?.isSymbolicLink()) return undefined;
-    const link = await readlink(join(root, p));
+    const link = readlinkSync(join(root, p));
     return [link.startsWith("/") ? inside(link) : inside(posix.join(dir, link))];
   };
   const add = async (path: string, depth: number): Promise<void> => {
