@@ -134,6 +134,7 @@ describe("the session's gRPC server", () => {
     const err = await client.call(Secrets.method.getSecret, { ID: "nope" }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(GrpcError);
     expect(err).toMatchObject({ code: 5, message: "secret nope not found" });
+    await expect(client.call(Secrets.method.getSecret, { ID: "clé 100%" }), "a status message survives its percent-encoding").rejects.toThrow("secret clé 100% not found");
   });
 });
 

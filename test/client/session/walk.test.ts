@@ -2,7 +2,8 @@ import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlink
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { GoMode, goFileMode, isRegular, posixPermissions } from "../../../src/client/session/stat.js";
+import type { BigIntStats } from "node:fs";
+import { GoMode, goFileMode, isRegular, posixPermissions, wireStat } from "../../../src/client/session/stat.js";
 import { bothFilters, patternFilter, resolveFollowPaths, walk, type WalkEntry, type WalkFilter } from "../../../src/client/session/walk.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "caisson-walk-"));
@@ -54,6 +55,16 @@ describe("file modes on the wire", () => {
     expect(isRegular(goFileMode(0o010644))).toBe(false);
     expect(posixPermissions(goFileMode(0o106755))).toBe(0o6755);
     expect(posixPermissions(GoMode.dir | GoMode.sticky | 0o777)).toBe(0o1777);
+  });
+});
+
+describe("device numbers on the wire", () => {
+  it("are split from rdev as Linux encodes it, for devices only", () => {
+    const rdev = (8n << 8n) | (300n & 0xffn) | ((300n & ~0xffn) << 12n);
+    const dev = { mode: BigInt(0o020666), rdev, size: 0n, mtimeNs: 5n } as unknown as BigIntStats;
+    expect(wireStat("dev/sda", dev, "")).toMatchObject({ mode: 2 ** 26 + 2 ** 21 + 0o666, devmajor: 8n, devminor: 300n, modTime: 5n });
+    const file = { mode: BigInt(0o100644), rdev, size: 3n, mtimeNs: 5n } as unknown as BigIntStats;
+    expect(wireStat("f", file, "").devmajor).toBeUndefined();
   });
 });
 
