@@ -1,6 +1,7 @@
 // Compile-time benchmark: `caisson compile` on the example definitions and on
 // generated ones (a chain of 1,000 and of 10,000 stages, one stage with
-// 10,000 run commands), as ratios to bare `node -e 0` start-up measured in the
+// 10,000 run commands), and each image written both in YAML and in CUE side
+// by side (images/<name>/image.{yaml,cue}), as ratios to bare `node -e 0` start-up measured in the
 // same run (so the figures survive a slow or busy machine). Whole processes
 // against a whole process: start-up, reading, validating, lowering, writing.
 // Usage: npm run bench:compile   (needs `npm run build` first; npm ci does it)
@@ -73,9 +74,15 @@ try {
   rows.push(["compile generated chain of 10,000 stages", time([cli, "compile", chain, "--platform", "linux/arm64", "-o", join(dir, "out.pb")])]);
   rows.push(["compile generated stage with 10,000 run commands", time([cli, "compile", runs, "--platform", "linux/arm64", "-o", join(dir, "out.pb")])]);
   console.log(`median of ${RUNS} runs each, wall clock`);
-  for (const [name, ms] of rows) {
-    if (typeof ms !== "number") console.log(`${name.padEnd(58)} FAILED (${ms.failed})`);
-    else console.log(`${name.padEnd(58)} ${ms.toFixed(1).padStart(8)} ms  ${(ms / node).toFixed(2).padStart(6)}x node`);
+  const cell = (ms) => (typeof ms === "number" ? `${ms.toFixed(1).padStart(8)} ms  ${(ms / node).toFixed(2).padStart(6)}x node` : `FAILED (${ms.failed})`);
+  for (const [name, ms] of rows) console.log(`${name.padEnd(58)} ${cell(ms)}`);
+  // The same image written in YAML and in CUE (CUE's WebAssembly evaluator starts only for the .cue file).
+  const pairs = readdirSync("images").filter((d) => existsSync(join("images", d, "image.yaml")) && existsSync(join("images", d, "image.cue")));
+  if (pairs.length > 0) console.log(`\n${"the same image, YAML and CUE".padEnd(58)} ${"YAML".padStart(21)}   ${"CUE".padStart(21)}   CUE/YAML`);
+  for (const d of pairs) {
+    const [yaml, cue] = ["image.yaml", "image.cue"].map((n) => time([cli, "compile", join("images", d, n), "--platform", "linux/arm64", "--source-mirror", "http://127.0.0.1:1", "-o", join(dir, "out.pb")]));
+    const ratio = typeof yaml === "number" && typeof cue === "number" ? `${(cue / yaml).toFixed(2)}x` : "";
+    console.log(`${`compile images/${d}`.padEnd(58)} ${cell(yaml)}   ${cell(cue)}   ${ratio}`);
   }
   const size = execFileSync(process.execPath, [cli, "compile", big, "--platform", "linux/arm64"]).length;
   console.log(`generated definition: ${size} bytes of LLB`);

@@ -106,3 +106,20 @@ describe("CUE definitions", () => {
     expect([...src.texts.keys()].some((f) => f.includes("unrelated"))).toBe(false);
   });
 });
+
+describe("CUE loads only for .cue inputs", () => {
+  it("no module outside src/cue imports it statically (YAML and JSON never start the evaluator)", async () => {
+    const { readdirSync, readFileSync } = await import("node:fs");
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) {
+          if (p !== join("src", "cue")) walk(p);
+        } else if (/\.ts$/.test(e.name) && /^\s*import\s[^;]*from\s+"[./]*\/cue\/|^\s*export\s[^;]*from\s+"[./]*\/cue\//m.test(readFileSync(p, "utf8"))) offenders.push(p);
+      }
+    };
+    walk("src");
+    expect(offenders).toEqual([]);
+  });
+});
