@@ -13,7 +13,8 @@ import { resolveImports } from "../resolve/index.js";
 import type { ImageDefinition } from "../model/index.js";
 import { runCheck } from "./check.js";
 import { parsePlatform } from "../validate/index.js";
-import { readContextFile, readText, UsageError } from "./io.js";
+import { readDefinition } from "./definition.js";
+import { readContextFile, UsageError } from "./io.js";
 import { parseMirror, mirrorUrls } from "../lock/index.js";
 import { DebianError, DebianFetchError, fetchDebs, readArchives } from "../debian/index.js";
 import { isBootstrap } from "../validate/bootstrap.js";
@@ -114,7 +115,9 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
   const context = contextDir(flags.context);
   const rel = relative(context, resolve(file));
   if (rel.startsWith("..")) throw new UsageError(`${file} is outside the build context ${flags.context} (give --context)`);
-  const text = await readText(file);
+  const source = await readDefinition(file);
+  const { text } = source;
+  if (text === undefined) return !report(source.diagnostics, source.texts);
   if (isBootstrap(file, text)) throw new UsageError(`${file} is a bootstrap definition: build it with \`caisson bootstrap ${file} -o <file.oci.tar>\``);
 
   // Compile locally first: every mistake reported with file:line:col before the engine is involved.
@@ -132,7 +135,7 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
       throw e;
     }
   }
-  const { lock, lockPath } = await readLockBeside(file);
+  const { lock, lockPath } = await readLockBeside(source.lockBeside);
   const frozen = frozenDefault(flags.frozen);
   const mirrors = (flags.mirror ?? []).map((m) => {
     try {
@@ -141,7 +144,7 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
       throw new UsageError((e as Error).message);
     }
   });
-  const local = await compileDefinition(file, text, {
+  const local = await compileDefinition(source.file, text, {
     buildPlatform: hostPlatform(),
     ...(lock ? { lock } : {}),
     lockPath,
@@ -149,7 +152,8 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
     readContext: (path) => readContextFile(context, path),
     sourceMirror: "http://127.0.0.1",
   });
-  if (report(local.diagnostics, new Map(local.texts)) || !local.definition) return false;
+  const texts = new Map([...source.texts, ...local.texts]);
+  if (report(await source.point(local.diagnostics), texts) || !local.definition) return false;
   const def = local.definition;
   if (platforms) checkListed(platforms, def.platforms.map(formatPlatform), file);
   // The definitions it imports: their sources are served (or redirected) by the store server too.
@@ -210,7 +214,7 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
   try {
     server = await serveStore(store, fallback);
     // Compiled again with the store server's address: every http source is fetched from it.
-    const compiled = await compileDefinition(file, text, {
+    const compiled = await compileDefinition(source.file, text, {
       buildPlatform: hostPlatform(),
       ...(lock ? { lock } : {}),
       lockPath,
@@ -245,7 +249,7 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
         ...(cacheImports ? { cacheImports } : {}),
         ...(cacheExports ? { cacheExports } : {}),
         ...(flags.noCache ? { noCache: true } : {}),
-        texts: compiled.texts,
+        texts: new Map([...texts, ...compiled.texts]),
       });
       builderName = result.builder;
       process.stderr.write(`caisson: built in ${result.seconds.toFixed(1)}s on ${result.builder}${result.imageDigest ? ` (${result.imageDigest})` : ""}\n`);
