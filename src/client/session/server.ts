@@ -33,8 +33,6 @@ export type CallMetadata = ReadonlyMap<string, readonly string[]>;
 /** One incoming call, as its handler sees it. */
 export interface ServerCall {
   readonly metadata: CallMetadata;
-  /** Aborted when the caller cancels or the connection goes. */
-  readonly signal: AbortSignal;
   /** The caller's messages; ends when it half-closes, throws when it cancels. */
   readonly messages: AsyncIterable<Uint8Array>;
   /** Sends one message, resolving when the stream can take more. */
@@ -60,7 +58,7 @@ export function methodPath(m: { parent: { typeName: string }; name: string }): s
 /** A unary method: one request in, one response out. */
 export function unary<I extends DescMessage, O extends DescMessage>(
   method: MethodDesc<I, O>,
-  fn: (req: MessageShape<I>, call: ServerCall) => Promise<MessageInitShape<O>>,
+  fn: (req: MessageShape<I>) => Promise<MessageInitShape<O>>,
 ): [string, Handler] {
   return [
     methodPath(method),
@@ -71,7 +69,7 @@ export function unary<I extends DescMessage, O extends DescMessage>(
         req = fromBinary(method.input, m);
       }
       if (!req) throw new StatusError(GrpcCode.UNKNOWN, "no request message on a unary call");
-      await call.send(toBinary(method.output, create(method.output, await fn(req, call))));
+      await call.send(toBinary(method.output, create(method.output, await fn(req))));
     },
   ];
 }
@@ -147,9 +145,6 @@ function incoming(stream: http2.ServerHttp2Stream): AsyncIterable<Uint8Array> {
 }
 
 function runCall(stream: http2.ServerHttp2Stream, rawHeaders: string[], handler: Handler | undefined, path: string): void {
-  const abort = new AbortController();
-  stream.on("close", () => abort.abort());
-  stream.on("error", () => abort.abort());
   stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
   let status = { code: GrpcCode.OK as number, message: "" };
   stream.on("wantTrailers", () => {
@@ -169,7 +164,6 @@ function runCall(stream: http2.ServerHttp2Stream, rawHeaders: string[], handler:
   });
   const call: ServerCall = {
     metadata: metadataOf(rawHeaders),
-    signal: abort.signal,
     messages: incoming(stream),
     send: (bytes) =>
       new Promise<void>((resolve, reject) => {
