@@ -21,9 +21,6 @@ import { GrpcServer, unary, type Handler } from "./server.js";
 
 export type { LocalDir } from "./filesync.js";
 export type { ExportTarget } from "./filesend.js";
-export { UnsafePathError, checkExportPath } from "./filesend.js";
-export { PatternError } from "./patterns.js";
-export { credentialsFor, dockerConfigPath, type Credentials } from "./auth.js";
 
 export interface SessionOptions {
   /** FileSync.DiffCopy for local sources, by the name in the LLB's `local://NAME`. */
