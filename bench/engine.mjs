@@ -1,23 +1,23 @@
-// Engine benchmark: the e2e hello definition (test/fixtures/e2e/hello: apt
-// toolchain stage, cross-compile for linux/amd64 + linux/arm64, runtime FROM
-// scratch with the libraries) built through `caisson build`, against the same
-// small build written as a Dockerfile and built by the engine's built-in
-// Dockerfile frontend, cold and warm, measured in the same run and printed as
-// ratios.
+// Engine benchmark: the e2e hello definition (test/fixtures/e2e/hello: a
+// toolchain stage installing pinned .debs, cross-compile for linux/amd64 +
+// linux/arm64, runtime FROM scratch with the libraries) built by `caisson
+// build` (caisson's own BuildKit client: Control.Solve with the compiled LLB,
+// no frontend container, no buildx), against the same small build written as
+// a Dockerfile and built by the engine's built-in Dockerfile frontend through
+// buildx, cold and warm, measured in the same run and printed as ratios.
 //
-// "Cold" here: a fresh nonce is added (as a shell comment) to the apt-get
-// step of both builds, so that step and every exec/file op after it miss the
-// cache and really run (apt downloads included); the base image and the
-// frontend image come from the local store either way. The shared build cache
-// is NOT pruned (`docker buildx prune -af` would wipe other users' caches on
-// this engine), and `--no-cache` is not used: `caisson build --no-cache` is
-// currently ignored by the caisson frontend, so it would not be a fair cold.
-// "Warm": the same build again, unchanged.
+// "Cold": a fresh nonce is written by a first step under the package install
+// of both builds (caisson: a stage the toolchain stage starts from; the
+// Dockerfile: a RUN before apt-get), so the install and every exec/file op
+// after it miss the cache and really run; the base image comes from the local
+// store either way. The shared build cache is NOT pruned (that would wipe
+// other users' caches on this engine). "Warm": the same build again, unchanged.
 //
-// Usage: npm run build && node bench/engine.mjs   (~1 min per run, RUNS=3 for medians; needs the engine
-// from hack/engine.sh and the base image from hack/base-image.sh)
+// Usage: npm run build && RUNS=3 node bench/engine.mjs   (~1 min per run; needs the engine
+// from hack/engine.sh, the base image from hack/base-image.sh, and Debian's mirror for
+// `caisson lock` and the Dockerfile's apt-get)
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -27,17 +27,19 @@ const CLI = join(ROOT, "bin/caisson.js");
 const DOCKER = process.env.CAISSON_DOCKER ?? process.env.DOCKER ?? "/usr/bin/docker";
 const BASE = "docker.io/caisson/debian:bookworm@sha256:d757fb0e12b1304ed12095dfc93b37afc7f33623a62f45707945b94262f96032";
 const PLATFORMS = "linux/amd64,linux/arm64";
-const APT =
-  "apt-get update -q && apt-get install -q -y --no-install-recommends " +
-  "gcc=4:12.2.0-3 libc6-dev=2.36-9+deb12u14 gcc-aarch64-linux-gnu=4:12.2.0-3 libc6-dev-arm64-cross=2.36-8cross1 && " +
-  "rm -rf /var/lib/apt/lists/*";
+// The base image has no package index: the Dockerfile installs the very .debs caisson's lockfile pins,
+// from a named build context holding them (copied from the source store), with no network.
+const APT = "--network=none --mount=type=bind,from=debs,target=/debs apt-get install -q -y --no-install-recommends /debs/*.deb";
+const STORE = process.env.CAISSON_SOURCE_STORE ?? join(process.env.CAISSON_CACHE ?? "/var/cache/caisson", "sources");
 
 // The Dockerfile twin of test/fixtures/e2e/hello/image.yaml: the same packages,
 // the same triple-prefixed compilers and hardening flags, the same runtime files.
+// (caisson's lockfile pins the packages; see APT.)
 function dockerfile(nonce) {
   return `FROM --platform=$BUILDPLATFORM ${BASE} AS toolchain
 ENV DEBIAN_FRONTEND=noninteractive
-RUN ${APT} # ${nonce}
+RUN echo ${nonce} > /etc/bench-nonce
+RUN ${APT}
 
 FROM --platform=$BUILDPLATFORM toolchain AS build
 ARG TARGETPLATFORM TARGETARCH
@@ -79,9 +81,6 @@ const RUNS = Number(process.env.RUNS ?? 1);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const work = mkdtempSync(join(tmpdir(), "caisson-bench-engine-"));
 try {
-  // The frontend image is rebuilt when the working tree changed (5–7 s): do that before timing.
-  const { ensureFrontendImage } = await import(join(ROOT, "dist/engine/index.js"));
-  const fe = await ensureFrontendImage({ docker: DOCKER, log: () => undefined });
   const node = timed(process.execPath, ["-e", "0"]).s;
   const text = readFileSync(join(ROOT, "test/fixtures/e2e/hello/image.yaml"), "utf8");
   const rows = { "caisson cold": [], "caisson warm": [], "Dockerfile cold": [], "Dockerfile warm": [] };
@@ -91,22 +90,35 @@ try {
   for (let i = 0; i < RUNS; i++) {
     const nonce = `bench-${process.pid}-${Date.now()}-${i}`;
     const dir = join(work, String(i));
-    // caisson: the fixture in its own context, the apt step tagged with the nonce.
+    // caisson: the fixture in its own context, the toolchain stage started from a stage that writes the nonce.
     const ctx = join(dir, "ctx");
     cpSync(join(ROOT, "test/fixtures/e2e/hello"), ctx, { recursive: true });
     const def = join(ctx, "image.yaml");
-    const tagged = text.replace("rm -rf /var/lib/apt/lists/*", `rm -rf /var/lib/apt/lists/* # ${nonce}`);
-    if (tagged === text) throw new Error("could not tag the apt step of the fixture");
+    const from = /^  toolchain:\n    from: (\S+)\n/m;
+    if (!from.test(text)) throw new Error("could not find the toolchain stage of the fixture");
+    const tagged = text.replace(from, (_, base) => `  nonce:\n    from: ${base}\n    run: ['echo ${nonce} > /etc/bench-nonce']\n  toolchain:\n    from: nonce\n`);
     writeFileSync(def, tagged);
+    timed(process.execPath, [CLI, "lock", def]);
     // Dockerfile: the same context (hello.c), the Dockerfile outside it.
     mkdirSync(join(dir, "df"));
     const df = join(dir, "df/Dockerfile");
     writeFileSync(df, dockerfile(nonce));
 
     const caisson = (out) =>
-      timed(process.execPath, [CLI, "build", def, "--context", ctx, "--platform", PLATFORMS, "-o", `local=${join(dir, out)}`, "--progress", "plain"]);
-    const dockerfileBuild = (out) =>
-      timed(DOCKER, ["buildx", "build", "--progress", "plain", "--platform", PLATFORMS, "-f", df, "--provenance=false", "--output", `type=local,dest=${join(dir, out)}`, ctx]);
+      timed(process.execPath, [CLI, "build", def, "--context", ctx, "--platform", PLATFORMS, "-o", `local=${join(dir, out)}`, "--progress", "plain", "--no-check"]);
+    const debs = join(dir, "debs");
+    const dockerfileBuild = (out) => {
+      if (!existsSync(debs)) {
+        // The .debs caisson pinned, out of the source store (the caisson build puts them there; run it first once).
+        mkdirSync(debs);
+        const lock = JSON.parse(readFileSync(join(ctx, "image.lock.json"), "utf8"));
+        for (const pin of lock.debian["toolchain/amd64"].packages) {
+          const file = pin.path.slice(pin.path.lastIndexOf("/") + 1);
+          copyFileSync(join(STORE, pin.sha256, file), join(debs, file));
+        }
+      }
+      return timed(DOCKER, ["buildx", "build", "--progress", "plain", "--platform", PLATFORMS, "-f", df, "--build-context", `debs=${debs}`, "--provenance=false", "--output", `type=local,dest=${join(dir, out)}`, ctx]);
+    };
     const pairs = [
       () => {
         for (const [k, out] of [["caisson cold", "c1"], ["caisson warm", "c2"]]) {
@@ -125,7 +137,7 @@ try {
       },
     ];
     // Alternate which goes first, so neither always meets a colder mirror or a busier engine.
-    if (i % 2 === 1) pairs.reverse();
+    if (i % 2 === 1) pairs.reverse(); // (run 0 builds caisson first: that fills the store with the pinned .debs)
     for (const p of pairs) p();
     // Both produced the same kind of tree.
     for (const out of ["c2/linux_arm64/hello", "d2/linux_arm64/hello", "c2/linux_amd64/lib/x86_64-linux-gnu/libc.so.6", "d2/linux_amd64/lib/x86_64-linux-gnu/libc.so.6"]) {
@@ -137,10 +149,10 @@ try {
   const fmt = (s) => `${s.toFixed(2).padStart(7)} s`;
   const m = Object.fromEntries(Object.entries(rows).map(([k, v]) => [k, median(v)]));
   console.log(`engine benchmark: ${PLATFORMS}, ${RUNS === 1 ? "one run" : `median of ${RUNS} runs`}, wall clock`);
-  console.log("cold = fresh nonce in the apt step (every exec/file op misses the cache), no prune; warm = the same build again");
-  console.log(`frontend image ${fe.ref} (${fe.built ? "built before timing" : "present"}); bare node start-up ${fmt(node)}`);
+  console.log("cold = fresh nonce under the package install (it and every exec/file op after it miss the cache), no prune; warm = the same build again");
+  console.log(`caisson: its own BuildKit client (no buildx, no frontend container), --no-check; bare node start-up ${fmt(node)}`);
   for (const [k, v] of Object.entries(m)) {
-    const inner = engineSeconds[k] ? `   (docker buildx ${fmt(median(engineSeconds[k]))} of it)` : "";
+    const inner = engineSeconds[k] ? `   (the solve ${fmt(median(engineSeconds[k]))} of it)` : "";
     console.log(`${k.padEnd(18)} ${fmt(v)}${inner}${RUNS > 1 ? `   [${rows[k].map((x) => x.toFixed(1)).join(", ")}]` : ""}`);
   }
   console.log("ratios");

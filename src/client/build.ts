@@ -153,7 +153,10 @@ export async function buildNative(o: NativeBuildOptions): Promise<NativeBuildRes
       throw new EngineError(shortMessage(e.message), 1);
     }
     // The session failed on this side: an output that cannot be written, a context that cannot be read.
-    throw new EngineError(`${(e as Error).message}; nothing was written, the previous output (if any) is as it was`, 1, "output");
+    const dest = o.output.type === "oci" || o.output.type === "local" ? o.output.dest : "";
+    const message = (e as Error).message;
+    const what = /ENOSPC|no space left/i.test(message) ? `cannot write ${dest}: no space left on device` : /EROFS|read-only file system/i.test(message) ? `cannot write ${dest}: read-only file system` : message;
+    throw new EngineError(`${what}; nothing was written, the previous output (if any) is as it was`, 1, "output");
   } finally {
     if (tmpDest) rmSync(tmpDest, { recursive: true, force: true });
     await session.close().catch(() => undefined);

@@ -96,10 +96,10 @@ export interface Display {
 /** buildx's plain progress: one block of lines per vertex as it changes. */
 function plainDisplay(write: (s: string) => void, state: ProgressState): Display {
   let last: VertexState | undefined;
-  const printed = new Map<VertexState, { done: boolean; statuses: Set<string> }>();
+  const printed = new Map<VertexState, { done: boolean; failed: boolean; statuses: Set<string> }>();
   const mark = (v: VertexState) => {
     let p = printed.get(v);
-    if (!p) printed.set(v, (p = { done: false, statuses: new Set() }));
+    if (!p) printed.set(v, (p = { done: false, failed: false, statuses: new Set() }));
     if (last !== v) {
       if (last) write("\n");
       last = v;
@@ -115,13 +115,16 @@ function plainDisplay(write: (s: string) => void, state: ProgressState): Display
         if (!v.name) continue;
         const p = printed.get(v);
         if (c.kind === "vertex") {
-          if (p?.done) continue;
-          if (v.cached) {
+          // An error may come after the vertex was reported done: it is still printed, once.
+          if (v.error) {
+            if (p?.failed) continue;
+            const q = mark(v);
+            q.done = q.failed = true;
+            write(`#${v.n} ERROR: ${visible(v.error)}\n`);
+          } else if (p?.done) continue;
+          else if (v.cached) {
             mark(v).done = true;
             write(`#${v.n} CACHED\n`);
-          } else if (v.error) {
-            mark(v).done = true;
-            write(`#${v.n} ERROR: ${visible(v.error)}\n`);
           } else if (v.completed !== undefined) {
             mark(v).done = true;
             write(`#${v.n} DONE ${secs(v.started ?? v.completed, v.completed)}\n`);

@@ -8,28 +8,37 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { caisson, DOCKER, ensureDist, IN_CI, lockedFixture, readOciLayout } from "../e2e/helpers.js";
-import { copyImage, startTlsEngine, tlsEngineUnavailable, type TlsEngine } from "../support/tls-engine.js";
+import { copyImage, makeCerts, type TestCerts } from "../support/certs.js";
+import { startThrowawayEngine, type ThrowawayEngine } from "../support/throwaway-engine.js";
 
 const BASE = "caisson/debian:bookworm";
-const unavailable = tlsEngineUnavailable();
+/** Why a throwaway engine cannot be started here, or undefined. */
+function whyNot(): string | undefined {
+  if (typeof process.getuid !== "function" || process.getuid() !== 0) return "needs root (a second dockerd)";
+  for (const c of ["dockerd", "containerd", "ctr", "openssl", "ip"]) if (spawnSync("sh", ["-c", `command -v ${c}`]).status !== 0) return `${c} is missing (hack/engine.sh installs it)`;
+  return undefined;
+}
+const unavailable = whyNot();
 
 describe.skipIf(unavailable !== undefined && !IN_CI)("the client against a second engine over TCP + mutual TLS and its unix socket", () => {
-  let engine: TlsEngine;
+  let engine: ThrowawayEngine & { tcp: string };
+  let certs: TestCerts;
   let ctx: string;
   let out: string;
-  const tlsArgs = () => ["--tls-ca", engine.certs.ca, "--tls-cert", engine.certs.cert, "--tls-key", engine.certs.key];
+  const tlsArgs = () => ["--tls-ca", certs.ca, "--tls-cert", certs.cert, "--tls-key", certs.key];
 
   beforeAll(async () => {
     if (unavailable) throw new Error(`a throwaway engine is required under CI: ${unavailable}`);
     ensureDist();
-    engine = await startTlsEngine(DOCKER);
+    out = mkdtempSync(join(tmpdir(), "caisson-client-out-"));
+    certs = makeCerts(join(out, "certs"));
+    engine = (await startThrowawayEngine(mkdtempSync(join(tmpdir(), "caisson-tls-engine-")), { ca: certs.ca, cert: certs.serverCert, key: certs.serverKey })) as ThrowawayEngine & { tcp: string };
     copyImage(DOCKER, BASE, engine.unix);
     ctx = await lockedFixture("hello");
-    out = mkdtempSync(join(tmpdir(), "caisson-client-out-"));
   }, 300_000);
 
   afterAll(async () => {
-    await engine?.stop();
+    engine?.stop();
     if (out) rmSync(out, { recursive: true, force: true });
     if (ctx) rmSync(ctx, { recursive: true, force: true });
   }, 120_000);
@@ -50,13 +59,13 @@ describe.skipIf(unavailable !== undefined && !IN_CI)("the client against a secon
 
   it("names a missing client certificate, a certificate from another CA and an untrusted server, with the fix", async () => {
     const file = join(ctx, "image.yaml");
-    const none = await caisson(["build", file, "--context", ctx, "--builder", engine.tcp, "--tls-ca", engine.certs.ca, "-o", `oci=${join(out, "x.tar")}`]);
+    const none = await caisson(["build", file, "--context", ctx, "--builder", engine.tcp, "--tls-ca", certs.ca, "-o", `oci=${join(out, "x.tar")}`]);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/refused the TLS connection: it requires a client certificate; give one signed by the CA it trusts with --tls-ca, --tls-cert and --tls-key/);
-    const wrong = await caisson(["build", file, "--context", ctx, "--builder", engine.tcp, "--tls-ca", engine.certs.ca, "--tls-cert", engine.certs.wrongCert, "--tls-key", engine.certs.wrongKey, "-o", `oci=${join(out, "x.tar")}`]);
+    const wrong = await caisson(["build", file, "--context", ctx, "--builder", engine.tcp, "--tls-ca", certs.ca, "--tls-cert", certs.wrongCert, "--tls-key", certs.wrongKey, "-o", `oci=${join(out, "x.tar")}`]);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/rejected the client certificate .*unknown ca.*; give a certificate signed by the CA the builder trusts/);
-    const noCa = await caisson(["build", file, "--context", ctx, "--builder", engine.tcp, "--tls-cert", engine.certs.cert, "--tls-key", engine.certs.key, "-o", `oci=${join(out, "x.tar")}`]);
+    const noCa = await caisson(["build", file, "--context", ctx, "--builder", engine.tcp, "--tls-cert", certs.cert, "--tls-key", certs.key, "-o", `oci=${join(out, "x.tar")}`]);
     expect(noCa.code).toBe(1);
     expect(noCa.stderr).toMatch(/the server certificate of tcp:\/\/127\.0\.0\.1:\d+ is not trusted .*give the CA that signed it with --tls-ca/);
     for (const r of [none, wrong, noCa]) expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
