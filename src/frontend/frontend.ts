@@ -1,7 +1,8 @@
 // The gateway frontend's flow, independent of how it reaches BuildKit:
 //   read the definition from the client's session (local://dockerfile)
-//   → compileDefinition → Solve each platform's definition → Return a Result
+//   → (a .cue file: CUE's evaluation) → compileDefinition → Solve each platform's definition → Return a Result
 // Every failure is returned to BuildKit as a google.rpc.Status (never thrown).
+import { posix } from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { compileDefinition, type CompiledPlatform } from "../compile/index.js";
 import { hasErrors } from "../diag/index.js";
@@ -94,6 +95,12 @@ export function contextReader(bridge: Bridge, opts: Pick<FrontendOptions, "sessi
   };
 }
 
+/** A CUE definition read alone, evaluated by CUE (its WebAssembly build is loaded only for .cue files). */
+async function evaluateCueFile(file: string, text: string) {
+  const { evaluateCue } = await import("../cue/index.js");
+  return evaluateCue({ files: new Map([[file, text]]), root: posix.dirname(file), entry: file, entryIsDir: false });
+}
+
 /** Runs the whole frontend once and sends its Return. */
 export async function runFrontend(bridge: Bridge, opts: FrontendOptions, log: Logger): Promise<FrontendOutcome> {
   let request: ReturnRequest;
@@ -117,9 +124,14 @@ async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promis
   // Decoded the way the CLI reads files (src/load/text.ts): a BOM kept, bytes that are not UTF-8 reported, never U+FFFD.
   const text = decodeUtf8(file.Data);
 
-  // 2. Compile for the requested platforms (or the definition's own);
+  // 2. A CUE definition (`-f image.cue`) is evaluated by CUE first, alone: the
+  //    frontend is given one file, so it can import only CUE's standard library.
+  const cue = /\.cue$/i.test(opts.filename) ? await evaluateCueFile(opts.definitionName, text) : undefined;
+  if (cue && !cue.exported) return create(ReturnRequestSchema, { error: diagnosticsStatus(opts.definitionName, text, cue.diagnostics, cue.texts) });
+
+  // 3. Compile for the requested platforms (or the definition's own);
   //    imported definitions are read from the build context.
-  const compiled = await compileDefinition(opts.definitionName, text, {
+  const compiled = await compileDefinition(cue?.exported?.file ?? opts.definitionName, cue?.exported?.text ?? text, {
     buildPlatform: opts.buildPlatform,
     ...(opts.platforms ? { platforms: opts.platforms } : {}),
     ...(opts.sourceMirror ? { sourceMirror: opts.sourceMirror } : {}),
@@ -135,18 +147,19 @@ async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promis
     },
     ...(opts.buildArgs.get("CAISSON_FROZEN") === "true" ? { frozen: true } : {}),
   });
-  if (!compiled.results || hasErrors(compiled.diagnostics)) {
-    return create(ReturnRequestSchema, { error: diagnosticsStatus(opts.definitionName, text, compiled.diagnostics, compiled.texts) });
+  const diagnostics = cue ? await cue.point(compiled.diagnostics) : compiled.diagnostics;
+  if (!compiled.results || hasErrors(diagnostics)) {
+    return create(ReturnRequestSchema, { error: diagnosticsStatus(opts.definitionName, text, diagnostics, new Map([...(cue?.texts ?? []), ...compiled.texts])) });
   }
-  for (const d of compiled.diagnostics) log(`${d.span.file}: warning[${d.code}]: ${d.message}`);
+  for (const d of diagnostics) log(`${d.span.file}: warning[${d.code}]: ${d.message}`);
 
-  // 3. Digest-pinned images: resolve each by tag in the engine's image store
+  // 4. Digest-pinned images: resolve each by tag in the engine's image store
   //    (this makes a freshly `docker load`ed image usable by digest) and
   //    check the engine's digest is the pinned one (src/frontend/images.ts).
   const pinned = await resolvePinnedImages((req) => bridge.resolveImageConfig(req), imageUses(compiled.results.map((r) => r.definition)), log);
   if (pinned > 0) log(`caisson frontend: ${pinned} pinned image/platform pair(s) match the engine's image store`);
 
-  // 4. Solve every platform (lazily: BuildKit builds what the exporter needs).
+  // 5. Solve every platform (lazily: BuildKit builds what the exporter needs).
   const solved: SolvedPlatform[] = [];
   // `--no-cache` (buildx sends the option `no-cache`): every op ignores the cache.
   const noCache = opts.raw.has("no-cache");
@@ -160,7 +173,7 @@ async function build(bridge: Bridge, opts: FrontendOptions, log: Logger): Promis
     solved.push({ platform: r.platform, ref, config: r.config, definitionBytes: bytes });
   }
 
-  // 5. The result the exporter reads.
+  // 6. The result the exporter reads.
   const forceMulti = opts.raw.get("multi-platform") === "true" || (opts.platforms?.length ?? 0) > 1;
   const runtime = { uid: typeof process.getuid === "function" ? process.getuid() : -1, node: process.version, session: opts.sessionId };
   return create(ReturnRequestSchema, { result: assembleResult(solved, forceMulti, { [RUNTIME_KEY]: runtime }) });
