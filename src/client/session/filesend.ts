@@ -40,7 +40,7 @@ export function checkExportPath(path: string): void {
   if (path.includes("\0")) throw new UnsafePathError(path, "contains NUL");
   if (path.startsWith("/")) throw new UnsafePathError(path, "absolute");
   if (path.split("/").includes("..")) throw new UnsafePathError(path, "climbs out with ..");
-  if (posix.normalize(path) !== path) throw new UnsafePathError(path, "not a clean path");
+  if (posix.normalize(path) !== path || path.endsWith("/")) throw new UnsafePathError(path, "not a clean path");
 }
 
 async function receiveTar(call: ServerCall, open: () => NodeJS.WritableStream): Promise<void> {

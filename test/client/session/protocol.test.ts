@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { createSession, newSessionId, type Session, type SessionOptions } from "../../../src/client/session/index.js";
+import { checkExportPath } from "../../../src/client/session/filesend.js";
 import { GoMode } from "../../../src/client/session/stat.js";
 import { Auth } from "../../../src/gen/buildkit/auth/auth_pb.js";
 import { FileSend, FileSync } from "../../../src/gen/buildkit/filesync/filesync_pb.js";
@@ -165,6 +166,15 @@ describe("FileSync.DiffCopy", () => {
     const { client, session } = await open({ locals: { context: { dir: join(tmp, "gone") } } });
     await expect(receive(client, { "dir-name": "context" })).rejects.toThrow(/gone/);
     await expect(session.errors).rejects.toThrow(/local source .*gone/);
+  });
+});
+
+describe("an exported path", () => {
+  it("must be relative, clean, without .. or NUL", () => {
+    for (const ok of ["a", "a/b", "a..b", ".hidden", "a/...", "é/ü"]) expect(() => checkExportPath(ok), ok).not.toThrow();
+    for (const bad of ["", ".", "..", "../a", "a/../../b", "a/..", "/etc/passwd", "./a", "a//b", "a/", "a/./b", "a\0b"]) {
+      expect(() => checkExportPath(bad), JSON.stringify(bad)).toThrow(/refusing exported path/);
+    }
   });
 });
 
