@@ -1,7 +1,7 @@
 // CUE definitions: evaluated by CUE's WebAssembly build, errors at CUE's own
 // positions, caisson's diagnostics on exported values placed at the CUE line
 // that set them, package directories and module imports.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -33,19 +33,8 @@ async function diagnose(path: string): Promise<string[]> {
   });
 }
 
-const HELLO = `package hello
-
-name:      "hello"
-platforms: ["linux/amd64"]
-stages: build: {
-	from: "caisson/debian:bookworm@sha256:d757fb0e12b1304ed12095dfc93b37afc7f33623a62f45707945b94262f96032"
-	run: ["mkdir -p /out && echo hi > /out/hi"]
-}
-image: {
-	copy: [{from: "build", src: "/out/hi", dest: "/hi"}]
-	entrypoint: ["/hi"]
-}
-`;
+/** A valid definition (shared with the hostile cases): a comment line, `package h`, a blank line, then `name:`. */
+const HELLO = readFileSync(join(import.meta.dirname, "../fixtures/cue/minimal.cue"), "utf8");
 
 describe("CUE definitions", () => {
   it("a valid file exports the model's JSON", async () => {
@@ -55,7 +44,7 @@ describe("CUE definitions", () => {
     expect(src.file).toBe(join(dir, "hello.cue.export.json"));
     const checked = checkDefinition(src.file, src.text ?? "");
     expect(checked.diagnostics).toEqual([]);
-    expect(checked.definition?.name).toBe("hello");
+    expect(checked.definition?.name).toBe("hostile");
     expect(src.lockBeside).toBe(join(dir, "hello.cue"));
   });
 
@@ -73,7 +62,7 @@ describe("CUE definitions", () => {
     const syntax = write({ "s.cue": 'package s\nname: "x\n' });
     expect(await diagnose(join(syntax, "s.cue"))).toContain("s.cue:2:7 cue_syntax");
     // CUE prints no position for an incomplete value: caisson asks CUE where the field is.
-    const incomplete = write({ "i.cue": `package i\n\nname: string\n${HELLO.split("\n").slice(3).join("\n")}` });
+    const incomplete = write({ "i.cue": `package i\n\nname: string\n${HELLO.split("\n").slice(4).join("\n")}` });
     expect(await diagnose(join(incomplete, "i.cue"))).toEqual(["i.cue:3:7 cue_incomplete"]);
     const cycle = write({ "c.cue": 'package c\nname: "x"\nimage: a: image\n' });
     const c = await diagnose(join(cycle, "c.cue"));
@@ -95,7 +84,7 @@ describe("CUE definitions", () => {
       "cue.mod/module.cue": 'module: "example.local"\n',
       "tpl/tpl.cue": 'package tpl\n\n#Base: {\n\tplatforms: ["linux/amd64"]\n\timage: user: *"65532:65532" | string\n}\n',
       "app/a.cue": 'package app\n\nimport "example.local/tpl"\n\ntpl.#Base\n',
-      "app/b.cue": `package app\n\n${HELLO.split("\n").slice(2).filter((l) => !l.startsWith("platforms")).join("\n")}`,
+      "app/b.cue": `package app\n\n${HELLO.split("\n").slice(3).filter((l) => !l.startsWith("platforms")).join("\n")}`,
       "unrelated/huge.cue": "x".repeat(9 * 1024 * 1024),
     });
     const src = await readDefinition(join(dir, "app"));

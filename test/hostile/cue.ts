@@ -3,39 +3,28 @@
 // CUE's own errors come at CUE's positions; the limits (size before CUE
 // runs, time, memory and output while it runs) as diagnostics at the file's
 // first line; caisson's diagnostics at the CUE line that set the value.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { GeneratedCase } from "./generated.js";
 
-const VALID = `package h
-
-name:      "hostile"
-platforms: ["linux/amd64"]
-stages: build: {
-	from: "caisson/debian:bookworm@sha256:d757fb0e12b1304ed12095dfc93b37afc7f33623a62f45707945b94262f96032"
-	run: ["mkdir -p /out && echo hi > /out/hi"]
-}
-image: {
-	copy: [{from: "build", src: "/out/hi", dest: "/hi"}]
-	entrypoint: ["/hi"]
-}
-`;
+/** A valid definition; the cases below edit it (their positions count its comment line). */
+const VALID = readFileSync(join(import.meta.dirname, "../fixtures/cue/minimal.cue"), "utf8");
 
 const cases: readonly [name: string, text: string | Buffer, expect: string][] = [
   ["valid", VALID, "valid"],
   ["unterminated-string", 'package h\nname: "x\n', "error cue_syntax 2:7"],
   ["unclosed-brace", "package h\nimage: {\n", "error cue_syntax 3:1"],
   ["conflict", 'package h\nname: "a"\nname: "b"\n', "error cue_conflict 3:7"],
-  ["conflict-in-template", VALID.replace("#T", "") + '#T: {image: user: "65532:65532"}\nimage: #T.image\nimage: user: "1000"\n', "error cue_conflict 15:14"],
-  ["incomplete", VALID.replace('name:      "hostile"', "name:      string"), "error cue_incomplete 3:12"],
+  ["conflict-in-template", VALID.replace("#T", "") + '#T: {image: user: "65532:65532"}\nimage: #T.image\nimage: user: "1000"\n', "error cue_conflict 16:14"],
+  ["incomplete", VALID.replace('name:      "hostile"', "name:      string"), "error cue_incomplete 4:12"],
   ["structural-cycle", 'package h\nname: "x"\nimage: a: image\n', "error cue_cycle 3:11"],
   ["reference-cycle", "package h\na: b\nb: a\nname: a\n", "error cue_cycle|cue_incomplete 1:1"],
   ["closed-definition", 'package h\n#A: {a: int}\nv: #A & {b: 1}\n', "error cue_not_allowed 3:10"],
   ["missing-import", 'package h\nimport "example.local/nope"\nname: nope.x\n', "error cue_import 2:8"],
   ["empty", "", "error missing_key 1:1"],
   ["top-level-list", "[1, 2]\n", "error wrong_type 1:1"],
-  ["unknown-key", VALID.replace("entrypoint:", 'entrypont: ["/hi"]\n\tentrypoint:'), "error unknown_key 11:14"],
-  ["root-user", VALID.replace('entrypoint: ["/hi"]', 'entrypoint: ["/hi"]\n\tuser: "root"'), "error invalid_user 12:8"],
+  ["unknown-key", VALID.replace("entrypoint:", 'entrypont: ["/hi"]\n\tentrypoint:'), "error unknown_key 12:14"],
+  ["root-user", VALID.replace('entrypoint: ["/hi"]', 'entrypoint: ["/hi"]\n\tuser: "root"'), "error invalid_user 13:8"],
   ["latin1", Buffer.from('package h\nname: "caf\xe9"\n', "latin1"), "error invalid_encoding 2:11"],
   ["utf16", Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('package h\nname: "x"\n', "utf16le")]), "error invalid_encoding 1:1"],
   ["huge", `package h\n${"// padding\n".repeat(900_000)}name: "x"\n`, "error too_large 1:1"],
