@@ -141,8 +141,13 @@ export async function solve(o: SolveOptions): Promise<SolveResult> {
     }
   })();
 
-  const call = control.call(Control.method.solve, solveRequest(o, ref, o.session?.id ?? ""), o.signal ? { signal: o.signal } : {});
-  const gateway = o.frontend ? Promise.resolve({}) : gatewayBuild(forwardedBridge(control, ref, o.signal), o, log);
+  // Cancelled when the caller cancels, and when the session fails on this side (the daemon then aborts the build).
+  const abort = new AbortController();
+  const onAbort = () => abort.abort();
+  if (o.signal?.aborted) abort.abort();
+  o.signal?.addEventListener("abort", onAbort);
+  const call = control.call(Control.method.solve, solveRequest(o, ref, o.session?.id ?? ""), { signal: abort.signal });
+  const gateway = o.frontend ? Promise.resolve({}) : gatewayBuild(forwardedBridge(control, ref, abort.signal), o, log);
   gateway.catch(() => undefined);
   const failures = o.session?.errors ? [o.session.errors] : [];
   try {
@@ -150,9 +155,14 @@ export async function solve(o: SolveOptions): Promise<SolveResult> {
     const definitions = await gateway.catch(() => ({}));
     return { ref, exporterResponse: { ...res.ExporterResponse }, definitions };
   } catch (e) {
-    if (!(e instanceof GrpcError)) status.cancel();
+    if (!(e instanceof GrpcError)) {
+      abort.abort();
+      status.cancel();
+    }
+    call.catch(() => undefined);
     throw e;
   } finally {
+    o.signal?.removeEventListener("abort", onAbort);
     // The daemon ends the status stream when the job's progress closes; give it a moment, as BuildKit's client does.
     const t = setTimeout(() => status.cancel(), 3000);
     await statusDone;
