@@ -210,7 +210,7 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
       "Compile a definition to a marshaled BuildKit pb.Definition for one platform: what `buildctl build` reads on stdin " +
         "(local sources need --local context=<dir>). The image config for the exporter comes from `caisson config`.",
     )
-    .argument("<file>", "definition file")
+    .argument("<file>", "definition file (YAML, JSON or CUE; a directory is a CUE package)")
     .addOption(platformOption())
     .option("-o, --output <path>", "write to a file instead of stdout (written whole or not at all)")
     .addOption(contextOption())
@@ -242,7 +242,7 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
   cli
     .command("config")
     .description("print the OCI image config for one platform (buildctl's containerimage.config exporter attribute)")
-    .argument("<file>", "definition file")
+    .argument("<file>", "definition file (YAML, JSON or CUE; a directory is a CUE package)")
     .addOption(platformOption())
     .addOption(contextOption())
     .addOption(formatOption())
@@ -254,7 +254,7 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
   cli
     .command("graph")
     .description("print the LLB graph for one platform as Graphviz DOT (pipe to `dot -Tsvg`)")
-    .argument("<file>", "definition file")
+    .argument("<file>", "definition file (YAML, JSON or CUE; a directory is a CUE package)")
     .addOption(platformOption())
     .addOption(contextOption())
     .addOption(mirrorOption())
@@ -272,7 +272,7 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
         "commands run on this machine's platform and cross-compile, so nothing is emulated unless a stage says `on: target`. " +
         "The definition and its imports are checked here first, and sources are served from the sha256 source store.",
     )
-    .argument("<file>", "definition file, e.g. images/redis/image.yaml")
+    .argument("<file>", "definition file (YAML, JSON or CUE; a directory is a CUE package), e.g. images/redis/image.yaml")
     .option("--platform <list>", "comma-separated target platforms (default: the definition's)")
     .option(
       "-o, --output <spec>",
