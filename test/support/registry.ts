@@ -3,7 +3,8 @@
 // auth (bcrypt, made with htpasswd -B). Started and stopped by the tests; its
 // storage survives a stop, so a restarted registry still has what it had.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { request } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -37,14 +38,23 @@ export class TestRegistry {
     readonly port: number,
     readonly user: string,
     readonly password: string,
+    /** Plain HTTP without auth (what BuildKit's and buildx's resolvers speak to a loopback registry). */
+    readonly plain = false,
   ) {
     this.host = `127.0.0.1:${port}`;
   }
 
   /** Makes the certificates, the password file and the config; starts the registry. */
-  static async start(user = "caisson", password = "release-secret"): Promise<TestRegistry> {
+  static async start(o: { plain?: boolean } = {}, user = "caisson", password = "release-secret"): Promise<TestRegistry> {
     const dir = mkdtempSync(join(tmpdir(), "caisson-registry-"));
     const port = await freePort();
+    if (o.plain) {
+      mkdirSync(join(dir, "data"));
+      writeFileSync(join(dir, "config.yml"), `version: 0.1\nlog: { level: warn }\nstorage: { filesystem: { rootdirectory: ${join(dir, "data")} } }\nhttp: { addr: "127.0.0.1:${port}" }\n`);
+      const r = new TestRegistry(dir, port, "", "", true);
+      await r.resume();
+      return r;
+    }
     sh("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=caisson test CA"], dir);
     sh("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"], dir);
     writeFileSync(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
@@ -71,25 +81,25 @@ export class TestRegistry {
     return join(this.dir, "ca.crt");
   }
 
-  /** Starts (again) and waits until it answers /v2/ (401 without credentials). */
+  /** Starts (again) and waits until it answers /v2/ (401 without credentials; 200 when plain). */
   async resume(): Promise<void> {
     this.log = "";
     const child = spawn("docker-registry", ["serve", join(this.dir, "config.yml")], { stdio: ["ignore", "pipe", "pipe"] });
     child.stdout?.on("data", (b: Buffer) => (this.log += b.toString()));
     child.stderr?.on("data", (b: Buffer) => (this.log += b.toString()));
     this.child = child;
-    const ca = spawnSync("cat", [this.caFile], { encoding: "utf8" }).stdout;
+    const ca = this.plain ? undefined : readFileSync(this.caFile, "utf8");
     for (let i = 0; i < 200; i++) {
       if (child.exitCode !== null) throw new Error(`docker-registry exited ${child.exitCode}: ${this.log}`);
       const status = await new Promise<number>((resolve) => {
-        const req = request({ host: "127.0.0.1", port: this.port, path: "/v2/", ca }, (res) => {
+        const req = (this.plain ? httpRequest : request)({ host: "127.0.0.1", port: this.port, path: "/v2/", ...(ca ? { ca } : {}) }, (res) => {
           res.resume();
           resolve(res.statusCode ?? 0);
         });
         req.on("error", () => resolve(0));
         req.end();
       });
-      if (status === 401) return;
+      if (status === (this.plain ? 200 : 401)) return;
       await new Promise((res) => setTimeout(res, 100));
     }
     throw new Error(`docker-registry on ${this.host} never answered: ${this.log}`);
