@@ -93,7 +93,14 @@ export function runtimeImage(
       timestamp: EPOCH,
     });
   }
-  for (const v of img.volumes) {
+  // A volume belongs to the user, the directories above it to root (a user
+  // owning /run could replace /run/app); those inside another volume are the user's.
+  // Outer volumes first: an inner one's makeParents must not create them as the user's.
+  const inVolume = (p: string) => img.volumes.some((v) => p === v || p.startsWith(`${v}/`));
+  const depth = (p: string) => p.split("/").length;
+  for (const v of [...img.volumes].sort((a, b) => depth(a) - depth(b))) {
+    const parent = v.slice(0, v.lastIndexOf("/"));
+    if (parent !== "" && !inVolume(parent)) actions.push({ kind: "mkdir", path: parent, mode: 0o755, makeParents: true, owner: root, timestamp: EPOCH });
     actions.push({ kind: "mkdir", path: v, mode: 0o755, makeParents: true, owner: user, timestamp: EPOCH });
   }
   if (img.workdir && !img.volumes.includes(img.workdir)) {
