@@ -15,7 +15,9 @@ import { caissonVersion } from "../engine/index.js";
 import { formatPlatform } from "../llb/index.js";
 import { lockPathFor, parseLockfile } from "../lock/index.js";
 import { dpkgArch } from "../platform/index.js";
-import type { DebPin } from "../debian/index.js";
+import { DebianError, fetchDebs, readArchives, type DebPin } from "../debian/index.js";
+import { checkDefinition } from "../validate/index.js";
+import { hasErrors } from "../diag/index.js";
 import type { ImageDefinition, Stage } from "../model/index.js";
 import { resolveImports } from "../resolve/index.js";
 import {
@@ -78,7 +80,7 @@ function stageSources(def: ImageDefinition, stage: Stage, seen = new Set<string>
 }
 
 /** What the release records besides the image: sources, patches, pinned .debs, materials. */
-export async function releaseInputs(file: string, context: string, store: string | undefined): Promise<ReleaseInputs & { tags: ReturnType<typeof releaseTags> }> {
+export async function releaseInputs(file: string, context: string, store: string): Promise<ReleaseInputs & { tags: ReturnType<typeof releaseTags> }> {
   const text = await readText(file);
   const { lock, lockPath } = await readLockBeside(file);
   const compiled = await compileDefinition(file, text, {
@@ -105,7 +107,7 @@ export async function releaseInputs(file: string, context: string, store: string
   }
   const debPins = [...new Map([...basePins, ...(compiled.debPins ?? [])].map((p) => [p.sha256, p])).values()];
   // Only libraries can ship from a package (copied with `libraries: true`): open those .debs.
-  const candidates = store ? debPins.filter((p) => p.name.startsWith("lib") && p.arch !== "all") : [];
+  const candidates = debPins.filter((p) => p.name.startsWith("lib") && p.arch !== "all");
   const sources = new Map<string, ReleaseInputs["sources"][number]>();
   for (const d of defs) {
     for (const s of d.sources) {
@@ -149,7 +151,7 @@ export async function releaseInputs(file: string, context: string, store: string
     sources: [...sources.values()],
     patches: await readPatches(defs, store),
     debPins,
-    debs: store ? await readDebContents(store, candidates) : [],
+    debs: await readDebContents(store, await fetchCandidates(candidates, store)),
     copies: def.image.copy.filter((c) => c.fromKind === "stage").map((c) => {
       const stage = def.stages.find((s) => s.name === c.from);
       return { dest: c.dest, stage: c.from, sources: stage ? stageSources(def, stage) : [], libraries: c.libraries };
@@ -159,15 +161,34 @@ export async function releaseInputs(file: string, context: string, store: string
   };
 }
 
+/** The .debs whose files may ship, into the store (a no-op for those it has, each checked by sha256). */
+async function fetchCandidates(pins: readonly DebPin[], store: string): Promise<DebPin[]> {
+  try {
+    await fetchDebs(pins, { store, archives: await readArchives(), log: (line) => process.stderr.write(`caisson: ${line}\n`) });
+  } catch (e) {
+    if (e instanceof DebianError) throw new ReleaseFailed(`the pinned Debian packages the SBOM and status.d are made from: ${e.message}`);
+    throw e;
+  }
+  return [...pins];
+}
+
 /** Builds into `archive` and makes the release of it. */
-async function buildRelease(file: string, archive: string, inputs: ReleaseInputs, flags: ReleaseFlags, noCache: boolean): Promise<Release> {
+async function build(file: string, archive: string, flags: ReleaseFlags, store: string, noCache: boolean): Promise<void> {
   const ok = await buildCommand(
     file,
-    { output: [`oci=${archive}`], context: flags.context, progress: flags.progress, ...(flags.sourceStore ? { sourceStore: flags.sourceStore } : {}), ...(noCache ? { noCache: true } : {}) },
+    { output: [`oci=${archive}`], context: flags.context, progress: flags.progress, sourceStore: store, ...(noCache ? { noCache: true } : {}) },
     (diagnostics, texts) => report(diagnostics, texts, "text"),
   );
   if (!ok) throw new ReleaseFailed(`the build of ${file} failed (above); nothing was released`);
-  return assembleRelease(await readLayout(archive), inputs);
+}
+
+/** The release of the archive a build wrote. */
+async function assemble(archive: string, inputs: ReleaseInputs): Promise<Release> {
+  try {
+    return await assembleRelease(await readLayout(archive), inputs);
+  } catch (e) {
+    throw new ReleaseFailed(`cannot make the release of ${archive}: ${(e as Error).message}`);
+  }
 }
 
 export class ReleaseFailed extends Error {
@@ -184,13 +205,20 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
     throw new UsageError((e as Error).message);
   }
   const context = contextDir(flags.context);
-  const store = flags.sourceStore ?? defaultSourceStore();
-  const inputs = await releaseInputs(file, context, store);
-  const base = `${inputs.name}-${inputs.version}`;
+  const store = flags.sourceStore ?? defaultSourceStore() ?? join(process.env["CAISSON_CACHE"] ?? "/var/cache/caisson", "sources");
+  const text = await readText(file);
+  const checked = checkDefinition(file, text);
+  if (!checked.definition || hasErrors(checked.diagnostics)) {
+    report(checked.diagnostics, new Map([[file, text]]), "text");
+    throw new ReleaseFailed(`${file} is not a valid definition (above); nothing was built`);
+  }
+  const base = `${checked.definition.name}-${checked.definition.version ?? "latest"}`;
   mkdirSync(flags.out, { recursive: true });
   const archive = join(flags.out, `${base}.oci.tar`);
-  // Under --verify the first build starts from an empty cache too.
-  const release = await buildRelease(file, archive, inputs, flags, !flags.cache || flags.verify === true);
+  // The build first (it also fetches the pinned .debs); under --verify it starts from an empty cache too.
+  await build(file, archive, flags, store, !flags.cache || flags.verify === true);
+  const inputs = await releaseInputs(file, context, store);
+  const release = await assemble(archive, inputs);
   await writeAtomic(join(flags.out, `${base}.release.oci.tar`), layoutArchive(release.index, release.blobs));
   for (const p of release.platforms) {
     const stem = join(flags.out, `${base}.${p.platform.replace(/\//g, "-")}`);
@@ -202,7 +230,9 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
 
   if (flags.verify) {
     log("verify: building again from an empty cache");
-    const again = await buildRelease(file, join(flags.out, `${base}.verify.oci.tar`), inputs, flags, true);
+    const rebuilt = join(flags.out, `${base}.verify.oci.tar`);
+    await build(file, rebuilt, flags, store, true);
+    const again = await assemble(rebuilt, inputs);
     const second = join(flags.out, `${base}.verify.release.oci.tar`);
     await writeAtomic(second, layoutArchive(again.index, again.blobs));
     const diff = await compareReleases(release, again);
