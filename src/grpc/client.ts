@@ -244,7 +244,9 @@ export class GrpcClient {
         finish(this.failure ?? err);
         rejectHeaders(err);
       });
-      req.on("close", () => {
+      // The server's status ends the call even while this side is still sending (a server may end a
+      // call early): finish it, and reset the stream as grpc-go's client does instead of waiting for the server to.
+      const settle = () => {
         if (ended) return;
         if (!status) {
           const why = this.failure ? `connection failed: ${this.failure.message}` : httpStatus && httpStatus !== 200 ? `HTTP status ${httpStatus}` : "stream closed without a gRPC status";
@@ -255,7 +257,13 @@ export class GrpcClient {
         if (status.code !== GrpcCode.OK) return finish(new GrpcError(path, status));
         if (deframer.pending) return finish(statusError(path, GrpcCode.UNKNOWN, `${path}: truncated gRPC message`));
         finish();
+      };
+      req.on("end", () => {
+        if (!status) return; // no status yet: 'close' decides
+        settle();
+        if (!req?.destroyed && !req?.writableEnded) req?.close(http2.constants.NGHTTP2_NO_ERROR);
       });
+      req.on("close", settle);
     }
 
     const messages: AsyncIterable<MessageShape<O>> = {
