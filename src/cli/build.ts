@@ -10,7 +10,7 @@ import { buildNative, BuilderError, parseCacheSpec, type Entry } from "../client
 import { formatPlatform } from "../llb/index.js";
 import { SourceStore, serveStore, type StoreFailure, type StoreServer } from "../sources/index.js";
 import { resolveImports } from "../resolve/index.js";
-import type { ImageDefinition } from "../model/index.js";
+import type { ImageDefinition, Platform } from "../model/index.js";
 import { runCheck } from "./check.js";
 import { parsePlatform } from "../validate/index.js";
 import { readDefinition } from "./definition.js";
@@ -144,14 +144,27 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
       throw new UsageError((e as Error).message);
     }
   });
-  const local = await compileDefinition(source.file, text, {
-    buildPlatform: hostPlatform(),
-    ...(lock ? { lock } : {}),
-    lockPath,
-    frozen,
-    readContext: (path) => readContextFile(context, path),
-    sourceMirror: "http://127.0.0.1",
-  });
+  let cacheImports: Entry[] | undefined;
+  let cacheExports: Entry[] | undefined;
+  try {
+    cacheImports = flags.cacheFrom?.map((c) => parseCacheSpec(c, "--cache-from"));
+    cacheExports = flags.cacheTo?.map((c) => parseCacheSpec(c, "--cache-to"));
+  } catch (e: unknown) {
+    if (e instanceof BuilderError) throw new UsageError(e.message);
+    throw e;
+  }
+  // Compiled here first (every mistake reported before the engine starts), then again with the store server's address.
+  const compileWith = (sourceMirror: string, targets?: readonly Platform[]) =>
+    compileDefinition(source.file, text, {
+      buildPlatform: hostPlatform(),
+      ...(lock ? { lock } : {}),
+      lockPath,
+      frozen,
+      readContext: (path) => readContextFile(context, path),
+      sourceMirror,
+      ...(targets ? { platforms: targets } : {}),
+    });
+  const local = await compileWith("http://127.0.0.1");
   const texts = new Map([...source.texts, ...local.texts]);
   if (report(await source.point(local.diagnostics), texts) || !local.definition) return false;
   const def = local.definition;
@@ -213,26 +226,9 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
   const targets = outputs ?? [{ type: "docker", name: `caisson/${def.name}:${def.version ?? "latest"}` } as const];
   try {
     server = await serveStore(store, fallback);
-    // Compiled again with the store server's address: every http source is fetched from it.
-    const compiled = await compileDefinition(source.file, text, {
-      buildPlatform: hostPlatform(),
-      ...(lock ? { lock } : {}),
-      lockPath,
-      frozen,
-      readContext: (path) => readContextFile(context, path),
-      sourceMirror: server.url,
-      ...(platforms ? { platforms: def.platforms.filter((p) => platforms.includes(formatPlatform(p))) } : {}),
-    });
+    // Every http source is fetched from the store server.
+    const compiled = await compileWith(server.url, platforms ? def.platforms.filter((p) => platforms.includes(formatPlatform(p))) : undefined);
     if (!compiled.results) throw new EngineError(`${file} compiled once and not again (${compiled.diagnostics.map((d) => d.message).join("; ")})`, 70);
-    let cacheImports: Entry[] | undefined;
-    let cacheExports: Entry[] | undefined;
-    try {
-      cacheImports = flags.cacheFrom?.map((c) => parseCacheSpec(c, "--cache-from"));
-      cacheExports = flags.cacheTo?.map((c) => parseCacheSpec(c, "--cache-to"));
-    } catch (e: unknown) {
-      if (e instanceof BuilderError) throw new UsageError(e.message);
-      throw e;
-    }
     for (const output of targets) {
       const where = output.type === "docker" ? `the image store as ${output.name}` : output.type === "push" ? `the registry as ${output.name}` : `${output.dest} (${output.type})`;
       process.stderr.write(`caisson: building ${file} for ${platforms?.join(", ") ?? def.platforms.map(formatPlatform).join(", ")} into ${where}\n`);

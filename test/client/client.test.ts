@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BuilderError, formatFailure, progressDisplay, resolveAddress, solveRequest } from "../../src/client/index.js";
+import { BuilderError, exporterFor, formatFailure, parseCacheSpec, progressDisplay, resolveAddress, solveRequest } from "../../src/client/index.js";
 import { explainConnectError } from "../../src/client/endpoint.js";
 import { StatusResponseSchema } from "../../src/gen/buildkit/control/control_pb.js";
 import { SourceSchema } from "../../src/gen/buildkit/errdefs/errdefs_pb.js";
@@ -148,5 +148,20 @@ describe("a failed solve, told in the definition's terms", () => {
     );
     // No location: the message alone.
     expect(formatFailure(create(StatusSchema, { code: 2, message: "failed to solve: no" }))).toBe("error: no\n");
+  });
+});
+
+describe("cache specs and exporters", () => {
+  it("takes buildx's cache specs and refuses others with the form to use", () => {
+    expect(parseCacheSpec("type=registry,ref=r.example/app:cache,mode=max", "--cache-to")).toEqual({ type: "registry", attrs: { ref: "r.example/app:cache", mode: "max" } });
+    expect(() => parseCacheSpec("r.example/app:cache", "--cache-from")).toThrow(/--cache-from r\.example\/app:cache: want key=value pairs, e\.g\. type=registry,ref=/);
+    expect(() => parseCacheSpec("type=floppy", "--cache-to")).toThrow(/give type=registry \(ref=NAME\) or type=local/);
+  });
+
+  it("exports into Docker's image store with its own exporter, elsewhere with the image exporter", () => {
+    expect(exporterFor({ type: "docker", name: "a/b:1" }, "docker")).toEqual({ type: "moby", attrs: { name: "a/b:1" } });
+    expect(exporterFor({ type: "docker", name: "a/b:1" }, "buildkitd")).toEqual({ type: "image", attrs: { name: "a/b:1" } });
+    expect(exporterFor({ type: "push", name: "r/b:1" }, "docker")).toEqual({ type: "image", attrs: { name: "r/b:1", push: "true" } });
+    expect(exporterFor({ type: "oci", dest: "x.tar" }, "docker")).toEqual({ type: "oci", attrs: {} });
   });
 });
