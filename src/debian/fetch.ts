@@ -5,7 +5,7 @@
 // the store never holds a half-written or wrong file.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { lstat, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -107,6 +107,11 @@ async function checkStored(file: string, pin: DebPin): Promise<boolean> {
   if (fileKind !== "file") throw new DebianStoreError(`the store file ${file} of ${what} is ${fileKind === "dir" ? "a directory" : fileKind}: remove it`);
   const others = (await readdir(dir)).filter((n) => !n.startsWith(".") && n !== basename(file));
   if (others.length > 0) throw new DebianStoreError(`the store directory ${dir} of ${what} holds other files too (${others.join(", ")}): one file per sha256`);
+  // Checked before and unchanged since (same inode, size, mtime and ctime): no hashing, no dpkg-deb.
+  const st = await lstat(file);
+  const stamp = JSON.stringify([pin.sha256, pin.name, pin.version, pin.arch, st.ino, st.size, st.mtimeMs, st.ctimeMs]);
+  const stampFile = join(store, CHECKED, pin.sha256);
+  if ((await readFile(stampFile, "utf8").catch(() => "")) === stamp) return true;
   const found = await hashFile(file);
   if (found === undefined) return false;
   if (found !== pin.sha256) {
@@ -120,8 +125,13 @@ async function checkStored(file: string, pin: DebPin): Promise<boolean> {
       `the store file ${file} (sha256 ${pin.sha256}) is ${control.Package ?? "?"} ${control.Version ?? "?"} ${control.Architecture ?? "?"}, but the lockfile pins it as ${pin.name} ${pin.version} ${pin.arch}: the lockfile is wrong (caisson lock --refresh)`,
     );
   }
+  // A store that cannot take the stamp (read-only) is checked in full every time.
+  await mkdir(dirname(stampFile), { recursive: true }).then(() => writeFile(stampFile, stamp)).catch(() => undefined);
   return true;
 }
+
+/** `<store>/.checked/<sha256>`: what a store file that passed checkStored was checked as, and its inode, size and times then. */
+const CHECKED = ".checked";
 
 /** Package, Version and Architecture of a .deb, from its control file (dpkg-deb). */
 async function debControl(file: string): Promise<Record<string, string>> {

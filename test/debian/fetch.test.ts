@@ -82,6 +82,13 @@ describe.skipIf(skip)("fetchDebs", () => {
     expect(again.map((g) => g.from)).toEqual(["store", "store"]);
     expect(repo.requests.length).toBe(before);
     expect((await verifyStore(pins, store)).length).toBe(2);
+    // A file checked once is not hashed again while unchanged (a stamp per sha256); bytes changed in place (same size) are checked again.
+    const hello = got.find((g) => g.pin.name === "caisson-test-hello")!;
+    expect(readFileSync(join(store, ".checked", hello.pin.sha256), "utf8")).toContain(hello.pin.sha256);
+    const bytes = readFileSync(hello.file);
+    bytes[bytes.length - 1] ^= 0xff;
+    writeFileSync(hello.file, bytes);
+    await expect(verifyStore(pins, store)).rejects.toThrow(/has sha256 [0-9a-f]{64}, not /);
   });
 
   it("refuses a store file with the wrong bytes, naming the package, the file and the hash found", async () => {
