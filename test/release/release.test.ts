@@ -11,6 +11,7 @@ import { tar } from "../../src/engine/tar.js";
 import { readTar } from "../../src/check/index.js";
 import {
   assembleRelease,
+  compareReleases,
   Blobs,
   releaseTags,
   findCredentials,
@@ -140,6 +141,18 @@ describe("assembleRelease", () => {
       ["./usr/local/bin/app", 'built in stage "build" from source "app"'],
     ]);
     expect(JSON.stringify(p.provenance)).toContain("images/app/image.yaml");
+  });
+
+  it("names the first differing file when two builds differ", async () => {
+    const a = await assembleRelease(builtLayout(), inputs);
+    const other = builtLayout();
+    // The same layout but for one byte of the binary, as a build id would leave it.
+    const changed = tar([{ type: "file", path: "usr/local/bin/app", data: Buffer.from("\x7fELF apq") }, { type: "file", path: "etc/passwd", data: Buffer.from("app:x:65532:65532::/:/sbin/nologin\n") }], 1_700_000_000);
+    const m = other.blobs.json<{ layers: { digest: string }[] }>(other.blobs.json<{ manifests: { digest: string }[] }>(other.index.manifests[0]!["digest"] as string).manifests[0]!.digest);
+    other.blobs.map.set(m.layers[0]!.digest, gzipSync(changed));
+    const b = await assembleRelease(other, inputs);
+    expect(await compareReleases(a, a)).toBeUndefined();
+    expect(await compareReleases(a, b)).toMatch(/^linux\/amd64: \/usr\/local\/bin\/app \(file 644 0:0 sha256 [0-9a-f]{16}… in the first build, file 644 0:0 sha256 [0-9a-f]{16}… in the second\)$/);
   });
 
   it("gives an SBOM that fails the SPDX check when a required field is missing", () => {
