@@ -3,10 +3,12 @@
 import { create, toJsonString } from "@bufbuild/protobuf";
 import { AnySchema, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BuilderError, exporterFor, formatFailure, parseCacheSpec, progressDisplay, resolveAddress, solveRequest } from "../../src/client/index.js";
+import { BuilderError, connectBuilder, exporterFor, formatFailure, parseCacheSpec, progressDisplay, resolveAddress, solveRequest } from "../../src/client/index.js";
 import { explainConnectError } from "../../src/client/endpoint.js";
 import { StatusResponseSchema } from "../../src/gen/buildkit/control/control_pb.js";
 import { SourceSchema } from "../../src/gen/buildkit/errdefs/errdefs_pb.js";
@@ -163,5 +165,33 @@ describe("cache specs and exporters", () => {
     expect(exporterFor({ type: "docker", name: "a/b:1" }, "buildkitd")).toEqual({ type: "image", attrs: { name: "a/b:1" } });
     expect(exporterFor({ type: "push", name: "r/b:1" }, "docker")).toEqual({ type: "image", attrs: { name: "r/b:1", push: "true" } });
     expect(exporterFor({ type: "oci", dest: "x.tar" }, "docker")).toEqual({ type: "oci", attrs: {} });
+  });
+});
+
+describe("what the engine answers to GET /_ping", () => {
+  // A loopback HTTP server standing in for an engine's API endpoint (only /_ping is asked).
+  const withPing = async (headers: Record<string, string>, body: (env: NodeJS.ProcessEnv) => Promise<void>) => {
+    const server = createServer((_req, res) => {
+      res.writeHead(200, headers);
+      res.end("OK");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      await body({ DOCKER_HOST: `tcp://127.0.0.1:${(server.address() as AddressInfo).port}` });
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  };
+
+  it("names an engine too old, one with BuildKit off, and something that is not a Docker engine", async () => {
+    await withPing({ "API-Version": "1.41" }, async (env) => {
+      await expect(connectBuilder({ env })).rejects.toThrow(/is too old: Docker API 1\.41, caisson needs 1\.42 or newer \(Docker 23\+\); upgrade the engine/);
+    });
+    await withPing({ "API-Version": "1.45", "Builder-Version": "1" }, async (env) => {
+      await expect(connectBuilder({ env })).rejects.toThrow(/has BuildKit turned off .*"features": \{"buildkit": true\}/);
+    });
+    await withPing({}, async (env) => {
+      await expect(connectBuilder({ env })).rejects.toThrow(/answered HTTP 200 without an API version: it is not a Docker engine/);
+    });
   });
 });
