@@ -98,6 +98,11 @@ export async function buildNative(o: NativeBuildOptions): Promise<NativeBuildRes
   let builder: Builder | undefined = o.connection;
   const session = createSession(sessionOpts);
   let display: Display | undefined;
+  // Ctrl-C cancels the build (the daemon stops it) and still leaves nothing half-written.
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   try {
     try {
       builder ??= await connectBuilder(o.builder);
@@ -121,6 +126,7 @@ export async function buildNative(o: NativeBuildOptions): Promise<NativeBuildRes
         ...(o.cacheExports ? { cacheExports: o.cacheExports } : {}),
         ...(o.noCache ? { noCache: true } : {}),
         onStatus: (s) => shown.update(s),
+        signal: interrupt.signal,
         ...(o.log ? { log: o.log } : {}),
       });
     } finally {
@@ -145,6 +151,7 @@ export async function buildNative(o: NativeBuildOptions): Promise<NativeBuildRes
     };
   } catch (e) {
     if (e instanceof EngineError) throw e;
+    if (interrupt.signal.aborted) throw new EngineError("interrupted: the build was cancelled; nothing was written, the previous output (if any) is as it was", 130, "output");
     if (e instanceof GrpcError) {
       const failed = display?.state.failed();
       err.write(formatFailure(e.status, { ...(o.texts ? { texts: o.texts } : {}), ...(failed ? { logs: failed.logs } : {}) }));
@@ -158,6 +165,8 @@ export async function buildNative(o: NativeBuildOptions): Promise<NativeBuildRes
     const what = /ENOSPC|no space left/i.test(message) ? `cannot write ${dest}: no space left on device` : /EROFS|read-only file system/i.test(message) ? `cannot write ${dest}: read-only file system` : message;
     throw new EngineError(`${what}; nothing was written, the previous output (if any) is as it was`, 1, "output");
   } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
     if (tmpDest) rmSync(tmpDest, { recursive: true, force: true });
     await session.close().catch(() => undefined);
     if (!o.connection) await builder?.close().catch(() => undefined);

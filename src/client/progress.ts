@@ -96,6 +96,15 @@ export interface Display {
 /** buildx's plain progress: one block of lines per vertex as it changes. */
 function plainDisplay(write: (s: string) => void, state: ProgressState): Display {
   let last: VertexState | undefined;
+  // A DONE waits a moment: BuildKit may report a vertex complete and then failed (an http
+  // source's checksum), and buildx, printing at intervals, shows only the ERROR.
+  const pending = new Map<VertexState, NodeJS.Timeout>();
+  const printDone = (v: VertexState) => {
+    pending.delete(v);
+    const p = mark(v);
+    if (p.failed) return;
+    write(`#${v.n} DONE ${secs(v.started ?? (v.completed as number), v.completed as number)}\n`);
+  };
   const printed = new Map<VertexState, { done: boolean; failed: boolean; statuses: Set<string> }>();
   const mark = (v: VertexState) => {
     let p = printed.get(v);
@@ -118,6 +127,8 @@ function plainDisplay(write: (s: string) => void, state: ProgressState): Display
           // An error may come after the vertex was reported done: it is still printed, once.
           if (v.error) {
             if (p?.failed) continue;
+            clearTimeout(pending.get(v));
+            pending.delete(v);
             const q = mark(v);
             q.done = q.failed = true;
             write(`#${v.n} ERROR: ${visible(v.error)}\n`);
@@ -127,7 +138,7 @@ function plainDisplay(write: (s: string) => void, state: ProgressState): Display
             write(`#${v.n} CACHED\n`);
           } else if (v.completed !== undefined) {
             mark(v).done = true;
-            write(`#${v.n} DONE ${secs(v.started ?? v.completed, v.completed)}\n`);
+            pending.set(v, setTimeout(() => printDone(v), 200));
           } else if (!p) mark(v);
         } else if (c.kind === "status") {
           const st = v.statuses.get(c.text as string);
@@ -144,6 +155,10 @@ function plainDisplay(write: (s: string) => void, state: ProgressState): Display
       }
     },
     done() {
+      for (const [v, t] of pending) {
+        clearTimeout(t);
+        printDone(v);
+      }
       if (last) write("\n");
       last = undefined;
     },

@@ -7,7 +7,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { BuilderError, connectBuilder, exporterFor, formatFailure, parseCacheSpec, progressDisplay, resolveAddress, solveRequest } from "../../src/client/index.js";
 import { explainConnectError } from "../../src/client/endpoint.js";
 import { StatusResponseSchema } from "../../src/gen/buildkit/control/control_pb.js";
@@ -86,6 +86,7 @@ describe("the SolveRequest", () => {
 
 describe("plain progress", () => {
   it("has buildx's shape: #0 building with, #N name, logs with their time, statuses, DONE / CACHED / ERROR", () => {
+    vi.useFakeTimers();
     let text = "";
     const out = { write: (s: string) => ((text += s), true), isTTY: false } as unknown as NodeJS.WriteStream;
     const d = progressDisplay("plain", out, "the Docker engine at unix:///var/run/docker.sock");
@@ -96,7 +97,10 @@ describe("plain progress", () => {
     msg({ logs: [{ vertex: "sha256:a", timestamp: t(300), stream: 1n, msg: new TextEncoder().encode(" done\n") }] });
     msg({ vertexes: [{ digest: "sha256:b", name: "toolchain: install", cached: true, started: t(0), completed: t(0) }] });
     msg({ vertexes: [{ digest: "sha256:a", name: "[linux/amd64] build 1/2: make", started: t(0), completed: t(1500) }] });
+    vi.advanceTimersByTime(300); // a DONE is printed once no error followed it
     msg({ vertexes: [{ digest: "sha256:c", name: "exporting to image", started: t(1500) }], statuses: [{ ID: "exporting layers", vertex: "sha256:c", started: t(1500), completed: t(1600) }] });
+    // Reported complete, then failed: only the ERROR is printed.
+    msg({ vertexes: [{ digest: "sha256:c", name: "exporting to image", started: t(1500), completed: t(1700) }] });
     msg({ vertexes: [{ digest: "sha256:c", name: "exporting to image", started: t(1500), completed: t(1700), error: "boom" }] });
     d.done();
     expect(text).toBe(
@@ -121,6 +125,7 @@ describe("plain progress", () => {
       ].join("\n"),
     );
     expect(d.state.failed()).toEqual({ name: "exporting to image", error: "boom", logs: [] });
+    vi.useRealTimers();
   });
 });
 
