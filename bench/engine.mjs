@@ -14,6 +14,7 @@
 // other users' caches on this engine). "Warm": the same build again, unchanged.
 //
 // Usage: npm run build && RUNS=3 node bench/engine.mjs   (~1 min per run; needs the engine
+// (DOCKER_HOST's; bench/engine-throwaway.sh runs it on a throwaway engine of its own)
 // from hack/engine.sh, the base image from hack/base-image.sh, and Debian's mirror for
 // `caisson lock` and the Dockerfile's apt-get)
 import { spawnSync } from "node:child_process";
@@ -125,7 +126,7 @@ try {
           const r = caisson(out);
           rows[k].push(r.s);
           engineSeconds[k].push(Number(/caisson: built in ([\d.]+)s/.exec(r.stderr)?.[1] ?? NaN));
-          if (k.endsWith("warm") && ranSteps(r.stderr) > 0) throw new Error("the warm caisson build ran steps");
+          if (k.endsWith("warm") && ranSteps(r.stderr) > 0) throw new Error(`the warm caisson build ran steps:\n${r.stderr.slice(-6000)}`);
         }
       },
       () => {
