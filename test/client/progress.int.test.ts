@@ -1,8 +1,8 @@
 // Progress of `caisson build` on the machine's engine: a terminal session
 // recorded with script(1) shows the live view redrawn while a step runs; the
 // json mode gives one status object per line.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -49,6 +49,26 @@ describe.skipIf(engineError !== undefined && !IN_CI)("build progress", () => {
     const running = frames.filter((f) => /=> slow 1\/1: .* +\d+\.\ds/.test(f) && new RegExp(`=> => # tick \\d ${nonce}`).test(f));
     expect(running.length).toBeGreaterThan(1);
     expect(frames[frames.length - 1]).toMatch(/FINISHED/);
+  }, 300_000);
+
+  it("Ctrl-C while a step runs cancels the build: named, the previous output intact, no temporary sibling left", async () => {
+    const nonce = `${process.pid}-${Date.now()}-int`;
+    writeFileSync(join(dir, "image.yaml"), def(nonce));
+    const out = mkdtempSync(join(dir, "int-"));
+    const dest = join(out, "image.oci.tar");
+    writeFileSync(dest, "the previous archive\n");
+    const child = spawn(process.execPath, [join(ROOT, "bin/caisson.js"), "build", join(dir, "image.yaml"), "--context", dir, "-o", `oci=${dest}`, "--progress", "plain", "--no-check"], { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (b: Buffer) => {
+      stderr += b.toString();
+      if (stderr.includes(`tick 2 ${nonce}`) && !child.killed) child.kill("SIGINT");
+    });
+    const code = await new Promise<number | null>((r) => child.on("close", r));
+    expect(code, stderr).toBe(1);
+    expect(stderr).toMatch(/failed \(exit 130\): interrupted: the build was cancelled; nothing was written/);
+    expect(stderr).not.toContain(`tick 6 ${nonce}`);
+    expect(readFileSync(dest, "utf8")).toBe("the previous archive\n");
+    expect(readdirSync(out)).toEqual(["image.oci.tar"]);
   }, 300_000);
 
   it("--progress json: one status object per line", async () => {

@@ -65,7 +65,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("sha256-pinned sources and 
       expect(r.stderr).toMatch(/^#\d+ source tampered\n#\d+ ERROR: digest mismatch sha256:/m);
       expect(r.stderr).toContain(`digest mismatch sha256:${sha256(served)}: sha256:${sha256(pinned)}`);
       // …with the definition's line for it.
-      expect(r.stderr).toMatch(/^\s+4 \| >>>\s+tampered: \{ url:/m);
+      expect(r.stderr).toMatch(/^\s+4 \|\s+tampered: \{ url:/m); // the definition's line, as caisson prints a failure
       expect(r.stderr).toContain(`caisson: build of ${file} failed`);
       nothingExported(dest);
     }
@@ -97,7 +97,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("sha256-pinned sources and 
     const r = await caisson(["build", file, "--context", join(tmp, "bad-patch"), "-o", `local=${dest}`, "--progress", "plain"]);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toContain("caisson: patch /fix.patch does not match its sha256");
-    expect(r.stderr).toMatch(/>>>\s+patches: \[\{ from: patches, path: \/fix\.patch/);
+    expect(r.stderr).toMatch(/\|\s+patches: \[\{ from: patches, path: \/fix\.patch/);
     nothingExported(dest);
   });
 
