@@ -10,23 +10,25 @@
 //      containers on a private network, HAProxy's port published on
 //      127.0.0.1), caisson's images against Debian's nginx and haproxy
 //      packages (bench/proxy-debian, pinned by its lockfile) running the
-//      same configuration files; no errors allowed, requests/s as a ratio
+//      same configuration files, in alternating rounds; no errors allowed,
+//      median requests/s as a ratio
 //
 // Usage: npm run bench:proxy   (needs the engine from hack/engine.sh, the
 // base image, wrk, `npm run build`, and the sources in the store:
 // hack/fetch-sources.sh haproxy=… nginx=…, as .ci/run does)
-//   DURATION=15 THREADS=2 CONNECTIONS=50  wrk's run, for each side (about 30 s in all)
+//   ROUNDS=3 DURATION=5 THREADS=2 CONNECTIONS=50  alternating wrk runs of each side (30 s in all)
 //   KEEP=1                               keep the images the bench tagged (caisson-bench/*)
 import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { MIN, mb, ratio, readArchive, run } from "./lib.mjs";
+import { MIN, mb, median, ratio, readArchive, run } from "./lib.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 process.chdir(root);
-const DURATION = Number(process.env.DURATION ?? 15);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const DURATION = Number(process.env.DURATION ?? 5);
 const THREADS = Number(process.env.THREADS ?? 2);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
 const KEEP = process.env.KEEP === "1";
@@ -103,9 +105,9 @@ try {
     if (!existsSync(tarball)) throw new Error(`${tarball} is missing: hack/fetch-sources.sh (the ${name} version images/${name}/image.yaml pins)`);
   }
   const engine = docker("version", "--format", "{{.Server.Version}}");
-  // The recipes' apt source: this machine's Debian mirror, as hack/ derives it.
-  const mirror = run("bash", ["-c", 'source hack/lib.sh && debian_mirror']).stdout.trim();
-  if (!mirror) throw new Error("cannot derive this machine's Debian mirror (hack/lib.sh debian_mirror)");
+  // The recipes' apt sources: this machine's Debian mirrors, as hack/ derives them.
+  const [mirror, security] = ["debian_mirror", "debian_security_mirror"].map((f) => run("bash", ["-c", `source hack/lib.sh && ${f}`]).stdout.trim());
+  if (!mirror || !security) throw new Error("cannot derive this machine's Debian mirrors (hack/lib.sh debian_mirror, debian_security_mirror)");
   const started = new Date();
 
   // The images under test (cached if this machine built them already), their recipes, and Debian's packages.
@@ -121,7 +123,7 @@ try {
     copyFileSync(`bench/${name}-recipe/Dockerfile`, join(ctx, "Dockerfile"));
     copyFileSync(tarball, join(ctx, `${name}-${version}.tar.gz`));
     for (const [file, from] of Object.entries(context)) copyFileSync(from, join(ctx, file));
-    run(DOCKER, ["build", "-q", "--platform", "linux/amd64", "--build-arg", `DEBIAN_MIRROR=${mirror}`, "-t", recipe, ctx], { timeout: 60 * MIN });
+    run(DOCKER, ["build", "-q", "--platform", "linux/amd64", "--build-arg", `DEBIAN_MIRROR=${mirror}`, "--build-arg", `DEBIAN_SECURITY_MIRROR=${security}`, "-t", recipe, ctx], { timeout: 60 * MIN });
     tags.push(recipe);
     const recipeOci = join(tmp, `${name}-recipe.oci.tar`);
     run(DOCKER, ["save", "-o", recipeOci, recipe], { timeout: 10 * MIN });
@@ -142,21 +144,33 @@ try {
       return start("lb-caisson", haproxyArgs("web-caisson"), sizes.haproxy.image, [], 8080);
     },
     debian: () => {
-      start("web-debian", [...nginxArgs, ...cfg("images/nginx/conf/nginx.conf"), "-v", `${join(root, "images/nginx/html")}:/usr/share/nginx/html:ro`],
+      // Debian's build also has uwsgi and scgi, whose temporary directories it makes in /var/lib/nginx.
+      start("web-debian", [...nginxArgs, ...tmpfs("/var/lib/nginx"), ...cfg("images/nginx/conf/nginx.conf"), "-v", `${join(root, "images/nginx/html")}:/usr/share/nginx/html:ro`],
         DEBIAN, ["nginx", "-e", "stderr", "-g", "daemon off;"]);
       return start("lb-debian", [...haproxyArgs("web-debian"), ...cfg("images/haproxy/conf/haproxy.cfg")], DEBIAN, ["haproxy", "-db", "-f", "/etc/haproxy/haproxy.cfg"], 8080);
     },
   };
-  const load = {};
+  const urls = {};
   for (const [side, up] of Object.entries(sides)) {
-    const lb = up();
-    const url = `http://127.0.0.1:${lb.port}/`;
-    await waitFor200(url);
-    const page = run("curl", ["-sS", "--max-time", "5", url]).stdout;
+    urls[side] = `http://127.0.0.1:${up().port}/`;
+    await waitFor200(urls[side]);
+    const page = run("curl", ["-sS", "--max-time", "5", urls[side]]).stdout;
     if (!page.includes("<h1>caisson/nginx</h1>")) throw new Error(`${side}: HAProxy did not serve nginx's page:\n${page.slice(0, 500)}`);
-    log(`wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s through ${side}'s HAProxy to its nginx`);
-    load[side] = wrk(url);
   }
+  // Alternating rounds, the median of each side: the machine's other load hits both alike.
+  const rounds = { caisson: [], debian: [] };
+  const loadavgs = [loadavg()[0]];
+  for (let i = 0; i < ROUNDS; i++) {
+    for (const side of i % 2 === 0 ? ["caisson", "debian"] : ["debian", "caisson"]) {
+      log(`round ${i + 1}/${ROUNDS}: wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s through ${side}'s HAProxy to its nginx`);
+      rounds[side].push(wrk(urls[side]));
+    }
+  }
+  loadavgs.push(loadavg()[0]);
+  const load = Object.fromEntries(Object.entries(rounds).map(([side, rs]) => [side, {
+    rps: median(rs.map((r) => r.rps)), all: rs.map((r) => r.rps.toFixed(0)).join(" / "),
+    requests: rs.reduce((n, r) => n + r.requests, 0), errors: rs.reduce((n, r) => n + r.errors, 0), detail: rs.map((r) => r.detail).join(" | "),
+  }]));
 
   // ---- report ----------------------------------------------------------
   const L = (label, value, rel = "") => console.log(`  ${label.padEnd(54)} ${String(value).padStart(12)}  ${rel}`);
@@ -184,9 +198,10 @@ try {
   }
   console.log();
 
-  console.log(`2. Load test: wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s --timeout 5s, GET / of nginx's page through HAProxy (loopback, published port, runtime contract, both containers on one network)`);
-  L("Debian's nginx + haproxy packages (bench/proxy-debian)", `${load.debian.rps.toFixed(0)} req/s`, `1.00x  ${load.debian.requests} requests; ${load.debian.detail}`);
-  L("caisson's images/nginx + images/haproxy", `${load.caisson.rps.toFixed(0)} req/s`, `${ratio(load.caisson.rps, load.debian.rps)}  ${load.caisson.requests} requests; ${load.caisson.detail}`);
+  console.log(`2. Load test: ${ROUNDS} alternating rounds of wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION}s --timeout 5s per side, median requests/s; GET / of nginx's page through HAProxy (loopback, published port, runtime contract, both containers on one network)`);
+  console.log(`  (1-minute load average ${loadavgs.map((x) => x.toFixed(1)).join(" before, ")} after, on ${cpus} CPUs: anything else running on the machine shows up here)`);
+  L("Debian's nginx + haproxy packages (bench/proxy-debian)", `${load.debian.rps.toFixed(0)} req/s`, `1.00x  [${load.debian.all}] ${load.debian.requests} requests, ${load.debian.errors} errors`);
+  L("caisson's images/nginx + images/haproxy", `${load.caisson.rps.toFixed(0)} req/s`, `${ratio(load.caisson.rps, load.debian.rps)}  [${load.caisson.all}] ${load.caisson.requests} requests, ${load.caisson.errors} errors`);
   for (const [side, r] of Object.entries(load)) if (r.errors > 0) failures.push(`${side}: ${r.errors} errors under load (${r.detail})`);
   console.log();
   for (const f of failures) console.log(`FAIL ${f}`);
