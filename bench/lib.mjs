@@ -21,6 +21,13 @@ export function run(cmd, args, { timeout = 2 * MIN, allowFail = false, input, en
   return r;
 }
 
+/** `docker build` arguments giving a recipe this machine's Debian mirrors (the base image has no apt source), as hack/lib.sh derives them. */
+export function mirrorBuildArgs() {
+  const [main, security] = ["debian_mirror", "debian_security_mirror"].map((f) => run("bash", ["-c", `source hack/lib.sh && ${f}`]).stdout.trim());
+  if (!main || !security) throw new Error("cannot derive this machine's Debian mirrors (hack/lib.sh debian_mirror, debian_security_mirror)");
+  return ["--build-arg", `DEBIAN_MIRROR=${main}`, "--build-arg", `DEBIAN_SECURITY_MIRROR=${security}`];
+}
+
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 export const mb = (n) => `${(n / 1e6).toFixed(2)} MB`;
 export const ratio = (a, b) => `${(a / b).toFixed(2)}x`;

@@ -23,7 +23,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync 
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { MIN, mb, median, ratio, readArchive, run } from "./lib.mjs";
+import { MIN, mb, median, mirrorBuildArgs, ratio, readArchive, run } from "./lib.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 process.chdir(root);
@@ -105,9 +105,7 @@ try {
     if (!existsSync(tarball)) throw new Error(`${tarball} is missing: hack/fetch-sources.sh (the ${name} version images/${name}/image.yaml pins)`);
   }
   const engine = docker("version", "--format", "{{.Server.Version}}");
-  // The recipes' apt sources: this machine's Debian mirrors, as hack/ derives them.
-  const [mirror, security] = ["debian_mirror", "debian_security_mirror"].map((f) => run("bash", ["-c", `source hack/lib.sh && ${f}`]).stdout.trim());
-  if (!mirror || !security) throw new Error("cannot derive this machine's Debian mirrors (hack/lib.sh debian_mirror, debian_security_mirror)");
+  const mirrors = mirrorBuildArgs();
   const started = new Date();
 
   // The images under test (cached if this machine built them already), their recipes, and Debian's packages.
@@ -123,7 +121,7 @@ try {
     copyFileSync(`bench/${name}-recipe/Dockerfile`, join(ctx, "Dockerfile"));
     copyFileSync(tarball, join(ctx, `${name}-${version}.tar.gz`));
     for (const [file, from] of Object.entries(context)) copyFileSync(from, join(ctx, file));
-    run(DOCKER, ["build", "-q", "--platform", "linux/amd64", "--build-arg", `DEBIAN_MIRROR=${mirror}`, "--build-arg", `DEBIAN_SECURITY_MIRROR=${security}`, "-t", recipe, ctx], { timeout: 60 * MIN });
+    run(DOCKER, ["build", "-q", "--platform", "linux/amd64", ...mirrors, "-t", recipe, ctx], { timeout: 60 * MIN });
     tags.push(recipe);
     const recipeOci = join(tmp, `${name}-recipe.oci.tar`);
     run(DOCKER, ["save", "-o", recipeOci, recipe], { timeout: 10 * MIN });

@@ -29,7 +29,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { MIN, mb, median, ratio, readArchive, run } from "./lib.mjs";
+import { MIN, mb, median, mirrorBuildArgs, ratio, readArchive, run } from "./lib.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 process.chdir(root);
@@ -131,11 +131,12 @@ try {
     single[arch] = join(tmp, `ours-${arch}.oci.tar`);
     run(process.execPath, caisson([DEF, "--platform", `linux/${arch}`, "-o", `oci=${single[arch]}`]), { timeout: 30 * MIN });
   }
+  const mirrors = mirrorBuildArgs();
   const ctx = join(tmp, "recipe");
   mkdirSync(ctx);
   copyFileSync("bench/redis-recipe/Dockerfile", join(ctx, "Dockerfile"));
   copyFileSync(REDIS_TARBALL, join(ctx, "redis-7.0.15.tar.gz"));
-  const warmRecipe = timed(DOCKER, ["build", "-q", "--platform", "linux/amd64", "-t", RECIPE, ctx], { timeout: 60 * MIN });
+  const warmRecipe = timed(DOCKER, ["build", "-q", "--platform", "linux/amd64", ...mirrors, "-t", RECIPE, ctx], { timeout: 60 * MIN });
   tags.push(RECIPE);
   const recipeOci = join(tmp, "recipe.oci.tar");
   run(DOCKER, ["save", "-o", recipeOci, RECIPE]);
@@ -151,7 +152,7 @@ try {
     tAmd64 = timed(process.execPath, caisson(coldArgs("linux/amd64")), { timeout: 60 * MIN });
     tBoth = timed(process.execPath, caisson(coldArgs("linux/amd64,linux/arm64")), { timeout: 90 * MIN });
     tags.push(RECIPE_TIMED);
-    tRecipe = timed(DOCKER, ["build", "-q", "--platform", "linux/amd64", ...(COLD === "all" ? ["--no-cache"] : ["--no-cache-filter", "build"]), "-t", RECIPE_TIMED, ctx], { timeout: 60 * MIN });
+    tRecipe = timed(DOCKER, ["build", "-q", "--platform", "linux/amd64", ...mirrors, ...(COLD === "all" ? ["--no-cache"] : ["--no-cache-filter", "build"]), "-t", RECIPE_TIMED, ctx], { timeout: 60 * MIN });
   }
   load.push(loadavg()[0]);
 
