@@ -5,7 +5,7 @@
 // epoch.
 import { formatPlatform, type FileAction, type SourceLocation, type State } from "../llb/index.js";
 import type { ImageDefinition, Platform, Span } from "../model/index.js";
-import { gnuTriple, multiarchDir } from "../platform/index.js";
+import { dpkgArch, gnuTriple, multiarchDir } from "../platform/index.js";
 import { COLLECT_LIBS_SCRIPT } from "./scripts.js";
 import { EPOCH, joinPath, type SourceState } from "./sources.js";
 
@@ -75,7 +75,7 @@ export function runtimeImage(
     const collected = o
       .stage(stageName)
       .withNetwork("none")
-      .run(["/bin/sh", "-c", COLLECT_LIBS_SCRIPT, "collect-libs", multiarchDir(target), gnuTriple(target), ...bins], {
+      .run(["/bin/sh", "-c", COLLECT_LIBS_SCRIPT, "collect-libs", multiarchDir(target), gnuTriple(target), dpkgArch(target), ...bins], {
         mounts: [{ type: "bind", dest: COLLECT_DIR }],
         customName: `[${formatPlatform(target)}] ${stageName}: collect the libraries of ${bins.join(", ")}`,
         locations: at(o.stageSpan(stageName)),
