@@ -247,7 +247,9 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
     .addOption(contextOption())
     .addOption(formatOption())
     .action(async (file: string, opts: CompileFlags) => {
-      const compiled = await compileOne(file, opts);
+      // The config does not depend on where sources and .debs are fetched from: lowering gets a mirror
+      // that is never contacted, so no --source-mirror or Debian archive is needed.
+      const compiled = await compileOne(file, { ...opts, sourceMirror: "http://config-only.invalid" });
       await writeStdout(JSON.stringify(compiled.config, null, 2) + "\n");
     });
 

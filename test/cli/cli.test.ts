@@ -76,6 +76,15 @@ describe("caisson CLI: awkward calls", () => {
     expect(diags.some((d) => d.severity === "error" && d.file === bad)).toBe(true);
   });
 
+  it("config needs no source mirror: the image config of a definition with Debian sources and packages (images/redis)", async () => {
+    const r = await run("config", "images/redis/image.yaml", "--platform", "linux/arm64");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const config = JSON.parse(r.stdout) as { architecture: string; config: { User: string } };
+    expect(config.architecture).toBe("arm64");
+    expect(config.config.User).toBe("65532:65532");
+  });
+
   it("check --platform garbage is refused with exit 2, like compile", async () => {
     const archive = join(tmp, "x.oci.tar");
     writeFileSync(archive, "not read: the platform is refused first");
