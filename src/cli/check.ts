@@ -4,9 +4,17 @@ import { Option, type Command } from "commander";
 import { checkImage, CheckError, renderReport, reportJson, runtimeContract, type CheckInput, type CheckReport, type Waiver } from "../check/index.js";
 import { UsageError, writeStdout } from "./io.js";
 
-/** What `ref` names: a file is an OCI archive, a directory a root filesystem, anything else an engine image. */
+const KINDS: readonly CheckInput["kind"][] = ["oci-archive", "dir", "engine"];
+
+/**
+ * What `ref` names: a file is an OCI archive, a directory a root filesystem, anything else an engine image.
+ * The report's own form, `kind:ref` (`engine:caisson/hello:1`, `oci-archive:out/hello.oci.tar`, `dir:out/rootfs`),
+ * names the kind outright, unless a file or directory of that very name exists.
+ */
 export function checkInputFor(ref: string): CheckInput {
   const st = statSync(ref, { throwIfNoEntry: false });
+  const kind = KINDS.find((k) => ref.startsWith(`${k}:`));
+  if (!st && kind && ref.length > kind.length + 1) return { kind, ref: ref.slice(kind.length + 1) };
   if (st?.isFile()) return { kind: "oci-archive", ref };
   if (st?.isDirectory()) return { kind: "dir", ref };
   return { kind: "engine", ref };
