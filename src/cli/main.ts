@@ -186,10 +186,13 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
           continue;
         }
         const { definition, diagnostics } = checkDefinition(source.file, text);
-        if (definition && frozenDefault(opts.frozen)) {
-          // Every moving reference must be pinned by the lockfile beside the definition.
+        if (definition) {
+          // The lockfile beside the definition pins its moving references, judged as `build` judges them:
+          // an unpinned source or Debian package is an error; an unpinned image tag a warning, an error under --frozen.
           const { lock, lockPath } = await readLockBeside(source.lockBeside);
-          all.push(...(await source.point([...diagnostics.filter((d) => d.code !== "unpinned_image"), ...applyPins(definition, lock, { frozen: true, lockPath }).diagnostics])));
+          const frozen = frozenDefault(opts.frozen);
+          const pinned = applyPins(definition, lock, { ...(frozen ? { frozen: true } : {}), lockPath });
+          all.push(...(await source.point([...diagnostics.filter((d) => d.code !== "unpinned_image"), ...pinned.diagnostics])));
         } else all.push(...(await source.point(diagnostics)));
       }
       let failed: boolean;

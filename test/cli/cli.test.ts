@@ -85,6 +85,31 @@ describe("caisson CLI: awkward calls", () => {
     expect(config.config.User).toBe("65532:65532");
   });
 
+  it("validate reads the lockfile as build does: unlocked packages are error[unpinned_package], exit 1", async () => {
+    const pk = join(ctx, "packages.yaml");
+    writeFileSync(
+      pk,
+      [
+        "name: pk",
+        "platforms: [linux/amd64]",
+        "stages:",
+        "  build:",
+        `    from: caisson/debian:bookworm@sha256:${"b".repeat(64)}`,
+        "    packages: [gcc]",
+        "    run: [mkdir -p /out && touch /out/x]",
+        "image:",
+        "  copy: [{ from: build, src: /out/x, dest: /x }]",
+        "",
+      ].join("\n"),
+    );
+    for (const frozen of [[], ["--frozen"]]) {
+      const r = await run("validate", pk, ...frozen);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/packages\.yaml:6:\d+: error\[unpinned_package\]/);
+      expect(r.stderr).toContain(`caisson lock ${pk}`);
+    }
+  });
+
   it("check --platform garbage is refused with exit 2, like compile", async () => {
     const archive = join(tmp, "x.oci.tar");
     writeFileSync(archive, "not read: the platform is refused first");
