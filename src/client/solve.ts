@@ -90,7 +90,9 @@ async function gatewayBuild(bridge: Bridge, o: SolveOptions, log: (l: string) =>
     const solved: SolvedPlatform[] = await Promise.all(
       platforms.map(async (p) => {
         const definition = o.noCache ? withIgnoreCache(p.definition) : p.definition;
-        const res = await bridge.solve({ Definition: definition, allowResultReturn: true, allowResultArrayRef: true });
+        // Cache imports apply per solve on this path (as a frontend passes the client's on).
+        const CacheImports = (o.cacheImports ?? []).map((e) => ({ Type: e.type, Attrs: { ...e.attrs } }));
+        const res = await bridge.solve({ Definition: definition, allowResultReturn: true, allowResultArrayRef: true, CacheImports });
         const ref = res.result?.result.case === "ref" ? res.result.result.value : undefined;
         if (!ref) throw new Error(`solving ${formatPlatform(p.platform)}: the engine returned no reference`);
         return { platform: p.platform, ref, config: p.config, definitionBytes: definitionBytes(definition) };

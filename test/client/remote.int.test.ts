@@ -2,8 +2,9 @@
 // machine: TCP with TLS client verification (certificates made by the test),
 // and the same engine's unix socket. Real engine, nothing mocked; under
 // CI=true it must run.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,10 +13,32 @@ import { copyImage, makeCerts, type TestCerts } from "../support/certs.js";
 import { startThrowawayEngine, type ThrowawayEngine } from "../support/throwaway-engine.js";
 
 const BASE = "caisson/debian:bookworm";
+
+/** Debian's docker-registry on 127.0.0.1, plain HTTP, no auth (an engine pushes to a loopback registry without TLS). */
+async function startPlainRegistry(dir: string): Promise<{ host: string; stop(): void }> {
+  mkdirSync(dir, { recursive: true });
+  const port = await new Promise<number>((resolve) => {
+    const s = createServer().listen(0, "127.0.0.1", () => {
+      const { port: p } = s.address() as AddressInfo;
+      s.close(() => resolve(p));
+    });
+  });
+  const host = `127.0.0.1:${port}`;
+  writeFileSync(join(dir, "config.yml"), `version: 0.1\nlog: { level: error }\nstorage: { filesystem: { rootdirectory: ${join(dir, "data")} } }\nhttp: { addr: "${host}" }\n`);
+  const child = spawn("docker-registry", ["serve", join(dir, "config.yml")], { stdio: "ignore" });
+  for (let i = 0; (await fetch(`http://${host}/v2/`).then((r) => r.status, () => 0)) !== 200; i++) {
+    if (i === 100) {
+      child.kill("SIGTERM");
+      throw new Error(`docker-registry did not answer on ${host}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { host, stop: () => void child.kill("SIGTERM") };
+}
 /** Why a throwaway engine cannot be started here, or undefined. */
 function whyNot(): string | undefined {
   if (typeof process.getuid !== "function" || process.getuid() !== 0) return "needs root (a second dockerd)";
-  for (const c of ["dockerd", "containerd", "ctr", "openssl", "ip"]) if (spawnSync("sh", ["-c", `command -v ${c}`]).status !== 0) return `${c} is missing (hack/engine.sh installs it)`;
+  for (const c of ["dockerd", "containerd", "ctr", "openssl", "ip", "docker-registry"]) if (spawnSync("sh", ["-c", `command -v ${c}`]).status !== 0) return `${c} is missing (hack/engine.sh installs it)`;
   return undefined;
 }
 const unavailable = whyNot();
@@ -81,6 +104,29 @@ describe.skipIf(unavailable !== undefined && !IN_CI)("the client against a secon
     expect(inspect.stdout.trim()).toBe('65532:65532 ["/hello"]');
     const save = spawnSync("sh", ["-c", `"$0" save "$1" | tar -xO index.json`, DOCKER, name], { encoding: "utf8", env });
     expect(save.status).toBe(0);
+  }, 600_000);
+
+  it("exports the build cache to a registry and imports it into an engine whose own cache was emptied: nothing runs again", async () => {
+    const reg = await startPlainRegistry(join(out, "registry"));
+    try {
+      const ref = `${reg.host}/caisson-cache/hello:1`;
+      const file = join(ctx, "image.yaml");
+      const a = await caisson(["build", file, "--context", ctx, "--builder", engine.unix, "-o", `local=${join(out, "cache-a")}`, "--no-check", "--cache-to", `type=registry,ref=${ref},mode=max`]);
+      expect(a.code, a.stderr.slice(-3000)).toBe(0);
+      const tags = (await (await fetch(`http://${reg.host}/v2/caisson-cache/hello/tags/list`)).json()) as { tags?: string[] };
+      expect(tags.tags).toEqual(["1"]);
+      // The throwaway engine is ours: empty its build cache, then build again from the registry's.
+      const prune = spawnSync(DOCKER, ["builder", "prune", "-af"], { encoding: "utf8", env: { ...process.env, DOCKER_HOST: engine.unix } });
+      expect(prune.status, prune.stderr).toBe(0);
+      const b = await caisson(["build", file, "--context", ctx, "--builder", engine.unix, "-o", `local=${join(out, "cache-b")}`, "--no-check", "--progress", "plain", "--cache-from", `type=registry,ref=${ref}`]);
+      expect(b.code, b.stderr.slice(-3000)).toBe(0);
+      // Nothing ran: no step printed anything (the compile steps echo a line), what was needed came CACHED from the registry.
+      expect(b.stderr).not.toMatch(/^#\d+ \d+\.\d+ /m);
+      expect(b.stderr).toMatch(/^#\d+ CACHED$/m);
+      expect(readFileSync(join(out, "cache-b/linux_arm64/hello")).equals(readFileSync(join(out, "cache-a/linux_arm64/hello")))).toBe(true);
+    } finally {
+      reg.stop();
+    }
   }, 600_000);
 
   it("a failing run step is reported at the definition's file:line:col, with the code frame and the command's last output", async () => {

@@ -25,7 +25,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file buildkit/gateway/gateway.proto.
  */
 export const file_buildkit_gateway_gateway: GenFile = /*@__PURE__*/
-  fileDesc("Ch5idWlsZGtpdC9nYXRld2F5L2dhdGV3YXkucHJvdG8SGW1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQi6AEKBlJlc3VsdBItCgNyZWYYAyABKAsyHi5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJlZkgAEjEKBHJlZnMYBCABKAsyIS5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJlZk1hcEgAEkEKCG1ldGFkYXRhGAogAygLMi8ubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXN1bHQuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDDoCOAFCCAoGcmVzdWx0Ii4KA1JlZhIKCgJpZBgBIAEoCRIbCgNkZWYYAiABKAsyDi5wYi5EZWZpbml0aW9uIpABCgZSZWZNYXASOQoEcmVmcxgBIAMoCzIrLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuUmVmTWFwLlJlZnNFbnRyeRpLCglSZWZzRW50cnkSCwoDa2V5GAEgASgJEi0KBXZhbHVlGAIgASgLMh4ubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZWY6AjgBImUKDVJldHVyblJlcXVlc3QSMQoGcmVzdWx0GAEgASgLMiEubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXN1bHQSIQoFZXJyb3IYAiABKAsyEi5nb29nbGUucnBjLlN0YXR1cyIQCg5SZXR1cm5SZXNwb25zZSKRAgoMU29sdmVSZXF1ZXN0EiIKCkRlZmluaXRpb24YASABKAsyDi5wYi5EZWZpbml0aW9uEhAKCEZyb250ZW5kGAIgASgJEk0KC0Zyb250ZW5kT3B0GAMgAygLMjgubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5Tb2x2ZVJlcXVlc3QuRnJvbnRlbmRPcHRFbnRyeRIZChFhbGxvd1Jlc3VsdFJldHVybhgFIAEoCBIbChNhbGxvd1Jlc3VsdEFycmF5UmVmGAYgASgIEhAKCEV2YWx1YXRlGA4gASgIGjIKEEZyb250ZW5kT3B0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJCCg1Tb2x2ZVJlc3BvbnNlEjEKBnJlc3VsdBgDIAEoCzIhLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuUmVzdWx0ImUKD1JlYWRGaWxlUmVxdWVzdBILCgNSZWYYASABKAkSEAoIRmlsZVBhdGgYAiABKAkSMwoFUmFuZ2UYAyABKAsyJC5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLkZpbGVSYW5nZSIrCglGaWxlUmFuZ2USDgoGT2Zmc2V0GAEgASgDEg4KBkxlbmd0aBgCIAEoAyIgChBSZWFkRmlsZVJlc3BvbnNlEgwKBERhdGEYASABKAwihAEKGVJlc29sdmVJbWFnZUNvbmZpZ1JlcXVlc3QSCwoDUmVmGAEgASgJEh4KCFBsYXRmb3JtGAIgASgLMgwucGIuUGxhdGZvcm0SEwoLUmVzb2x2ZU1vZGUYAyABKAkSDwoHTG9nTmFtZRgEIAEoCRIUCgxSZXNvbHZlclR5cGUYBSABKAUiPAoaUmVzb2x2ZUltYWdlQ29uZmlnUmVzcG9uc2USDgoGRGlnZXN0GAEgASgJEg4KBkNvbmZpZxgCIAEoDCINCgtQaW5nUmVxdWVzdCKzAQoMUG9uZ1Jlc3BvbnNlEjkKD0Zyb250ZW5kQVBJQ2FwcxgBIAMoCzIgLm1vYnkuYnVpbGRraXQudjEuYXBpY2Fwcy5BUElDYXASMQoHTExCQ2FwcxgCIAMoCzIgLm1vYnkuYnVpbGRraXQudjEuYXBpY2Fwcy5BUElDYXASNQoHV29ya2VycxgDIAMoCzIkLm1vYnkuYnVpbGRraXQudjEudHlwZXMuV29ya2VyUmVjb3JkIpEBCgtXYXJuUmVxdWVzdBIOCgZkaWdlc3QYASABKAkSDQoFbGV2ZWwYAiABKAMSDQoFc2hvcnQYAyABKAwSDgoGZGV0YWlsGAQgAygMEgsKA3VybBgFIAEoCRIcCgRpbmZvGAYgASgLMg4ucGIuU291cmNlSW5mbxIZCgZyYW5nZXMYByADKAsyCS5wYi5SYW5nZSIOCgxXYXJuUmVzcG9uc2Uy4QQKCUxMQkJyaWRnZRKBAQoSUmVzb2x2ZUltYWdlQ29uZmlnEjQubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXNvbHZlSW1hZ2VDb25maWdSZXF1ZXN0GjUubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXNvbHZlSW1hZ2VDb25maWdSZXNwb25zZRJaCgVTb2x2ZRInLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuU29sdmVSZXF1ZXN0GigubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5Tb2x2ZVJlc3BvbnNlEmMKCFJlYWRGaWxlEioubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZWFkRmlsZVJlcXVlc3QaKy5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJlYWRGaWxlUmVzcG9uc2USVwoEUGluZxImLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuUGluZ1JlcXVlc3QaJy5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlBvbmdSZXNwb25zZRJdCgZSZXR1cm4SKC5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJldHVyblJlcXVlc3QaKS5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJldHVyblJlc3BvbnNlElcKBFdhcm4SJi5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLldhcm5SZXF1ZXN0GicubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5XYXJuUmVzcG9uc2ViBnByb3RvMw", [file_buildkit_apicaps_caps, file_buildkit_pb_ops, file_buildkit_types_worker, file_google_rpc_status]);
+  fileDesc("Ch5idWlsZGtpdC9nYXRld2F5L2dhdGV3YXkucHJvdG8SGW1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQi6AEKBlJlc3VsdBItCgNyZWYYAyABKAsyHi5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJlZkgAEjEKBHJlZnMYBCABKAsyIS5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJlZk1hcEgAEkEKCG1ldGFkYXRhGAogAygLMi8ubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXN1bHQuTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDDoCOAFCCAoGcmVzdWx0Ii4KA1JlZhIKCgJpZBgBIAEoCRIbCgNkZWYYAiABKAsyDi5wYi5EZWZpbml0aW9uIpABCgZSZWZNYXASOQoEcmVmcxgBIAMoCzIrLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuUmVmTWFwLlJlZnNFbnRyeRpLCglSZWZzRW50cnkSCwoDa2V5GAEgASgJEi0KBXZhbHVlGAIgASgLMh4ubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZWY6AjgBImUKDVJldHVyblJlcXVlc3QSMQoGcmVzdWx0GAEgASgLMiEubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXN1bHQSIQoFZXJyb3IYAiABKAsyEi5nb29nbGUucnBjLlN0YXR1cyIQCg5SZXR1cm5SZXNwb25zZSLVAgoMU29sdmVSZXF1ZXN0EiIKCkRlZmluaXRpb24YASABKAsyDi5wYi5EZWZpbml0aW9uEhAKCEZyb250ZW5kGAIgASgJEk0KC0Zyb250ZW5kT3B0GAMgAygLMjgubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5Tb2x2ZVJlcXVlc3QuRnJvbnRlbmRPcHRFbnRyeRIZChFhbGxvd1Jlc3VsdFJldHVybhgFIAEoCBIbChNhbGxvd1Jlc3VsdEFycmF5UmVmGAYgASgIEkIKDENhY2hlSW1wb3J0cxgMIAMoCzIsLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuQ2FjaGVPcHRpb25zRW50cnkSEAoIRXZhbHVhdGUYDiABKAgaMgoQRnJvbnRlbmRPcHRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIpcBChFDYWNoZU9wdGlvbnNFbnRyeRIMCgRUeXBlGAEgASgJEkYKBUF0dHJzGAIgAygLMjcubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5DYWNoZU9wdGlvbnNFbnRyeS5BdHRyc0VudHJ5GiwKCkF0dHJzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJCCg1Tb2x2ZVJlc3BvbnNlEjEKBnJlc3VsdBgDIAEoCzIhLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuUmVzdWx0ImUKD1JlYWRGaWxlUmVxdWVzdBILCgNSZWYYASABKAkSEAoIRmlsZVBhdGgYAiABKAkSMwoFUmFuZ2UYAyABKAsyJC5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLkZpbGVSYW5nZSIrCglGaWxlUmFuZ2USDgoGT2Zmc2V0GAEgASgDEg4KBkxlbmd0aBgCIAEoAyIgChBSZWFkRmlsZVJlc3BvbnNlEgwKBERhdGEYASABKAwihAEKGVJlc29sdmVJbWFnZUNvbmZpZ1JlcXVlc3QSCwoDUmVmGAEgASgJEh4KCFBsYXRmb3JtGAIgASgLMgwucGIuUGxhdGZvcm0SEwoLUmVzb2x2ZU1vZGUYAyABKAkSDwoHTG9nTmFtZRgEIAEoCRIUCgxSZXNvbHZlclR5cGUYBSABKAUiPAoaUmVzb2x2ZUltYWdlQ29uZmlnUmVzcG9uc2USDgoGRGlnZXN0GAEgASgJEg4KBkNvbmZpZxgCIAEoDCINCgtQaW5nUmVxdWVzdCKzAQoMUG9uZ1Jlc3BvbnNlEjkKD0Zyb250ZW5kQVBJQ2FwcxgBIAMoCzIgLm1vYnkuYnVpbGRraXQudjEuYXBpY2Fwcy5BUElDYXASMQoHTExCQ2FwcxgCIAMoCzIgLm1vYnkuYnVpbGRraXQudjEuYXBpY2Fwcy5BUElDYXASNQoHV29ya2VycxgDIAMoCzIkLm1vYnkuYnVpbGRraXQudjEudHlwZXMuV29ya2VyUmVjb3JkIpEBCgtXYXJuUmVxdWVzdBIOCgZkaWdlc3QYASABKAkSDQoFbGV2ZWwYAiABKAMSDQoFc2hvcnQYAyABKAwSDgoGZGV0YWlsGAQgAygMEgsKA3VybBgFIAEoCRIcCgRpbmZvGAYgASgLMg4ucGIuU291cmNlSW5mbxIZCgZyYW5nZXMYByADKAsyCS5wYi5SYW5nZSIOCgxXYXJuUmVzcG9uc2Uy4QQKCUxMQkJyaWRnZRKBAQoSUmVzb2x2ZUltYWdlQ29uZmlnEjQubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXNvbHZlSW1hZ2VDb25maWdSZXF1ZXN0GjUubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZXNvbHZlSW1hZ2VDb25maWdSZXNwb25zZRJaCgVTb2x2ZRInLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuU29sdmVSZXF1ZXN0GigubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5Tb2x2ZVJlc3BvbnNlEmMKCFJlYWRGaWxlEioubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5SZWFkRmlsZVJlcXVlc3QaKy5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJlYWRGaWxlUmVzcG9uc2USVwoEUGluZxImLm1vYnkuYnVpbGRraXQudjEuZnJvbnRlbmQuUGluZ1JlcXVlc3QaJy5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlBvbmdSZXNwb25zZRJdCgZSZXR1cm4SKC5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJldHVyblJlcXVlc3QaKS5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLlJldHVyblJlc3BvbnNlElcKBFdhcm4SJi5tb2J5LmJ1aWxka2l0LnYxLmZyb250ZW5kLldhcm5SZXF1ZXN0GicubW9ieS5idWlsZGtpdC52MS5mcm9udGVuZC5XYXJuUmVzcG9uc2ViBnByb3RvMw", [file_buildkit_apicaps_caps, file_buildkit_pb_ops, file_buildkit_types_worker, file_google_rpc_status]);
 
 /**
  * What a frontend hands back: one ref, or refs keyed by platform id, plus
@@ -173,6 +173,13 @@ export type SolveRequest = Message<"moby.buildkit.v1.frontend.SolveRequest"> & {
   allowResultArrayRef: boolean;
 
   /**
+   * Build caches to import for this solve (a frontend passes the client's on).
+   *
+   * @generated from field: repeated moby.buildkit.v1.frontend.CacheOptionsEntry CacheImports = 12;
+   */
+  CacheImports: CacheOptionsEntry[];
+
+  /**
    * Solve now instead of lazily when the result is used.
    *
    * @generated from field: bool Evaluate = 14;
@@ -186,6 +193,28 @@ export type SolveRequest = Message<"moby.buildkit.v1.frontend.SolveRequest"> & {
  */
 export const SolveRequestSchema: GenMessage<SolveRequest> = /*@__PURE__*/
   messageDesc(file_buildkit_gateway_gateway, 5);
+
+/**
+ * @generated from message moby.buildkit.v1.frontend.CacheOptionsEntry
+ */
+export type CacheOptionsEntry = Message<"moby.buildkit.v1.frontend.CacheOptionsEntry"> & {
+  /**
+   * @generated from field: string Type = 1;
+   */
+  Type: string;
+
+  /**
+   * @generated from field: map<string, string> Attrs = 2;
+   */
+  Attrs: { [key: string]: string };
+};
+
+/**
+ * Describes the message moby.buildkit.v1.frontend.CacheOptionsEntry.
+ * Use `create(CacheOptionsEntrySchema)` to create a new message.
+ */
+export const CacheOptionsEntrySchema: GenMessage<CacheOptionsEntry> = /*@__PURE__*/
+  messageDesc(file_buildkit_gateway_gateway, 6);
 
 /**
  * @generated from message moby.buildkit.v1.frontend.SolveResponse
@@ -204,7 +233,7 @@ export type SolveResponse = Message<"moby.buildkit.v1.frontend.SolveResponse"> &
  * Use `create(SolveResponseSchema)` to create a new message.
  */
 export const SolveResponseSchema: GenMessage<SolveResponse> = /*@__PURE__*/
-  messageDesc(file_buildkit_gateway_gateway, 6);
+  messageDesc(file_buildkit_gateway_gateway, 7);
 
 /**
  * @generated from message moby.buildkit.v1.frontend.ReadFileRequest
@@ -231,7 +260,7 @@ export type ReadFileRequest = Message<"moby.buildkit.v1.frontend.ReadFileRequest
  * Use `create(ReadFileRequestSchema)` to create a new message.
  */
 export const ReadFileRequestSchema: GenMessage<ReadFileRequest> = /*@__PURE__*/
-  messageDesc(file_buildkit_gateway_gateway, 7);
+  messageDesc(file_buildkit_gateway_gateway, 8);
 
 /**
  * @generated from message moby.buildkit.v1.frontend.FileRange
@@ -253,7 +282,7 @@ export type FileRange = Message<"moby.buildkit.v1.frontend.FileRange"> & {
  * Use `create(FileRangeSchema)` to create a new message.
  */
 export const FileRangeSchema: GenMessage<FileRange> = /*@__PURE__*/
-  messageDesc(file_buildkit_gateway_gateway, 8);
+  messageDesc(file_buildkit_gateway_gateway, 9);
 
 /**
  * @generated from message moby.buildkit.v1.frontend.ReadFileResponse
@@ -270,7 +299,7 @@ export type ReadFileResponse = Message<"moby.buildkit.v1.frontend.ReadFileRespon
  * Use `create(ReadFileResponseSchema)` to create a new message.
  */
 export const ReadFileResponseSchema: GenMessage<ReadFileResponse> = /*@__PURE__*/
-  messageDesc(file_buildkit_gateway_gateway, 9);
+  messageDesc(file_buildkit_gateway_gateway, 10);
 
 /**
  * Resolves an image reference to its (index) digest and the platform's image
@@ -319,7 +348,7 @@ export type ResolveImageConfigRequest = Message<"moby.buildkit.v1.frontend.Resol
  * Use `create(ResolveImageConfigRequestSchema)` to create a new message.
  */
 export const ResolveImageConfigRequestSchema: GenMessage<ResolveImageConfigRequest> = /*@__PURE__*/
-  messageDesc(file_buildkit_gateway_gateway, 10);
+  messageDesc(file_buildkit_gateway_gateway, 11);
 
 /**
  * @generated from message moby.buildkit.v1.frontend.ResolveImageConfigResponse
@@ -343,7 +372,7 @@ export type ResolveImageConfigResponse = Message<"moby.buildkit.v1.frontend.Reso
  * Use `create(ResolveImageConfigResponseSchema)` to create a new message.
  */
 export const ResolveImageConfigResponseSchema: GenMessage<ResolveImageConfigResponse> = /*@__PURE__*/
-  messageDesc(file_buildkit_gateway_gateway, 11);
+  messageDesc(file_buildkit_gateway_gateway, 12);
 
 /**
  * @generated from message moby.buildkit.v1.frontend.PingRequest
@@ -356,7 +385,7 @@ export type PingRequest = Message<"moby.buildkit.v1.frontend.PingRequest"> & {
  * Use `create(PingRequestSchema)` to create a new message.
  */
 export const PingRequestSchema: GenMessage<PingRequest> = /*@__PURE__*/
-  messageDesc(file_buildkit_gateway_gateway, 12);
+  messageDesc(file_buildkit_gateway_gateway, 13);
 
 /**
  * @generated from message moby.buildkit.v1.frontend.PongResponse
@@ -383,7 +412,7 @@ export type PongResponse = Message<"moby.buildkit.v1.frontend.PongResponse"> & {
  * Use `create(PongResponseSchema)` to create a new message.
  */
 export const PongResponseSchema: GenMessage<PongResponse> = /*@__PURE__*/
-  messageDesc(file_buildkit_gateway_gateway, 13);
+  messageDesc(file_buildkit_gateway_gateway, 14);
 
 /**
  * A build warning shown by the client (BuildKit v0.14+ engines only).
@@ -432,7 +461,7 @@ export type WarnRequest = Message<"moby.buildkit.v1.frontend.WarnRequest"> & {
  * Use `create(WarnRequestSchema)` to create a new message.
  */
 export const WarnRequestSchema: GenMessage<WarnRequest> = /*@__PURE__*/
-  messageDesc(file_buildkit_gateway_gateway, 14);
+  messageDesc(file_buildkit_gateway_gateway, 15);
 
 /**
  * @generated from message moby.buildkit.v1.frontend.WarnResponse
@@ -445,7 +474,7 @@ export type WarnResponse = Message<"moby.buildkit.v1.frontend.WarnResponse"> & {
  * Use `create(WarnResponseSchema)` to create a new message.
  */
 export const WarnResponseSchema: GenMessage<WarnResponse> = /*@__PURE__*/
-  messageDesc(file_buildkit_gateway_gateway, 15);
+  messageDesc(file_buildkit_gateway_gateway, 16);
 
 /**
  * @generated from service moby.buildkit.v1.frontend.LLBBridge
