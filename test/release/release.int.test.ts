@@ -208,6 +208,24 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson release to a regis
     expect(digest).toBe(done.digest);
   });
 
+  it("pushes with a bearer token from the registry's token service, trusting a CA given as an option", async () => {
+    const tokenReg = await TestRegistry.start({ token: true });
+    try {
+      const { index, blobs } = await readLayout(join(out, "redis-7.0.15.release.oci.tar"));
+      const rel: Release = { index: index.manifests[0]!, blobs, platforms: [] };
+      const ref = { host: tokenReg.host, repo: "caisson/redis" };
+      const ca = readFileSync(tokenReg.caFile, "utf8");
+      const wrong = new Registry(ref, { ca, credentials: { username: tokenReg.user, password: "wrong", from: "test" } });
+      await expect(pushRelease(wrong, rel, { tags: ["7.0.15"], immutable: ["7.0.15"] })).rejects.toThrow(/authentication failed \(401\) as "caisson".*its token service refused the credentials/);
+      const registry = new Registry(ref, { ca, credentials: { username: tokenReg.user, password: tokenReg.password, from: "test" } });
+      const done = await pushRelease(registry, rel, { tags: ["7.0.15", "latest"], immutable: ["7.0.15"] });
+      expect(await registry.manifestDigest("latest")).toBe(done.digest);
+      expect(await registry.manifestDigest("7.0.15")).toBe(done.digest);
+    } finally {
+      await tokenReg.remove();
+    }
+  });
+
   it("refuses to move a version tag to another digest unless --force", async () => {
     // Another index under 7.0.15 first: an empty image pushed with the same client.
     const b = new Blobs();

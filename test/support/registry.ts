@@ -1,6 +1,7 @@
 // A real registry for tests: Debian's docker-registry on 127.0.0.1 with TLS
 // (a CA and a server certificate made here with openssl) and htpasswd basic
-// auth (bcrypt, made with htpasswd -B). Started and stopped by the tests; its
+// auth (bcrypt, made with htpasswd -B), or bearer tokens from
+// token-server.ts. Started and stopped by the tests; its
 // storage survives a stop, so a restarted registry still has what it had.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -9,6 +10,7 @@ import { request } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { TokenServer } from "./token-server.js";
 
 export const REGISTRY_TOOLS = ["docker-registry", "openssl", "htpasswd"];
 
@@ -40,12 +42,13 @@ export class TestRegistry {
     readonly password: string,
     /** Plain HTTP without auth (what BuildKit's and buildx's resolvers speak to a loopback registry). */
     readonly plain = false,
+    private readonly token?: TokenServer,
   ) {
     this.host = `127.0.0.1:${port}`;
   }
 
   /** Makes the certificates, the password file and the config; starts the registry. */
-  static async start(o: { plain?: boolean } = {}, user = "caisson", password = "release-secret"): Promise<TestRegistry> {
+  static async start(o: { plain?: boolean; token?: boolean } = {}, user = "caisson", password = "release-secret"): Promise<TestRegistry> {
     const dir = mkdtempSync(join(tmpdir(), "caisson-registry-"));
     const port = await freePort();
     if (o.plain) {
@@ -60,6 +63,7 @@ export class TestRegistry {
     writeFileSync(join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n");
     sh("openssl", ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext"], dir);
     sh("htpasswd", ["-Bbc", "htpasswd", user, password], dir);
+    const token = o.token ? await TokenServer.start(dir, user, password) : undefined;
     mkdirSync(join(dir, "data"));
     writeFileSync(
       join(dir, "config.yml"),
@@ -68,11 +72,13 @@ export class TestRegistry {
         "log: { level: warn }",
         `storage: { filesystem: { rootdirectory: ${join(dir, "data")} } }`,
         `http: { addr: "127.0.0.1:${port}", tls: { certificate: ${join(dir, "server.crt")}, key: ${join(dir, "server.key")} } }`,
-        `auth: { htpasswd: { realm: caisson-test, path: ${join(dir, "htpasswd")} } }`,
+        token
+          ? `auth: { token: { realm: "${token.realm}", service: ${TokenServer.SERVICE}, issuer: ${TokenServer.ISSUER}, rootcertbundle: ${token.certFile} } }`
+          : `auth: { htpasswd: { realm: caisson-test, path: ${join(dir, "htpasswd")} } }`,
         "",
       ].join("\n"),
     );
-    const r = new TestRegistry(dir, port, user, password);
+    const r = new TestRegistry(dir, port, user, password, false, token);
     await r.resume();
     return r;
   }
@@ -116,9 +122,10 @@ export class TestRegistry {
     });
   }
 
-  /** Stops it and removes its files. */
+  /** Stops it (and its token service) and removes its files. */
   async remove(): Promise<void> {
     await this.stop();
+    await this.token?.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
