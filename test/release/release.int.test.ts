@@ -208,13 +208,16 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson release to a regis
     expect(digest).toBe(done.digest);
   });
 
-  it("pushes with a bearer token from the registry's token service, trusting a CA given as an option", async () => {
+  it("pushes with a bearer token from the registry's token service, trusting a CA given as an option (TLS refused without it)", async () => {
     const tokenReg = await TestRegistry.start({ token: true });
     try {
       const { index, blobs } = await readLayout(join(out, "redis-7.0.15.release.oci.tar"));
       const rel: Release = { index: index.manifests[0]!, blobs, platforms: [] };
       const ref = { host: tokenReg.host, repo: "caisson/redis" };
       const ca = readFileSync(tokenReg.caFile, "utf8");
+      // Its CA is in no certs.d: refused as TLS, saying where the CA goes.
+      const untrusted = new Registry(ref, { credentials: { username: tokenReg.user, password: tokenReg.password, from: "test" } });
+      await expect(pushRelease(untrusted, rel, { tags: ["7.0.15"], immutable: ["7.0.15"] })).rejects.toThrow(/TLS failed \(\w+\).*\/etc\/docker\/certs\.d\/127\.0\.0\.1:\d+\/ca\.crt.*--ca-cert/);
       const wrong = new Registry(ref, { ca, credentials: { username: tokenReg.user, password: "wrong", from: "test" } });
       await expect(pushRelease(wrong, rel, { tags: ["7.0.15"], immutable: ["7.0.15"] })).rejects.toThrow(/authentication failed \(401\) as "caisson".*its token service refused the credentials/);
       const registry = new Registry(ref, { ca, credentials: { username: tokenReg.user, password: tokenReg.password, from: "test" } });
