@@ -49,7 +49,7 @@ export async function evaluateCue(input: CueInput): Promise<CueResult> {
     ...(exported ? { exported } : {}),
     diagnostics,
     texts,
-    point: (ds) => (exported ? point(input, exported, at0, ds) : Promise.resolve([...ds])),
+    point: async (ds) => (exported ? (await point(input, exported, at0, ds)).map((d) => named(d, exported.file, input.entry)) : [...ds]),
   });
   const pre = precheck(input);
   if (pre.length > 0) return result(pre);
@@ -273,6 +273,15 @@ function pathAt(node: YamlNode, span: Span, path: (string | number)[] = []): (st
     for (const [i, item] of node.items.entries()) if (inside(item.span)) return pathAt(item, span, [...path, i]);
   }
   return path;
+}
+
+/**
+ * A diagnostic's words about the export (`run \`caisson lock x.cue.export.json\``, from the
+ * pipeline, which knows the definition by that name) say the definition the user gave instead.
+ */
+function named(d: Diagnostic, exportFile: string, entry: string): Diagnostic {
+  const say = (text: string): string => text.split(exportFile).join(entry);
+  return { ...d, message: say(d.message), ...(d.hint !== undefined ? { hint: say(d.hint) } : {}) };
 }
 
 /**

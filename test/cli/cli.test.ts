@@ -110,6 +110,31 @@ describe("caisson CLI: awkward calls", () => {
     }
   });
 
+  it("a .cue definition's unpinned_package hint names the .cue file given, whatever its name", async () => {
+    const cue = join(ctx, "hardened.cue");
+    writeFileSync(
+      cue,
+      [
+        'name: "pk"',
+        'platforms: ["linux/amd64"]',
+        "stages: build: {",
+        `\tfrom: "caisson/debian:bookworm@sha256:${"b".repeat(64)}"`,
+        '\tpackages: ["gcc"]',
+        '\trun: ["mkdir -p /out && touch /out/x"]',
+        "}",
+        'image: copy: [{from: "build", src: "/out/x", dest: "/x"}]',
+        "",
+      ].join("\n"),
+    );
+    for (const command of ["validate", "compile"]) {
+      const r = await run(command, cue, ...(command === "compile" ? ["--json"] : []));
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("hardened.cue:5:13: error[unpinned_package]");
+      expect(r.stderr).toContain(`run \`caisson lock ${cue}\` to pin it`);
+      expect(r.stderr).not.toContain("export.json");
+    }
+  }, 60_000);
+
   it("check --platform garbage is refused with exit 2, like compile", async () => {
     const archive = join(tmp, "x.oci.tar");
     writeFileSync(archive, "not read: the platform is refused first");
