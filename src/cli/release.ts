@@ -6,20 +6,14 @@
 // compares the index digests.
 import { readFile } from "node:fs/promises";
 import { existsSync, mkdirSync } from "node:fs";
-import { createHash } from "node:crypto";
 import { join, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { compileDefinition, hostPlatform } from "../compile/index.js";
 import { caissonVersion } from "../engine/index.js";
-import { formatPlatform } from "../llb/index.js";
-import { lockPathFor, parseLockfile } from "../lock/index.js";
-import { dpkgArch } from "../platform/index.js";
-import { DebianError, fetchDebs, readArchives, type DebPin } from "../debian/index.js";
+import { DebianError } from "../debian/index.js";
 import { checkDefinition } from "../validate/index.js";
 import { hasErrors } from "../diag/index.js";
-import type { ImageDefinition, Stage } from "../model/index.js";
-import { resolveImports } from "../resolve/index.js";
 import {
   assembleRelease,
   compareReleases,
@@ -27,13 +21,11 @@ import {
   layoutArchive,
   parseRepoRef,
   pushRelease,
-  readDebContents,
   readLayout,
-  readPatches,
+  releaseInputs,
   releaseTags,
   Registry,
   RegistryError,
-  type Dependency,
   type Release,
   type ReleaseInputs,
 } from "../release/index.js";
@@ -56,123 +48,44 @@ export interface ReleaseFlags {
   readonly cache: boolean;
 }
 
-const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
 
-/** The sources a stage builds from: what it copies, mounts and patches from, and its `from` stage's, transitively. */
-function stageSources(def: ImageDefinition, stage: Stage, seen = new Set<string>()): string[] {
-  if (seen.has(stage.name)) return [];
-  seen.add(stage.name);
-  const names = new Set(def.sources.map((s) => s.name));
-  const out = new Set<string>();
-  for (const c of stage.copy) if (c.fromKind === "source") out.add(c.from);
-  for (const p of stage.patches) out.add(p.from);
-  for (const m of stage.mounts) if (m.kind === "bind" && m.fromKind === "source" && names.has(m.from)) out.add(m.from);
-  const parents = [
-    stage.from.kind === "stage" ? stage.from.name : undefined,
-    ...stage.copy.filter((c) => c.fromKind === "stage").map((c) => c.from),
-    ...stage.mounts.flatMap((m) => (m.kind === "bind" && m.fromKind === "stage" ? [m.from] : [])),
-  ];
-  for (const p of parents) {
-    const s = def.stages.find((x) => x.name === p);
-    if (s) for (const n of stageSources(def, s, seen)) out.add(n);
-  }
-  return [...out];
-}
-
-/** What the release records besides the image: sources, patches, pinned .debs, materials. */
-export async function releaseInputs(file: string, context: string, store: string): Promise<ReleaseInputs & { tags: ReturnType<typeof releaseTags> }> {
+/** What the release records besides the image, from the definition compiled here (pins applied). */
+async function inputsOf(file: string, context: string, store: string): Promise<ReleaseInputs & { tags: ReturnType<typeof releaseTags> }> {
   const text = await readText(file);
   const { lock, lockPath } = await readLockBeside(file);
+  const read = (path: string) => readContextFile(context, path);
   const compiled = await compileDefinition(file, text, {
     buildPlatform: hostPlatform(),
     ...(lock ? { lock } : {}),
     lockPath,
     frozen: frozenDefault(undefined),
-    readContext: (path) => readContextFile(context, path),
+    readContext: read,
     sourceMirror: "http://127.0.0.1",
   });
-  if (report(compiled.diagnostics, new Map(compiled.texts), "text") || !compiled.definition) throw new UsageError(`${file}: the definition has errors (above)`);
-  const def = compiled.definition;
-  const imported = [...(await resolveImports(def, (path) => readContextFile(context, path))).definitions];
-  const defs = [def, ...imported.map(([, d]) => d)];
-  // The packages of the base images the stages start from: a base bootstrapped here
-  // (images/<name>/, a bootstrap lockfile) is a function of its pins, so they are what it holds.
-  const buildArch = dpkgArch(hostPlatform());
-  const basePins: DebPin[] = [];
-  for (const ref of new Set(defs.flatMap((d) => d.stages.flatMap((s) => (s.from.kind === "image" ? [s.from.ref] : []))))) {
-    const name = /\/([a-z0-9._-]+)(?::[^/@]+)?@sha256:/.exec(ref)?.[1];
-    const lt = name ? await readContextFile(context, `images/${name}/image.lock.json`).catch(() => undefined) : undefined;
-    if (lt === undefined) continue;
-    basePins.push(...(parseLockfile(lt, `images/${name}/image.lock.json`).debian?.[`rootfs/${buildArch}`]?.packages ?? []));
-  }
-  const debPins = [...new Map([...basePins, ...(compiled.debPins ?? [])].map((p) => [p.sha256, p])).values()];
-  // Only libraries can ship from a package (copied with `libraries: true`): open those .debs.
-  const candidates = debPins.filter((p) => p.name.startsWith("lib") && p.arch !== "all");
-  const sources = new Map<string, ReleaseInputs["sources"][number]>();
-  for (const d of defs) {
-    for (const s of d.sources) {
-      if (sources.has(s.name)) continue;
-      if (s.kind === "http") sources.set(s.name, { name: s.name, sha256: s.sha256, filename: s.filename, ...(s.url ? { url: s.url } : {}), ...(s.debian ? { debian: s.debian } : {}) });
-      else if (s.kind === "git") sources.set(s.name, { name: s.name, git: { url: s.url, commit: s.commit } });
-      else sources.set(s.name, { name: s.name });
-    }
-  }
+  if (report(compiled.diagnostics, new Map(compiled.texts), "text") || !compiled.definition) throw new ReleaseFailed(`${file}: the definition has errors (above)`);
   const rel = (p: string) => relative(context, resolve(context, p));
-  const materials: Dependency[] = [{ name: rel(file), uri: `file:${rel(file)}`, sha256: sha256(text) }];
-  if (existsSync(lockPath)) materials.push({ name: rel(lockPath), uri: `file:${rel(lockPath)}`, sha256: sha256(await readFile(lockPath)) });
-  const builder: Dependency[] = [];
-  // An imported definition that stages start from is the builder image: its definition and lockfile.
-  const builderImports = new Set(def.stages.flatMap((s) => (s.from.kind === "import" ? [def.imports.find((i) => i.name === (s.from as { name: string }).name)?.path] : [])));
-  for (const [path] of imported) {
-    const into = builderImports.has(path) ? builder : materials;
-    into.push({ name: path, uri: `file:${path}`, sha256: sha256(await readContextFile(context, path)) });
-    const lp = lockPathFor(path);
-    const lt = await readContextFile(context, lp).catch(() => undefined);
-    if (lt !== undefined) into.push({ name: lp, uri: `file:${lp}`, sha256: sha256(lt) });
-  }
-  for (const d of defs) {
-    for (const s of d.stages) {
-      if (s.from.kind !== "image") continue;
-      const m = /@sha256:([0-9a-f]{64})$/.exec(s.from.ref);
-      if (m) builder.push({ name: s.from.ref, uri: `docker://${s.from.ref}`, sha256: m[1] as string });
-    }
-    for (const s of d.sources) {
-      if (s.kind === "http") materials.push({ name: `source ${s.name}`, ...(s.url ? { uri: s.url } : {}), sha256: s.sha256 });
-    }
-  }
-  return {
-    tags: releaseTags(def),
-    name: def.name,
-    version: def.version ?? "latest",
-    definition: rel(file),
-    sourceDateEpoch: SOURCE_DATE_EPOCH,
-    caissonVersion: caissonVersion(),
-    buildPlatform: formatPlatform(hostPlatform()),
-    sources: [...sources.values()],
-    patches: await readPatches(defs, store),
-    debPins,
-    debs: await readDebContents(store, await fetchCandidates(candidates, store)),
-    copies: def.image.copy.filter((c) => c.fromKind === "stage").map((c) => {
-      const stage = def.stages.find((s) => s.name === c.from);
-      return { dest: c.dest, stage: c.from, sources: stage ? stageSources(def, stage) : [], libraries: c.libraries };
-    }),
-    materials,
-    builder,
-  };
-}
-
-/** The .debs whose files may ship, into the store (a no-op for those it has, each checked by sha256). */
-async function fetchCandidates(pins: readonly DebPin[], store: string): Promise<DebPin[]> {
   try {
-    await fetchDebs(pins, { store, archives: await readArchives(), log: (line) => process.stderr.write(`caisson: ${line}\n`) });
+    const inputs = await releaseInputs({
+      file: rel(file),
+      text,
+      ...(existsSync(lockPath) ? { lock: { path: rel(lockPath), text: await readFile(lockPath, "utf8") } } : {}),
+      definition: compiled.definition,
+      debPins: compiled.debPins ?? [],
+      read,
+      store,
+      buildPlatform: hostPlatform(),
+      caissonVersion: caissonVersion(),
+      sourceDateEpoch: SOURCE_DATE_EPOCH,
+      log: (line) => process.stderr.write(`caisson: ${line}\n`),
+    });
+    return { ...inputs, tags: releaseTags(compiled.definition) };
   } catch (e) {
     if (e instanceof DebianError) throw new ReleaseFailed(`the pinned Debian packages the SBOM and status.d are made from: ${e.message}`);
     throw e;
   }
-  return [...pins];
 }
 
-/** Builds into `archive` and makes the release of it. */
+/** Builds into `archive`. */
 async function build(file: string, archive: string, flags: ReleaseFlags, store: string, noCache: boolean): Promise<void> {
   const ok = await buildCommand(
     file,
@@ -217,7 +130,7 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
   const archive = join(flags.out, `${base}.oci.tar`);
   // The build first (it also fetches the pinned .debs); under --verify it starts from an empty cache too.
   await build(file, archive, flags, store, !flags.cache || flags.verify === true);
-  const inputs = await releaseInputs(file, context, store);
+  const inputs = await inputsOf(file, context, store);
   const release = await assemble(archive, inputs);
   await writeAtomic(join(flags.out, `${base}.release.oci.tar`), layoutArchive(release.index, release.blobs));
   for (const p of release.platforms) {
