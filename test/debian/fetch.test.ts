@@ -86,7 +86,7 @@ describe.skipIf(skip)("fetchDebs", () => {
     const hello = got.find((g) => g.pin.name === "caisson-test-hello")!;
     expect(readFileSync(join(store, ".checked", hello.pin.sha256), "utf8")).toContain(hello.pin.sha256);
     const bytes = readFileSync(hello.file);
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
     writeFileSync(hello.file, bytes);
     await expect(verifyStore(pins, store)).rejects.toThrow(/has sha256 [0-9a-f]{64}, not /);
   });

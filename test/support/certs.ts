@@ -41,7 +41,7 @@ export function makeCerts(dir: string): TestCerts {
 /** Copies an image from the machine's engine into another (docker save | docker load). */
 export function copyImage(docker: string, ref: string, toHost: string): void {
   // A daemon that has just started may still refuse a connection or two.
-  let r = spawnSync("true");
+  let r = spawnSync("true", { encoding: "utf8" });
   for (let i = 0; i < 5; i++) {
     r = spawnSync("sh", ["-c", `"$0" save "$1" | DOCKER_HOST="$2" "$0" load -q`, docker, ref, toHost], { encoding: "utf8" });
     if (r.status === 0 || !/Cannot connect to the Docker daemon/.test(String(r.stderr))) break;
