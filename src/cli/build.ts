@@ -6,7 +6,7 @@ import { join, relative, resolve } from "node:path";
 import { hasErrors } from "../diag/index.js";
 import { compileDefinition, hostPlatform } from "../compile/index.js";
 import { checkOutputDest, EngineError, OutputRefused, type EngineOutput } from "../engine/index.js";
-import { buildNative, BuilderError, parseCacheSpec, type Entry } from "../client/index.js";
+import { buildNative, BuilderError, parseCacheSpec, resolveAddress, type BuilderSpec, type Entry } from "../client/index.js";
 import { formatPlatform } from "../llb/index.js";
 import { SourceStore, serveStore, type StoreFailure, type StoreServer } from "../sources/index.js";
 import { resolveImports } from "../resolve/index.js";
@@ -110,8 +110,11 @@ export function parseOutput(spec: string): EngineOutput {
 
 export type Reporter = (diagnostics: Parameters<typeof hasErrors>[0], texts: Map<string, string>) => boolean;
 
-/** Runs one build; resolves to the outputs written. Throws UsageError / EngineError, or returns false after reporting diagnostics. */
+/** Runs one build; resolves to whether it succeeded. Throws UsageError / EngineError, or returns false after reporting diagnostics. */
 export async function buildCommand(file: string, flags: BuildFlags, report: Reporter): Promise<boolean> {
+  // Under --progress json every line on stderr is one JSON object: caisson's own messages too.
+  const json = flags.progress === "json";
+  const say = (message: string) => void process.stderr.write(json ? JSON.stringify({ type: "log", message }) + "\n" : `caisson: ${message}\n`);
   const context = contextDir(flags.context);
   const rel = relative(context, resolve(file));
   if (rel.startsWith("..")) throw new UsageError(`${file} is outside the build context ${flags.context} (give --context)`);
@@ -144,6 +147,17 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
       throw new UsageError((e as Error).message);
     }
   });
+  // Where the builder is, and its TLS files read: a wrong --builder or --tls-* is bad usage, before any work.
+  const builderSpec: BuilderSpec = {
+    ...(flags.builder ? { builder: flags.builder } : {}),
+    tls: { ...(flags.tlsCa ? { ca: flags.tlsCa } : {}), ...(flags.tlsCert ? { cert: flags.tlsCert } : {}), ...(flags.tlsKey ? { key: flags.tlsKey } : {}) },
+  };
+  try {
+    resolveAddress(builderSpec);
+  } catch (e: unknown) {
+    if (e instanceof BuilderError) throw new UsageError(e.message);
+    throw e;
+  }
   let cacheImports: Entry[] | undefined;
   let cacheExports: Entry[] | undefined;
   try {
@@ -183,15 +197,15 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
         store: debStore,
         archives: await readArchives(flags.debianSources),
         ...(flags.debianSnapshot ? { snapshot: flags.debianSnapshot } : {}),
-        log: (line) => process.stderr.write(`caisson: ${line}\n`),
+        log: say,
       });
     } catch (e) {
       if (!(e instanceof DebianError)) throw e;
-      process.stderr.write(`caisson: ${e.message}\n`);
+      say(e.message);
       if (e instanceof DebianFetchError) {
-        process.stderr.write(
-          `caisson: to pin what Debian serves now: caisson outdated --write ${local.pinnedBy?.join(" ") || file}; ` +
-            "to fetch the old files from an archive of Debian's history: --debian-snapshot URL\n",
+        say(
+          `to pin what Debian serves now: caisson outdated --write ${local.pinnedBy?.join(" ") || file}; ` +
+            "to fetch the old files from an archive of Debian's history: --debian-snapshot URL",
         );
       }
       return false;
@@ -215,78 +229,64 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
     }
   }
   if (missing.length > 0) {
-    process.stderr.write(
-      `caisson: these sources can only come from the source store, which lacks them (looked in ${storeDir ?? "no store: give --source-store DIR or set CAISSON_SOURCE_STORE"}):\n${missing.join("\n")}\n` +
-        "fill it with hack/fetch-sources.sh <debian source package> (it stores files by sha256)\n",
+    say(
+      `these sources can only come from the source store, which lacks them (looked in ${storeDir ?? "no store: give --source-store DIR or set CAISSON_SOURCE_STORE"}):\n${missing.join("\n")}\n` +
+        "fill it with hack/fetch-sources.sh <debian source package> (it stores files by sha256)",
     );
     return false;
   }
   let server: StoreServer | undefined;
-  let builderName = "";
   const targets = outputs ?? [{ type: "docker", name: `caisson/${def.name}:${def.version ?? "latest"}` } as const];
   try {
     server = await serveStore(store, fallback);
     // Every http source is fetched from the store server.
     const compiled = await compileWith(server.url, platforms ? def.platforms.filter((p) => platforms.includes(formatPlatform(p))) : undefined);
     if (!compiled.results) throw new EngineError(`${file} compiled once and not again (${compiled.diagnostics.map((d) => d.message).join("; ")})`, 70);
-    for (const output of targets) {
-      const where = output.type === "docker" ? `the image store as ${output.name}` : output.type === "push" ? `the registry as ${output.name}` : `${output.dest} (${output.type})`;
-      process.stderr.write(`caisson: building ${file} for ${platforms?.join(", ") ?? def.platforms.map(formatPlatform).join(", ")} into ${where}\n`);
-      const result = await buildNative({
-        platforms: compiled.results,
-        forceMulti: (platforms?.length ?? 0) > 1,
-        contextDir: context,
-        output,
-        builder: {
-          ...(flags.builder ? { builder: flags.builder } : {}),
-          tls: { ...(flags.tlsCa ? { ca: flags.tlsCa } : {}), ...(flags.tlsCert ? { cert: flags.tlsCert } : {}), ...(flags.tlsKey ? { key: flags.tlsKey } : {}) },
-        },
-        progress: flags.progress,
-        ...(cacheImports ? { cacheImports } : {}),
-        ...(cacheExports ? { cacheExports } : {}),
-        ...(flags.noCache ? { noCache: true } : {}),
-        texts: new Map([...texts, ...compiled.texts]),
-      });
-      builderName = result.builder;
-      process.stderr.write(`caisson: built in ${result.seconds.toFixed(1)}s on ${result.builder}${result.imageDigest ? ` (${result.imageDigest})` : ""}\n`);
-    }
-    if (!flags.noCheck) {
-      // Verify what was produced: the OCI archive or directory if one was written, else the engine's image.
-      const local = builderName.startsWith("the Docker engine");
-      const target = targets.find((o) => o.type === "oci") ?? targets.find((o) => o.type === "local") ?? (local ? targets.find((o) => o.type === "docker") : undefined);
-      if (!target) process.stderr.write(`caisson: not checked: the image is not in this machine's engine (add -o oci=FILE to check what was built)\n`);
-      if (target) {
-        const input =
-          target.type === "oci" ? ({ kind: "oci-archive", ref: target.dest } as const)
-          : target.type === "local" ? ({ kind: "dir", ref: target.dest } as const)
-          : ({ kind: "engine", ref: target.name } as const);
-        const u = def.image.user;
-        // The definition's waivers, and its reasoned opt-in to root.
-        const waivers = [
-          ...def.image.check.waivers.map((w) => ({ rule: w.rule, reason: w.reason, ...(w.path !== undefined ? { path: w.path } : {}) })),
-          ...(u.uid === 0 && u.rootReason ? [{ rule: "user.root", reason: u.rootReason }] : []),
-        ];
-        const report = await runCheck(input, { ...(platforms ? { platforms } : {}), waivers, hardening: def.image.check.hardening, format: "text" }, (t) => {
-          process.stderr.write(t);
-        });
-        if (!report.ok) {
-          process.stderr.write(`caisson: ${file} was built but breaks the rules above (caisson check); fix the definition or waive each finding with a reason\n`);
-          return false;
-        }
-      }
-    }
+    const where = targets.map((o) => (o.type === "docker" ? `the image store as ${o.name}` : o.type === "push" ? `the registry as ${o.name}` : `${o.dest} (${o.type})`)).join(", ");
+    say(`building ${file} for ${platforms?.join(", ") ?? def.platforms.map(formatPlatform).join(", ")} into ${where}${flags.noCheck ? "" : ", once caisson check has passed"}`);
+    const u = def.image.user;
+    // The definition's waivers, and its reasoned opt-in to root.
+    const waivers = [
+      ...def.image.check.waivers.map((w) => ({ rule: w.rule, reason: w.reason, ...(w.path !== undefined ? { path: w.path } : {}) })),
+      ...(u.uid === 0 && u.rootReason ? [{ rule: "user.root", reason: u.rootReason }] : []),
+    ];
+    // Verifies the OCI archive of what was built, before anything is published or put in place.
+    const check = async (archive: string) => {
+      const result = await runCheck(
+        { kind: "oci-archive", ref: archive },
+        { ...(platforms ? { platforms } : {}), waivers, hardening: def.image.check.hardening, format: json ? "json" : "text" },
+        (t) => void process.stderr.write(json ? JSON.stringify({ type: "check", report: JSON.parse(t) }) + "\n" : t),
+      );
+      if (!result.ok) say(`${file} was built but breaks the rules above (caisson check): nothing was published or written; fix the definition or waive each finding with a reason`);
+      return result.ok;
+    };
+    const result = await buildNative({
+      platforms: compiled.results,
+      forceMulti: (platforms?.length ?? 0) > 1,
+      contextDir: context,
+      outputs: targets,
+      ...(flags.noCheck ? {} : { check }),
+      builder: builderSpec,
+      progress: flags.progress,
+      ...(cacheImports ? { cacheImports } : {}),
+      ...(cacheExports ? { cacheExports } : {}),
+      ...(flags.noCache ? { noCache: true } : {}),
+      texts: new Map([...texts, ...compiled.texts]),
+    });
+    if (result.rejected) return false;
+    say(`built in ${result.seconds.toFixed(1)}s on ${result.builder}${result.imageDigest ? ` (${result.imageDigest})` : ""}`);
   } catch (e) {
     if (e instanceof EngineError) {
       // The build's own error is already printed with the definition's lines; name what caisson knows.
-      process.stderr.write(`caisson: build of ${file} failed (exit ${e.exitCode})${e.fault ? `: ${e.message}` : ""}\n`);
+      say(`build of ${file} failed (exit ${e.exitCode})${e.fault ? `: ${e.message}` : ""}`);
       const failures = server?.failures() ?? [];
-      for (const line of describeStoreFailures(failures, all)) process.stderr.write(`caisson: ${line}\n`);
+      for (const line of describeStoreFailures(failures, all)) say(line);
       // Which sources could not be had is worth checking only when the build itself failed (not the engine, the output or the frontend image).
       if (failures.length === 0 && !e.fault) {
         try {
-          for (const d of all) for (const block of await explainSources(d, store, storeDir, mirrors)) process.stderr.write(`caisson: ${block}\n`);
+          for (const d of all) for (const block of await explainSources(d, store, storeDir, mirrors)) say(block);
         } catch (x) {
-          process.stderr.write(`caisson: (could not check the sources: ${(x as Error).message})\n`);
+          say(`(could not check the sources: ${(x as Error).message})`);
         }
       }
       return false;

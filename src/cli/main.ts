@@ -281,8 +281,8 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
     .option("--platform <list>", "comma-separated target platforms (default: the definition's)")
     .option(
       "-o, --output <spec>",
-      "image=NAME (the engine's image store), push=NAME (a registry), oci=FILE (OCI layout tarball) or local=DIR (the filesystem); " +
-        "repeatable (default: image=caisson/<name>:<version>)",
+      "image=NAME (the engine's image store), push=NAME (a registry only: not tagged in the engine), oci=FILE (OCI layout tarball) or local=DIR (the filesystem); " +
+        "repeatable: one build for all (default: image=caisson/<name>:<version>); nothing is published or written until caisson check passed",
       (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
     )
     .addOption(contextOption())
@@ -294,11 +294,11 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
     )
     .addOption(new Option("--progress <mode>", "BuildKit progress display (auto: tty on a terminal, else plain)").choices(["auto", "plain", "tty", "json", "quiet"]).default("auto"))
     .addOption(new Option("--builder <address>", "docker (DOCKER_HOST's engine), unix:///path/to/socket or tcp://HOST:PORT (a Docker engine or a buildkitd)").env("CAISSON_BUILDER"))
-    .option("--tls-ca <file>", "tcp:// builder: the CA certificate that signed the builder's certificate")
+    .option("--tls-ca <file>", "tcp:// builder: the CA certificate that signed the builder's certificate (the docker builder reads DOCKER_CERT_PATH)")
     .option("--tls-cert <file>", "tcp:// builder: this client's certificate (mutual TLS)")
     .option("--tls-key <file>", "tcp:// builder: the key of --tls-cert")
-    .option("--cache-from <spec>", "import build cache: type=registry,ref=NAME or type=local,src=DIR; repeatable", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
-    .option("--cache-to <spec>", "export build cache: type=registry,ref=NAME or type=local,dest=DIR", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option("--cache-from <spec>", "import build cache from a registry: type=registry,ref=NAME; repeatable", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option("--cache-to <spec>", "export build cache to a registry: type=registry,ref=NAME[,mode=max]", (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .addOption(urlMirrorOption())
     .addOption(debianSourcesOption())
     .addOption(debianSnapshotOption())
@@ -317,8 +317,20 @@ Examples:
   caisson build test/fixtures/e2e/hello/image.yaml --context test/fixtures/e2e/hello -o local=out/`,
     )
     .action(async (file: string, opts: Omit<BuildFlags, "output"> & { output?: string[]; format: Format; cache: boolean; check: boolean }) => {
-      const ok = await buildCommand(file, { ...opts, output: opts.output ?? [], noCache: !opts.cache, noCheck: !opts.check }, (diagnostics, texts) => report(diagnostics, texts, opts.format));
-      if (!ok) throw new Failed();
+      // --progress json: the definition's diagnostics and a usage error are JSON lines too.
+      const json = opts.progress === "json";
+      try {
+        const ok = await buildCommand(file, { ...opts, output: opts.output ?? [], noCache: !opts.cache, noCheck: !opts.check }, (diagnostics, texts) => {
+          if (!json) return report(diagnostics, texts, opts.format);
+          if (diagnostics.length > 0) process.stderr.write(JSON.stringify({ type: "diagnostics", diagnostics: toJsonDiagnostics(diagnostics, texts) }) + "\n");
+          return hasErrors(diagnostics);
+        });
+        if (!ok) throw new Failed();
+      } catch (e) {
+        if (!json || !(e instanceof UsageError)) throw e;
+        process.stderr.write(JSON.stringify({ type: "error", usage: true, message: e.message }) + "\n");
+        throw new ExitStatus(EXIT_USAGE);
+      }
     });
 
   registerCheckCommand(cli, () => new Failed());

@@ -56,7 +56,9 @@ function readPem(path: string, what: string, flag: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new BuilderError(`cannot read the ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give an existing PEM file with ${flag})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "EISDIR" ? "it is a directory" : code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (code ?? (e as Error).message);
+    throw new BuilderError(`cannot read the ${what} ${path}: ${why} (give a readable PEM file with ${flag})`);
   }
 }
 
@@ -85,7 +87,10 @@ export function resolveAddress(spec: BuilderSpec = {}): Address {
   const fromFlag = spec.builder;
   const builder = fromFlag ?? env["CAISSON_BUILDER"] ?? "docker";
   const origin = fromFlag !== undefined ? "--builder" : env["CAISSON_BUILDER"] !== undefined ? "CAISSON_BUILDER" : "--builder";
+  const t = spec.tls ?? {};
+  const given = [t.ca, t.cert, t.key].some((x) => x !== undefined);
   if (builder === "docker") {
+    if (given) throw new BuilderError(`--tls-ca, --tls-cert and --tls-key apply to a tcp:// builder only; the docker builder takes its TLS files from DOCKER_CERT_PATH and DOCKER_TLS_VERIFY`);
     const host = env["DOCKER_HOST"] || "unix:///var/run/docker.sock";
     if (!host.startsWith("unix://") && !host.startsWith("tcp://")) {
       throw new BuilderError(`DOCKER_HOST=${host}: caisson reaches a Docker engine over unix:// or tcp:// only (for ssh, forward the socket: ssh -L /tmp/docker.sock:/var/run/docker.sock HOST, then DOCKER_HOST=unix:///tmp/docker.sock)`);
@@ -105,9 +110,7 @@ export function resolveAddress(spec: BuilderSpec = {}): Address {
     return { display: `the Docker engine at ${host}`, kind: "docker", origin: "DOCKER_HOST", ...where, ...(tlsOpts ? { tls: tlsOpts } : {}) };
   }
   const where = parseUrl(builder, origin);
-  const t = spec.tls ?? {};
-  const given = [t.ca, t.cert, t.key].some((x) => x !== undefined);
-  if (where.unix !== undefined && given) throw new BuilderError(`${origin} ${builder}: TLS options apply to tcp:// builders only`);
+  if (where.unix !== undefined && given) throw new BuilderError(`${origin} ${builder}: --tls-ca, --tls-cert and --tls-key apply to tcp:// builders only`);
   if ((t.cert === undefined) !== (t.key === undefined)) throw new BuilderError(`${origin} ${builder}: --tls-cert and --tls-key go together (the client certificate and its key)`);
   const tlsOpts = given
     ? {

@@ -165,13 +165,14 @@ function plainDisplay(write: (s: string) => void, state: ProgressState): Display
   };
 }
 
-/** One JSON object per status message (protobuf JSON: log bytes as base64), one per line. */
+/** One JSON object per status message (`"type": "status"` and the protobuf JSON: log bytes as base64), one per line. */
 function jsonDisplay(write: (s: string) => void, state: ProgressState): Display {
   return {
     state,
     update(s) {
       state.apply(s);
-      write(toJsonString(StatusResponseSchema, s) + "\n");
+      const body = toJsonString(StatusResponseSchema, s);
+      write(`{"type":"status"${body === "{}" ? "}" : `,${body.slice(1)}`}\n`);
     },
     done() {},
   };

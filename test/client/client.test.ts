@@ -24,8 +24,17 @@ describe("builder addresses", () => {
     expect(a).toMatchObject({ kind: "docker", host: "10.0.0.1", port: 2376, tls: { insecure: false } });
     expect(a.tls?.ca?.toString()).toBe("PEM");
     expect(() => resolveAddress({ env: { DOCKER_HOST: "tcp://10.0.0.1:2376", DOCKER_TLS_VERIFY: "1", DOCKER_CERT_PATH: join(certs, "nope") } })).toThrow(
-      /cannot read the CA certificate .*nope\/ca\.pem: ENOENT \(give an existing PEM file with DOCKER_CERT_PATH\)/,
+      /cannot read the CA certificate .*nope\/ca\.pem: no such file \(give a readable PEM file with DOCKER_CERT_PATH\)/,
     );
+  });
+
+  it("refuses --tls-* files it cannot read, and --tls-* for a builder that is not tcp://", () => {
+    const dir = mkdtempSync(join(tmpdir(), "caisson-certs-"));
+    expect(() => resolveAddress({ builder: "tcp://h:1", tls: { ca: dir }, env: {} })).toThrow(/cannot read the CA certificate .*: it is a directory \(give a readable PEM file with --tls-ca\)/);
+    expect(() => resolveAddress({ builder: "tcp://h:1", tls: { cert: join(dir, "no.pem"), key: join(dir, "no.key") }, env: {} })).toThrow(/client certificate .*no\.pem: no such file/);
+    // The docker builder takes its TLS from DOCKER_CERT_PATH: the flags would be ignored.
+    expect(() => resolveAddress({ tls: { ca: dir }, env: {} })).toThrow(/apply to a tcp:\/\/ builder only; the docker builder takes its TLS files from DOCKER_CERT_PATH/);
+    expect(() => resolveAddress({ builder: "docker", tls: { cert: "/x", key: "/y" }, env: {} })).toThrow(BuilderError);
   });
 
   it("refuses what it cannot use, saying what to write instead", () => {
@@ -35,7 +44,7 @@ describe("builder addresses", () => {
       [{ builder: "unix://relative.sock", env: {} }, /needs an absolute path/],
       [{ env: { DOCKER_HOST: "ssh://me@host" } }, /DOCKER_HOST=ssh:\/\/me@host: caisson reaches a Docker engine over unix:\/\/ or tcp:\/\/ only/],
       [{ builder: "tcp://h:1", tls: { cert: "/x" }, env: {} }, /--tls-cert and --tls-key go together/],
-      [{ builder: "unix:///s", tls: { ca: "/x" }, env: {} }, /TLS options apply to tcp:\/\/ builders only/],
+      [{ builder: "unix:///s", tls: { ca: "/x" }, env: {} }, /--tls-ca, --tls-cert and --tls-key apply to tcp:\/\/ builders only/],
       [{ env: { CAISSON_BUILDER: "nope" } }, /^CAISSON_BUILDER nope: unknown builder/],
     ];
     for (const [spec, msg] of bad) expect(() => resolveAddress(spec)).toThrow(msg);
@@ -81,6 +90,24 @@ describe("the SolveRequest", () => {
     const own = solveRequest({ builder: undefined as never, exporters: [] }, "r", "s");
     expect(own).toMatchObject({ Frontend: "", FrontendAttrs: {} });
     expect(own.ExporterDeprecated).toBeUndefined();
+  });
+});
+
+describe("json progress", () => {
+  it("writes each status as one JSON object with type status (log bytes in base64)", () => {
+    let text = "";
+    const out = { write: (s: string) => ((text += s), true), isTTY: false } as unknown as NodeJS.WriteStream;
+    const d = progressDisplay("json", out);
+    d.update(create(StatusResponseSchema, { vertexes: [{ digest: "sha256:a", name: "make" }] }));
+    d.update(create(StatusResponseSchema, { logs: [{ vertex: "sha256:a", msg: new TextEncoder().encode("hi") }] }));
+    d.update(create(StatusResponseSchema, {}));
+    d.done();
+    const lines = text.trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toEqual([
+      { type: "status", vertexes: [{ digest: "sha256:a", name: "make" }] },
+      { type: "status", logs: [{ vertex: "sha256:a", msg: "aGk=" }] },
+      { type: "status" },
+    ]);
   });
 });
 
@@ -162,14 +189,20 @@ describe("cache specs and exporters", () => {
   it("takes buildx's cache specs and refuses others with the form to use", () => {
     expect(parseCacheSpec("type=registry,ref=r.example/app:cache,mode=max", "--cache-to")).toEqual({ type: "registry", attrs: { ref: "r.example/app:cache", mode: "max" } });
     expect(() => parseCacheSpec("r.example/app:cache", "--cache-from")).toThrow(/--cache-from r\.example\/app:cache: want key=value pairs, e\.g\. type=registry,ref=/);
-    expect(() => parseCacheSpec("type=floppy", "--cache-to")).toThrow(/give type=registry \(ref=NAME\) or type=local/);
+    expect(() => parseCacheSpec("type=floppy", "--cache-to")).toThrow(/give type=registry,ref=NAME \(the only cache caisson build supports\)/);
+    expect(() => parseCacheSpec("type=registry", "--cache-to")).toThrow(/type=registry needs ref=NAME/);
+    // A local cache goes through a content store in the client's session, which caisson does not serve.
+    expect(() => parseCacheSpec("type=local,dest=/tmp/c", "--cache-to")).toThrow(/type=local is not supported by caisson build .*; use type=registry,ref=NAME/);
+    expect(() => parseCacheSpec("type=local,src=/nonexistent", "--cache-from")).toThrow(/--cache-from type=local,src=\/nonexistent: type=local is not supported/);
   });
 
-  it("exports into Docker's image store with its own exporter, elsewhere with the image exporter", () => {
-    expect(exporterFor({ type: "docker", name: "a/b:1" }, "docker")).toEqual({ type: "moby", attrs: { name: "a/b:1" } });
-    expect(exporterFor({ type: "docker", name: "a/b:1" }, "buildkitd")).toEqual({ type: "image", attrs: { name: "a/b:1" } });
-    expect(exporterFor({ type: "push", name: "r/b:1" }, "docker")).toEqual({ type: "image", attrs: { name: "r/b:1", push: "true" } });
-    expect(exporterFor({ type: "oci", dest: "x.tar" }, "docker")).toEqual({ type: "oci", attrs: {} });
+  it("exports into Docker's image store with its own exporter, elsewhere with the image exporter, all with OCI media types", () => {
+    const oci = { "oci-mediatypes": "true" };
+    expect(exporterFor({ type: "docker", name: "a/b:1" }, "docker")).toEqual({ type: "moby", attrs: { name: "a/b:1", ...oci } });
+    expect(exporterFor({ type: "docker", name: "a/b:1" }, "buildkitd")).toEqual({ type: "image", attrs: { name: "a/b:1", ...oci } });
+    // Pushed, not also named in the engine's image store.
+    expect(exporterFor({ type: "push", name: "r/b:1" }, "docker")).toEqual({ type: "image", attrs: { name: "r/b:1", push: "true", store: "false", ...oci } });
+    expect(exporterFor({ type: "oci", dest: "x.tar" }, "docker")).toEqual({ type: "oci", attrs: oci });
   });
 });
 

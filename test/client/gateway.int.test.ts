@@ -55,7 +55,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("the client on the machine'
     const source = `${FRONTEND_REPO}:${caissonVersion()}`;
     expect(img.ref.startsWith(`${FRONTEND_REPO}:`)).toBe(true);
 
-    const direct = await buildNative({ platforms: await compiled(), contextDir: ctx, output: { type: "oci", dest: join(ctx, "direct.tar") }, connection: builder, progress: "quiet" });
+    const direct = await buildNative({ platforms: await compiled(), contextDir: ctx, outputs: [{ type: "oci", dest: join(ctx, "direct.tar") }], connection: builder, progress: "quiet" });
     expect(direct.imageDigest).toMatch(/^sha256:[0-9a-f]{64}$/);
 
     const session = createSession({ locals: { context: { dir: ctx }, dockerfile: { dir: ctx } }, export: { type: "tar", open: () => createWriteStream(join(ctx, "gateway.tar")) } });
@@ -76,8 +76,8 @@ describe.skipIf(engineError !== undefined && !IN_CI)("the client on the machine'
 
   it("serves the session through the Control.Session tunnel (how a buildkitd is reached), with the same result", async () => {
     const tunnel: Builder = { ...builder, attach: (s) => builder.attach(s, "tunnel") };
-    const a = await buildNative({ platforms: await compiled(), contextDir: ctx, output: { type: "local", dest: join(ctx, "via-tunnel") }, connection: tunnel, progress: "quiet" });
-    const b = await buildNative({ platforms: await compiled(), contextDir: ctx, output: { type: "oci", dest: join(ctx, "via-upgrade.tar") }, connection: builder, progress: "quiet" });
+    const a = await buildNative({ platforms: await compiled(), contextDir: ctx, outputs: [{ type: "local", dest: join(ctx, "via-tunnel") }], connection: tunnel, progress: "quiet" });
+    const b = await buildNative({ platforms: await compiled(), contextDir: ctx, outputs: [{ type: "oci", dest: join(ctx, "via-upgrade.tar") }], connection: builder, progress: "quiet" });
     expect(statSync(join(ctx, "via-tunnel/linux_arm64/out/data.txt")).size).toBe(22);
     expect(a.definitions).toEqual(b.definitions);
   }, 600_000);

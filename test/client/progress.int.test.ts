@@ -71,12 +71,17 @@ describe.skipIf(engineError !== undefined && !IN_CI)("build progress", () => {
     expect(readdirSync(out)).toEqual(["image.oci.tar"]);
   }, 300_000);
 
-  it("--progress json: one status object per line", async () => {
+  it("--progress json: every line is one JSON object (status, and caisson's own messages)", async () => {
     const nonce = `${process.pid}-${Date.now()}-json`;
     writeFileSync(join(dir, "image.yaml"), def(nonce));
     const r = await caisson(["build", join(dir, "image.yaml"), "--context", dir, "-o", `local=${join(dir, "out-json")}`, "--no-check", "--progress", "json"]);
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
-    const objs = r.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { vertexes?: { name?: string }[]; logs?: { msg: string }[] });
+    const lines = r.stderr.split("\n").filter((l) => l !== "");
+    const all = lines.map((l) => JSON.parse(l) as { type: string; message?: string; vertexes?: { name?: string }[]; logs?: { msg: string }[] });
+    expect(new Set(all.map((o) => o.type))).toEqual(new Set(["status", "log"]));
+    expect(all.find((o) => o.type === "log")?.message).toMatch(/^building .*image\.yaml for linux\/amd64 into .*out-json \(local\)$/);
+    expect(all[all.length - 1]).toMatchObject({ type: "log", message: expect.stringMatching(/^built in \d+\.\ds on /) });
+    const objs = all.filter((o) => o.type === "status");
     expect(objs.length).toBeGreaterThan(3);
     expect(objs.some((o) => o.vertexes?.some((v) => v.name?.startsWith("slow 1/1")))).toBe(true);
     const logs = objs.flatMap((o) => o.logs ?? []).map((l) => Buffer.from(l.msg, "base64").toString("utf8")).join("");

@@ -1,7 +1,8 @@
 // `caisson build` verifies what it produced: an image that breaks a rule of
-// `caisson check` fails the build with the file and the rule named (the
-// archive is kept for inspection), and a waiver with a reason lets it pass.
-import { rmSync, existsSync, writeFileSync, readFileSync } from "node:fs";
+// `caisson check` fails the build with the file and the rule named, and
+// nothing is written (--no-check writes it, for inspection); a waiver with a
+// reason lets it pass.
+import { rmSync, existsSync, readdirSync, writeFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { caisson, engineError, ensureDist, lockedFixture, IN_CI, requireEngine } from "./helpers.js";
@@ -30,9 +31,12 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson build runs caisson
     const r = await caisson(["build", "image.yaml", "--platform", "linux/amd64", "-o", `oci=${out}`, "--progress", "quiet"], { cwd: dir });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/fs\.world-writable\s+\/hello/);
-    expect(r.stderr).toContain("breaks the rules above");
-    // The archive stays for inspection with `caisson check`.
-    expect(existsSync(out)).toBe(true);
+    expect(r.stderr).toContain("breaks the rules above (caisson check): nothing was published or written");
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(dir).filter((f) => f.includes("caisson-tmp"))).toEqual([]);
+    // Written under --no-check, for inspection with `caisson check`.
+    const unchecked = await caisson(["build", "image.yaml", "--platform", "linux/amd64", "-o", `oci=${out}`, "--progress", "quiet", "--no-check"], { cwd: dir });
+    expect(unchecked.code, unchecked.stderr).toBe(0);
     const again = await caisson(["check", out]);
     expect(again.code).toBe(1);
     expect(again.stdout).toMatch(/fs\.world-writable\s+\/hello/);

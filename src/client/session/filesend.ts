@@ -186,17 +186,29 @@ export async function receiveDir(call: ServerCall, dir: string): Promise<void> {
   if (!finSent) throw new StatusError(INVALID_ARGUMENT, "the export ended before the listing was complete");
 }
 
-/** The FileSend service writing to `target`; a failure on our side is also reported through `onFailure`. */
-export function fileSendHandler(target: ExportTarget, onFailure: (err: Error) => void): [string, Handler] {
+/**
+ * The FileSend service: each export goes to the target of its exporter (the
+ * `buildkit-attachable-exporter-id` the engine sends: the exporter's index in
+ * the SolveRequest), or to the one target given; a failure on our side is also
+ * reported through `onFailure`.
+ */
+export function fileSendHandler(targets: ExportTarget | Readonly<Record<number, ExportTarget>>, onFailure: (err: Error) => void): [string, Handler] {
   return [
     methodPath(FileSend.method.diffCopy),
     async (call) => {
+      let target: ExportTarget | undefined;
+      if ("type" in targets && typeof targets.type === "string") target = targets as ExportTarget;
+      else {
+        const id = call.metadata.get("buildkit-attachable-exporter-id")?.[0] ?? "0";
+        target = (targets as Readonly<Record<number, ExportTarget>>)[Number(id)];
+      }
       try {
+        if (!target) throw new Error("the engine sent an export no output was asked for");
         if (target.type === "tar") await receiveTar(call, target.open);
         else await receiveDir(call, target.dir);
       } catch (err) {
         if (err instanceof StatusError && err.code === GrpcCode.CANCELLED) throw err; // the engine gave up, and says why
-        const e = new Error(`export to ${target.type === "tar" ? "the output" : target.dir}: ${(err as Error).message}`);
+        const e = new Error(`export to ${target?.type === "dir" ? target.dir : "the output"}: ${(err as Error).message}`);
         onFailure(e);
         throw e;
       }

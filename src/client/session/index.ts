@@ -29,8 +29,11 @@ export interface SessionOptions {
   secrets?: Record<string, Uint8Array>;
   /** Auth from docker's config.json (default $DOCKER_CONFIG/config.json or ~/.docker/config.json); false serves none. */
   auth?: { configFile?: string } | false;
-  /** FileSend.DiffCopy target: a tar stream for the oci, docker and tar exporters, a directory for the local exporter. */
-  export?: ExportTarget;
+  /**
+   * FileSend.DiffCopy targets: a tar stream for the oci, docker and tar exporters, a directory for the local exporter;
+   * one for every export, or one per exporter by its index in the SolveRequest's Exporters.
+   */
+  export?: ExportTarget | Readonly<Record<number, ExportTarget>>;
 }
 
 export interface Session {

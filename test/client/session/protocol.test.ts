@@ -258,6 +258,33 @@ describe("FileSend.DiffCopy into a tar stream", () => {
     expect(ended).toBe(true);
   });
 
+  it("sends each exporter's stream to its own target, by the exporter's index in the request", async () => {
+    const got: Record<number, Buffer[]> = { 0: [], 2: [] };
+    const sink = (i: number) => new Writable({
+      write(c: Buffer, _e, cb) {
+        got[i]!.push(c);
+        cb();
+      },
+    });
+    const { client } = await open({ export: { 0: { type: "tar", open: () => sink(0) }, 2: { type: "tar", open: () => sink(2) } } });
+    for (const [id, byte] of [["2", 7], ["0", 9]] as const) {
+      const call = client.bidi(FileSend.method.diffCopy, { metadata: { "buildkit-attachable-exporter-id": id } });
+      call.send({ data: Buffer.alloc(100, byte) });
+      call.end();
+      for await (const _ of call.messages) void _;
+    }
+    expect(Buffer.concat(got[0]!)).toEqual(Buffer.alloc(100, 9));
+    expect(Buffer.concat(got[2]!)).toEqual(Buffer.alloc(100, 7));
+    // An exporter no output was asked for (index 1: an image exporter) never streams; if it did, it is refused.
+    const call = client.bidi(FileSend.method.diffCopy, { metadata: { "buildkit-attachable-exporter-id": "1" } });
+    call.send({ data: Buffer.from("x") });
+    call.end();
+    const drain = async () => {
+      for await (const _ of call.messages) void _;
+    };
+    await expect(drain()).rejects.toThrow(/no output was asked for/);
+  });
+
   it("fails the call and the session's errors when the target cannot be opened", async () => {
     const { client, session } = await open({
       export: {
