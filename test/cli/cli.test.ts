@@ -199,4 +199,32 @@ describe("caisson CLI: awkward calls", () => {
     expect(readdirSync(full)).toEqual(["keep.txt"]);
     expect(readFileSync(def, "utf8")).toBe(CLEAN);
   });
+
+  it("build refuses a wrong --builder, misplaced or unreadable --tls-* files and a local cache before building (exit 2)", async () => {
+    const cases: [string[], RegExp][] = [
+      [["--builder", "bogus"], /--builder bogus: unknown builder/],
+      [["--tls-ca", def], /apply to a tcp:\/\/ builder only; the docker builder takes its TLS files from DOCKER_CERT_PATH/],
+      [["--builder", "unix:///run/x.sock", "--tls-ca", def], /apply to tcp:\/\/ builders only/],
+      [["--builder", "tcp://127.0.0.1:1", "--tls-ca", tmp], /cannot read the CA certificate .*: it is a directory \(give a readable PEM file with --tls-ca\)/],
+      [["--builder", "tcp://127.0.0.1:1", "--tls-cert", join(tmp, "no.pem"), "--tls-key", join(tmp, "no.key")], /cannot read the client certificate .*no\.pem: no such file/],
+      [["--cache-to", `type=local,dest=${join(tmp, "cache")}`], /type=local is not supported by caisson build .*use type=registry,ref=NAME/],
+      [["--cache-from", "type=local,src=/nonexistent"], /type=local is not supported/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run("build", def, "--context", ctx, ...args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toMatch(message);
+      expect(r.stderr).not.toContain("building");
+    }
+    // Under --progress json the refusal is a JSON line too.
+    const j = await run("build", def, "--context", ctx, "--builder", "bogus", "--progress", "json");
+    expect(j.code).toBe(2);
+    expect(j.stderr.trimEnd().split("\n").map((l) => JSON.parse(l) as unknown)).toEqual([{ type: "error", usage: true, message: expect.stringMatching(/unknown builder/) }]);
+  });
+
+  it("build --help offers only the registry cache", async () => {
+    const r = await run("build", "--help");
+    expect(r.stdout).toContain("type=registry,ref=NAME");
+    expect(r.stdout).not.toContain("type=local");
+  });
 });
