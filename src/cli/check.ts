@@ -2,7 +2,8 @@
 import { statSync } from "node:fs";
 import { Option, type Command } from "commander";
 import { checkImage, CheckError, renderReport, reportJson, runtimeContract, type CheckInput, type CheckReport, type Waiver } from "../check/index.js";
-import { UsageError, writeStdout } from "./io.js";
+import { visible } from "../diag/index.js";
+import { fsReason, UsageError, writeStdout } from "./io.js";
 
 const KINDS: readonly CheckInput["kind"][] = ["oci-archive", "dir", "engine"];
 
@@ -12,7 +13,15 @@ const KINDS: readonly CheckInput["kind"][] = ["oci-archive", "dir", "engine"];
  * names the kind outright, unless a file or directory of that very name exists.
  */
 export function checkInputFor(ref: string): CheckInput {
-  const st = statSync(ref, { throwIfNoEntry: false });
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(ref, { throwIfNoEntry: false });
+  } catch (e) {
+    throw new UsageError(`cannot read ${visible(ref)}: ${visible(fsReason(e))} (give an OCI archive, a root filesystem directory or an image in the engine)`);
+  }
+  if (st && !st.isFile() && !st.isDirectory()) {
+    throw new UsageError(`cannot read ${visible(ref)}: is not a regular file or a directory (give an OCI archive, a root filesystem directory or an image in the engine)`);
+  }
   const kind = KINDS.find((k) => ref.startsWith(`${k}:`));
   if (!st && kind && ref.length > kind.length + 1) return { kind, ref: ref.slice(kind.length + 1) };
   if (st?.isFile()) return { kind: "oci-archive", ref };

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { constants } from "node:fs";
 import { open, realpath, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { formatDiagnostics, hasErrors, toJsonDiagnostics, visible, type Diagnostic } from "../diag/index.js";
@@ -18,7 +19,11 @@ export class UsageError extends Error {
 export async function readText(file: string): Promise<string> {
   let fh: FileHandle | undefined;
   try {
-    fh = await open(file, "r");
+    // Opened without blocking (a FIFO would wait for a writer), then refused unless a regular file.
+    fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+    const st = await fh.stat();
+    if (st.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
+    if (!st.isFile()) throw Object.assign(new Error("is not a regular file"), { code: "ENOTREG" });
     const max = LIMITS.fileBytes + 1;
     const chunks: Buffer[] = [];
     let n = 0;
@@ -32,7 +37,14 @@ export async function readText(file: string): Promise<string> {
     return decodeUtf8(Buffer.concat(chunks, n));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory (give the definition file, e.g. images/redis/image.yaml)" : String((e as Error).message);
+    const why =
+      code === "EISDIR"
+        ? "is a directory (give the definition file, e.g. images/redis/image.yaml)"
+        : code === "ENOTREG"
+          ? "is not a regular file (give the definition file itself, not a pipe, socket or device)"
+          : code === "ENOENT"
+            ? "no such file"
+            : fsReason(e);
     throw new UsageError(`cannot read ${visible(file)}: ${visible(why)}`);
   } finally {
     await fh?.close();
@@ -61,15 +73,77 @@ export async function readContextFile(context: string, path: string): Promise<st
   return readText(real);
 }
 
+/** A file system error as a short reason, without Node's `CODE: …, syscall 'path'` wording. */
+export function fsReason(e: unknown): string {
+  switch ((e as NodeJS.ErrnoException).code) {
+    case "ENOENT":
+      return "no such file or directory";
+    case "ENOTDIR":
+      return "a part of the path is not a directory";
+    case "EISDIR":
+      return "is a directory";
+    case "EEXIST":
+      return "already exists";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EROFS":
+      return "the file system is read-only";
+    case "ENOSPC":
+      return "no space left on the device";
+    case "ENAMETOOLONG":
+      return "the path is too long";
+    case "ELOOP":
+      return "too many levels of symbolic links";
+    default:
+      return (e as Error).message;
+  }
+}
+
 /** Writes a file whole or not at all: to a temporary sibling, then renamed over. */
 export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString("hex")}.tmp`);
   try {
+    const dir = await stat(dirname(path)).catch((e: unknown) => {
+      throw new UsageError(`cannot write ${visible(path)}: its folder ${visible(dirname(path))}: ${visible(fsReason(e))}`);
+    });
+    if (!dir.isDirectory()) throw new UsageError(`cannot write ${visible(path)}: ${visible(dirname(path))} is not a directory`);
+    if ((await stat(path).catch(() => undefined))?.isDirectory()) throw new UsageError(`cannot write ${visible(path)}: is a directory (give a file name)`);
     await writeFile(tmp, data);
     await rename(tmp, path);
   } catch (e) {
-    await rm(tmp, { force: true });
-    throw new UsageError(`cannot write ${path}: ${(e as Error).message}`);
+    await rm(tmp, { force: true }).catch(() => undefined);
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`cannot write ${visible(path)}: ${visible(fsReason(e))}`);
+  }
+}
+
+/**
+ * Refuses, before any work, a file-valued option that names the wrong kind
+ * of thing: --debian-sources (or $CAISSON_DEBIAN_SOURCES) must be a regular
+ * file (a FIFO would block its read), --source-store a directory. A path
+ * that does not exist is left to the command, which says what it needs.
+ */
+export async function checkPathOptions(opts: { readonly debianSources?: unknown; readonly sourceStore?: unknown }): Promise<void> {
+  const kind = async (path: string): Promise<"file" | "dir" | "other" | undefined> => {
+    try {
+      const st = await stat(path);
+      return st.isFile() ? "file" : st.isDirectory() ? "dir" : "other";
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw new UsageError(`cannot read ${visible(path)}: ${visible(fsReason(e))}`);
+    }
+  };
+  const sources = typeof opts.debianSources === "string" ? opts.debianSources : process.env["CAISSON_DEBIAN_SOURCES"] || undefined;
+  if (sources !== undefined) {
+    const k = await kind(sources);
+    if (k !== undefined && k !== "file") {
+      throw new UsageError(`--debian-sources ${visible(sources)}: ${k === "dir" ? "is a directory" : "is not a regular file"} (give an apt sources file, e.g. /etc/apt/sources.list.d/debian.sources)`);
+    }
+  }
+  if (typeof opts.sourceStore === "string") {
+    const k = await kind(opts.sourceStore);
+    if (k !== undefined && k !== "dir") throw new UsageError(`--source-store ${visible(opts.sourceStore)}: is not a directory (give the folder of source files named by sha256)`);
   }
 }
 

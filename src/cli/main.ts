@@ -3,7 +3,7 @@
 //   0 success · 1 the definition, build or check failed · 2 bad usage or
 //   unreadable input · 70 an internal error (a bug: please report it).
 import { Command, CommanderError, Option } from "commander";
-import { hasErrors, toJsonDiagnostics, type Diagnostic } from "../diag/index.js";
+import { hasErrors, toJsonDiagnostics, visible, type Diagnostic } from "../diag/index.js";
 import { compileDefinition, hostPlatform, type CompiledPlatform } from "../compile/index.js";
 import { DebianError, readArchives } from "../debian/index.js";
 import { debianSnapshotOption, debianSourcesOption } from "./options.js";
@@ -21,7 +21,7 @@ import { ExitStatus, frozenDefault, readLockBeside, registerPinningCommands } fr
 import { registerCheckCommand } from "./check.js";
 import { registerInspectCommand } from "./inspect.js";
 import { readDefinition, type DefinitionSource } from "./definition.js";
-import { readContextFile, report, UsageError, writeAtomic, writeStdout, type Format } from "./io.js";
+import { checkPathOptions, fsReason, readContextFile, report, UsageError, writeAtomic, writeStdout, type Format } from "./io.js";
 
 const VERSION: string = (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
 const EXIT_FAILED = 1;
@@ -147,7 +147,17 @@ Exit codes: 0 success, 1 invalid definition or failed build, 2 bad usage or unre
 Docs: README.md and docs/ (format.md is the definition reference).`,
     )
     .showHelpAfterError("(run `caisson --help` for usage)")
-    .exitOverride();
+    .exitOverride()
+    .hook("preAction", async (_cli, action) => {
+      const opts = action.opts();
+      try {
+        await checkPathOptions(opts);
+      } catch (e) {
+        if (opts["progress"] !== "json" || !(e instanceof UsageError)) throw e;
+        process.stderr.write(JSON.stringify({ type: "error", usage: true, message: e.message }) + "\n");
+        throw new ExitStatus(EXIT_USAGE);
+      }
+    });
 
   cli
     .command("validate")
@@ -231,7 +241,12 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
         : definitionBytes(compiled.definition);
       if (opts.output) {
         // Written to a temporary sibling and renamed over: never half-written; never over the definition or a directory.
-        const st = statSync(opts.output, { throwIfNoEntry: false });
+        let st: ReturnType<typeof statSync>;
+        try {
+          st = statSync(opts.output, { throwIfNoEntry: false });
+        } catch (e) {
+          throw new UsageError(`-o ${visible(opts.output)}: ${visible(fsReason(e))}`);
+        }
         if (st?.isDirectory()) throw new UsageError(`-o ${opts.output}: is a directory; give a file name`);
         if (st && realpathSync(opts.output) === realpathSync(file)) throw new UsageError(`-o ${opts.output}: refusing to write over the definition`);
         return writeAtomic(opts.output, data);

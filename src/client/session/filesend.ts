@@ -45,11 +45,17 @@ export function checkExportPath(path: string): void {
 
 async function receiveTar(call: ServerCall, open: () => NodeJS.WritableStream): Promise<void> {
   const out = open();
+  // Listened for before anything else: the stream opens its file later, and
+  // a failure then (a missing folder, /proc) would be an unhandled 'error'.
+  let failed: Error | undefined;
+  out.on("error", (e: Error) => (failed ??= e));
   try {
     for await (const bytes of call.messages) {
+      if (failed) throw failed;
       const { data } = fromBinary(BytesMessageSchema, bytes);
       if (data.length > 0 && !out.write(data)) await once(out, "drain");
     }
+    if (failed) throw failed;
     out.end();
     await finished(out);
   } catch (err) {
