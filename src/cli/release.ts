@@ -4,9 +4,10 @@
 // attestation manifests — write the SBOMs beside the archive, and push the
 // index with its tags. `--verify` builds twice from empty caches and
 // compares the index digests.
-import { readFile } from "node:fs/promises";
-import { existsSync, mkdirSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { X509Certificate } from "node:crypto";
+import { readFile, rename, writeFile } from "node:fs/promises";
+import { existsSync, mkdirSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { compileDefinition, hostPlatform } from "../compile/index.js";
@@ -31,7 +32,8 @@ import {
 } from "../release/index.js";
 import { buildCommand, contextDir, defaultSourceStore } from "./build.js";
 import { frozenDefault, readLockBeside } from "./lock.js";
-import { readContextFile, readText, report, UsageError, writeAtomic } from "./io.js";
+import { fsReason, readContextFile, readText, report, UsageError } from "./io.js";
+import { ExitStatus } from "./lock.js";
 
 /** Releases are dated at the epoch (SOURCE_DATE_EPOCH), like `caisson build`'s images. */
 const SOURCE_DATE_EPOCH = 0;
@@ -44,7 +46,7 @@ export interface ReleaseFlags {
   readonly out: string;
   readonly context: string;
   readonly sourceStore?: string;
-  readonly progress: "auto" | "plain" | "tty" | "quiet";
+  readonly progress: "auto" | "plain" | "tty" | "json" | "quiet";
   readonly cache: boolean;
 }
 
@@ -108,14 +110,98 @@ export class ReleaseFailed extends Error {
   override readonly name = "ReleaseFailed";
 }
 
-/** Runs `caisson release`; throws ReleaseFailed / UsageError. */
-export async function releaseCommand(file: string, flags: ReleaseFlags, log: (line: string) => void): Promise<void> {
-  if (!flags.to && !flags.verify) throw new UsageError("give --to REGISTRY/REPO to push, or --verify to check that the release reproduces (or both)");
-  let ref;
+/** `path` resolved through the symlinks of its longest existing prefix. */
+function realish(path: string): string {
   try {
-    ref = flags.to ? parseRepoRef(flags.to) : undefined;
+    return realpathSync(path);
+  } catch {
+    const parent = dirname(path);
+    return parent === path ? path : join(realish(parent), basename(path));
+  }
+}
+
+/** Makes `--out` (a directory that can be written, not the build context or above it) before anything is built. */
+function prepareOut(out: string, context: string): void {
+  const dest = realish(resolve(out));
+  const ctx = realish(resolve(context));
+  const r = relative(dest, ctx);
+  if (r === "" || (!r.startsWith("..") && !isAbsolute(r))) {
+    throw new UsageError(`--out ${out}: refusing to write over the build context (${ctx}); choose another directory, e.g. --out out`);
+  }
+  try {
+    mkdirSync(out, { recursive: true });
   } catch (e) {
-    throw new UsageError((e as Error).message);
+    throw new UsageError(`--out ${out}: cannot make that directory: ${fsReason(e)}; give a directory`);
+  }
+  if (!statSync(out).isDirectory()) throw new UsageError(`--out ${out}: not a directory; give a directory`);
+  const probe = join(out, `.caisson-probe-${process.pid}`);
+  try {
+    writeFileSync(probe, "", { flag: "wx" });
+    unlinkSync(probe);
+  } catch (e) {
+    throw new UsageError(`--out ${out}: cannot write files there: ${fsReason(e)}; give a directory you can write`);
+  }
+}
+
+/** The `--ca-cert` PEM, checked to hold at least one certificate. */
+async function readCa(file: string): Promise<string> {
+  const pem = await readFile(file, "utf8").catch((e: unknown) => {
+    throw new UsageError(`--ca-cert ${file}: ${fsReason(e)}; give a PEM file of the registry's CA certificate`);
+  });
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  try {
+    if (blocks.length === 0) throw new Error("no BEGIN CERTIFICATE block");
+    for (const b of blocks) new X509Certificate(b);
+  } catch (e) {
+    throw new UsageError(`--ca-cert ${file}: not a PEM certificate (${(e as Error).message}); give the registry's CA certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  return pem;
+}
+
+/**
+ * Files written under temporary names and put in place only together, once
+ * the release is settled (pushed, or nothing to push); removed otherwise.
+ */
+class Staged {
+  private readonly files: { tmp: string; dest: string }[] = [];
+
+  async write(dest: string, data: Uint8Array | string): Promise<void> {
+    const tmp = join(dirname(dest), `.${basename(dest)}.caisson-tmp-${process.pid}`);
+    this.files.push({ tmp, dest });
+    if (statSync(dest, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`cannot write ${dest}: it is a directory; remove it or give another --out`);
+    await writeFile(tmp, data).catch((e: unknown) => {
+      throw new UsageError(`cannot write ${dest}: ${fsReason(e)}`);
+    });
+  }
+
+  async commit(): Promise<void> {
+    for (const f of this.files.splice(0)) await rename(f.tmp, f.dest);
+  }
+
+  /** Removes what was not committed (synchronously: also from a signal handler). */
+  discard(): void {
+    for (const f of this.files.splice(0)) rmSync(f.tmp, { force: true });
+  }
+}
+
+/** Runs `caisson release`; throws ReleaseFailed / UsageError / RegistryError. */
+export async function releaseCommand(file: string, flags: ReleaseFlags, log: (line: string) => void, signal?: AbortSignal, staged = new Staged()): Promise<void> {
+  if (!flags.to && !flags.verify) throw new UsageError("give --to REGISTRY/REPO to push, or --verify to check that the release reproduces (or both)");
+  // Everything that can be refused is checked before the build.
+  let registry: Registry | undefined;
+  if (flags.to) {
+    try {
+      const ref = parseRepoRef(flags.to);
+      const credentials = findCredentials(ref.host);
+      registry = new Registry(ref, {
+        ...(credentials ? { credentials } : {}),
+        ...(flags.caCert ? { ca: await readCa(flags.caCert), caFrom: flags.caCert } : {}),
+        ...(signal ? { signal } : {}),
+      });
+    } catch (e) {
+      if (e instanceof RegistryError) throw new UsageError(e.message);
+      throw e;
+    }
   }
   const context = contextDir(flags.context);
   const store = flags.sourceStore ?? defaultSourceStore() ?? join(process.env["CAISSON_CACHE"] ?? "/var/cache/caisson", "sources");
@@ -126,48 +212,47 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
     throw new ReleaseFailed(`${file} is not a valid definition (above); nothing was built`);
   }
   const base = `${checked.definition.name}-${checked.definition.version ?? "latest"}`;
-  mkdirSync(flags.out, { recursive: true });
+  prepareOut(flags.out, context);
   const archive = join(flags.out, `${base}.oci.tar`);
+  const releaseArchive = join(flags.out, `${base}.release.oci.tar`);
   // The build first (it also fetches the pinned .debs); under --verify it starts from an empty cache too.
   await build(file, archive, flags, store, !flags.cache || flags.verify === true);
+  signal?.throwIfAborted();
   const inputs = await inputsOf(file, context, store);
   const release = await assemble(archive, inputs);
-  await writeAtomic(join(flags.out, `${base}.release.oci.tar`), layoutArchive(release.index, release.blobs));
+  signal?.throwIfAborted();
+  // Written beside the archive only once the release is pushed (or there is nothing to push): they are what was pushed.
+  await staged.write(releaseArchive, layoutArchive(release.index, release.blobs));
   for (const p of release.platforms) {
     const stem = join(flags.out, `${base}.${p.platform.replace(/\//g, "-")}`);
-    await writeAtomic(`${stem}.spdx.json`, JSON.stringify(p.sbom, null, 2) + "\n");
-    await writeAtomic(`${stem}.provenance.json`, JSON.stringify(p.provenance, null, 2) + "\n");
+    await staged.write(`${stem}.spdx.json`, JSON.stringify(p.sbom, null, 2) + "\n");
+    await staged.write(`${stem}.provenance.json`, JSON.stringify(p.provenance, null, 2) + "\n");
     log(`${p.platform}: ${p.manifest.digest}; SBOM ${stem}.spdx.json; status.d: ${Object.entries(p.statusd).map(([n, v]) => `${n} ${v}`).join(", ") || "none"}`);
   }
-  log(`release index ${release.index.digest} (${join(flags.out, `${base}.release.oci.tar`)})`);
+  log(`release index ${release.index.digest} (${releaseArchive})`);
 
   if (flags.verify) {
     log("verify: building again from an empty cache");
     const rebuilt = join(flags.out, `${base}.verify.oci.tar`);
     await build(file, rebuilt, flags, store, true);
+    signal?.throwIfAborted();
     const again = await assemble(rebuilt, inputs);
     const second = join(flags.out, `${base}.verify.release.oci.tar`);
-    await writeAtomic(second, layoutArchive(again.index, again.blobs));
+    await staged.write(second, layoutArchive(again.index, again.blobs));
     const diff = await compareReleases(release, again);
     if (diff) {
+      // Nothing is pushed; both releases are kept for diffoscope.
+      await staged.commit();
       throw new ReleaseFailed(
         `not reproducible: index ${release.index.digest} then ${again.index.digest}; first difference: ${diff}. ` +
-          `To see how they differ: diffoscope ${join(flags.out, `${base}.release.oci.tar`)} ${second} (Debian's diffoscope)`,
+          `To see how they differ: diffoscope ${releaseArchive} ${second} (Debian's diffoscope); nothing was pushed`,
       );
     }
     log(`reproducible: two builds from empty caches gave the same index ${release.index.digest}`);
   }
 
-  if (ref) {
-    const registry = new Registry(ref, {
-      ...(() => {
-        const c = findCredentials(ref.host);
-        return c ? { credentials: c } : {};
-      })(),
-      ...(flags.caCert ? { ca: await readFile(flags.caCert, "utf8").catch((e: Error) => { throw new UsageError(`--ca-cert ${flags.caCert}: ${e.message}`); }) } : {}),
-    });
-    await pushRelease(registry, release, { ...inputs.tags, ...(flags.force ? { force: true } : {}), log });
-  }
+  if (registry) await pushRelease(registry, release, { ...inputs.tags, ...(flags.force ? { force: true } : {}), log });
+  await staged.commit();
 }
 
 export function registerReleaseCommand(cli: Command, failed: () => Error): void {
@@ -190,7 +275,7 @@ export function registerReleaseCommand(cli: Command, failed: () => Error): void 
     .option("--out <dir>", "where the archives, SBOMs and provenance go", "out")
     .option("--context <dir>", "build context root: imports and local sources are relative to it", ".")
     .addOption(new Option("--source-store <dir>", "folder of source files named by sha256").default(defaultSourceStore(), "$CAISSON_SOURCE_STORE or /var/cache/caisson/sources"))
-    .addOption(new Option("--progress <mode>", "BuildKit progress display").choices(["auto", "plain", "tty", "quiet"]).default("auto"))
+    .addOption(new Option("--progress <mode>", "BuildKit progress display").choices(["auto", "plain", "tty", "json", "quiet"]).default("auto"))
     .option("--no-cache", "build from an empty cache")
     .addHelpText(
       "after",
@@ -200,14 +285,45 @@ Examples:
   caisson release images/redis/image.yaml --verify`,
     )
     .action(async (file: string, opts: ReleaseFlags) => {
+      // Under --progress json every line on stderr is one JSON object, as for `caisson build`.
+      const json = opts.progress === "json";
+      const say = (type: string, message: string) => void process.stderr.write(json ? JSON.stringify({ type, message }) + "\n" : `caisson: ${type === "error" ? "release failed: " : ""}${message}\n`);
+      // Ctrl-C / SIGTERM: cancel what is in flight, remove what is half-written, exit 130 / 143.
+      const interrupt = new AbortController();
+      const staged = new Staged();
+      let code = 0;
+      const onSignal = (sig: NodeJS.Signals) => {
+        if (code !== 0) {
+          staged.discard();
+          process.exit(code); // a second signal: stop now
+        }
+        code = sig === "SIGINT" ? 130 : 143;
+        interrupt.abort(new Error(`interrupted (${sig})`));
+        // Whatever does not notice the cancellation is not waited for long.
+        setTimeout(() => {
+          staged.discard();
+          say("error", `interrupted (${sig}); nothing was tagged and nothing half-written is left`);
+          process.exit(code);
+        }, 5000).unref();
+      };
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
       try {
-        await releaseCommand(file, opts, (l) => process.stderr.write(`caisson: ${l}\n`));
+        await releaseCommand(file, opts, (l) => say("log", l), interrupt.signal, staged);
       } catch (e) {
+        if (code !== 0) {
+          say("error", `interrupted; nothing was tagged and nothing half-written is left`);
+          throw new ExitStatus(code);
+        }
         if (e instanceof ReleaseFailed || e instanceof RegistryError) {
-          process.stderr.write(`caisson: release failed: ${e.message}\n`);
+          say("error", e.message);
           throw failed();
         }
         throw e;
+      } finally {
+        staged.discard();
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
       }
     });
 }

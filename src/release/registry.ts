@@ -2,10 +2,15 @@
 // then a monolithic POST + PUT upload), manifests by digest or tag (PUT,
 // HEAD), with basic and bearer-token auth and docker's certs.d CA rule.
 // Every push is by digest, so a push cut short is completed by running it
-// again: what is already there is skipped.
+// again: what is already there is skipped. Credentials go only to the
+// registry's own origin (and basic ones to its token realm), never to a
+// Location or redirect elsewhere; every request has an idle timeout and
+// every body read a size cap; a loopback registry without TLS is spoken to
+// over plain HTTP, as docker does.
+import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
-import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
+import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from "node:http";
 import { join } from "node:path";
 import { rootCertificates } from "node:tls";
 import type { Credentials } from "./credentials.js";
@@ -15,8 +20,8 @@ export class RegistryError extends Error {
   override readonly name = "RegistryError";
   constructor(
     message: string,
-    /** `auth` (401/403), `unreachable`, `tls`, `refused` (a tag would move), `protocol`. */
-    readonly kind: "auth" | "unreachable" | "tls" | "refused" | "protocol",
+    /** `auth` (401/403), `unreachable`, `tls`, `refused` (a tag would move), `protocol`, `interrupted` (Ctrl-C). */
+    readonly kind: "auth" | "unreachable" | "tls" | "refused" | "protocol" | "interrupted",
   ) {
     super(message);
   }
@@ -36,6 +41,13 @@ export function parseRepoRef(spec: string): RepoRef {
   if (!host || !(host.includes(".") || host.includes(":") || host === "localhost") || !repo) {
     throw new RegistryError(`--to ${spec}: give REGISTRY/REPO, e.g. 127.0.0.1:5000/caisson/redis (the registry's host, then the repository)`, "protocol");
   }
+  const port = /:(\d+)$/.exec(host)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
+    throw new RegistryError(`--to ${spec}: port ${port} is out of range (1-65535)`, "protocol");
+  }
+  if (!/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d+)?$/.test(host)) {
+    throw new RegistryError(`--to ${spec}: "${host}" is not a registry host (HOST or HOST:PORT)`, "protocol");
+  }
   if (!/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/.test(repo)) {
     throw new RegistryError(`--to ${spec}: "${repo}" is not a repository name (lower-case letters, digits, . _ - separated by /)`, "protocol");
   }
@@ -44,19 +56,28 @@ export function parseRepoRef(spec: string): RepoRef {
 
 export interface RegistryOptions {
   readonly credentials?: Credentials;
-  /** Extra CA certificates (PEM) to trust besides the system's and certs.d's. */
+  /** Extra CA certificates (PEM) to trust besides the system's and certs.d's (`--ca-cert`). */
   readonly ca?: string;
+  /** Where `ca` came from, for messages. */
+  readonly caFrom?: string;
   /** docker's per-registry CA directory: `<certsDir>/<host:port>/*.crt` (default /etc/docker/certs.d). */
   readonly certsDir?: string;
-  /** Plain HTTP instead of HTTPS (a loopback registry without TLS). */
-  readonly plainHttp?: boolean;
+  /** How long a request may wait for the next byte, connecting included (default 30 s). */
+  readonly idleTimeoutMs?: number;
+  /** Cancels every request (Ctrl-C). */
+  readonly signal?: AbortSignal;
 }
 
 interface Response {
+  readonly url: string;
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
   readonly body: Buffer;
 }
+
+/** The most a response body read into memory may hold (token JSON, error bodies, manifests). */
+export const MAX_BODY = 4 << 20;
+const MAX_REDIRECTS = 5;
 
 /** The PEM certificates docker would trust for `host`: `<certsDir>/<host>/*.crt`. */
 function certsFor(host: string, certsDir: string): string[] {
@@ -70,13 +91,27 @@ function certsFor(host: string, certsDir: string): string[] {
   return names.map((n) => readFileSync(join(dir, n), "utf8"));
 }
 
-const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME/;
+/** Certificate problems: the CA is missing or wrong; never a reason to fall back to plain HTTP. */
+const CERT_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|HOSTNAME|ERR_TLS_CERT/;
+/** The peer does not speak TLS at all (a plain-HTTP registry). */
+const TLS_PROTOCOL = /EPROTO|ERR_SSL_WRONG_VERSION_NUMBER|wrong version number|ERR_SSL_PACKET_LENGTH_TOO_LONG|packet length too long/i;
+
+/** 127.0.0.0/8, ::1 and localhost: registries docker treats as insecure (HTTP allowed). */
+export function isLoopback(host: string): boolean {
+  const name = host.startsWith("[") ? host.slice(1, host.indexOf("]")) : host.replace(/:\d+$/, "");
+  return name === "localhost" || name === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
+const sha256 = (data: Uint8Array) => `sha256:${createHash("sha256").update(data).digest("hex")}`;
+const excerpt = (body: Buffer) => body.toString("utf8").slice(0, 300).trim();
 
 /** A client for one repository of one registry. */
 export class Registry {
   private token: string | undefined;
   private readonly ca: string[] | undefined;
-  private readonly base: string;
+  private base: string;
+  /** Whether the registry's scheme is settled (a loopback registry may turn out to be plain HTTP). */
+  private settled: boolean;
 
   constructor(
     readonly ref: RepoRef,
@@ -85,23 +120,50 @@ export class Registry {
     const extra = [...certsFor(ref.host, opts.certsDir ?? "/etc/docker/certs.d"), ...(opts.ca ? [opts.ca] : [])];
     // Node replaces its default roots when `ca` is given: keep them.
     this.ca = extra.length > 0 ? [...rootCertificates, ...extra] : undefined;
-    this.base = `${opts.plainHttp ? "http" : "https"}://${ref.host}`;
+    this.base = `https://${ref.host}`;
+    this.settled = !isLoopback(ref.host);
   }
 
+  /** One request; the body read is capped at MAX_BODY, and it fails after `idleTimeoutMs` without a byte. */
   private raw(method: string, url: string, headers: Record<string, string>, body?: Uint8Array): Promise<Response> {
+    const idle = this.opts.idleTimeoutMs ?? 30_000;
     return new Promise((resolve, reject) => {
       const u = new URL(url);
-      const req = (u.protocol === "http:" ? httpRequest : httpsRequest)(
-        u,
-        { method, headers: { ...headers, ...(body ? { "content-length": String(body.length) } : {}) }, ...(this.ca ? { ca: this.ca } : {}) },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-          res.on("error", reject);
-        },
+      const fail = (e: NodeJS.ErrnoException) => reject(e instanceof RegistryError ? e : this.netError(e, method, url));
+      let req: ClientRequest;
+      try {
+        req = (u.protocol === "http:" ? httpRequest : httpsRequest)(
+          u,
+          {
+            method,
+            headers: { ...headers, ...(body ? { "content-length": String(body.length) } : {}) },
+            timeout: idle,
+            ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+            ...(this.ca && u.protocol === "https:" ? { ca: this.ca } : {}),
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            let size = 0;
+            res.on("data", (c: Buffer) => {
+              size += c.length;
+              if (size > MAX_BODY) {
+                req?.destroy(new RegistryError(`${method} ${url} answered with a body of more than ${MAX_BODY >> 20} MiB; that is not a registry (or token service) answer`, "protocol"));
+                return;
+              }
+              chunks.push(c);
+            });
+            res.on("end", () => resolve({ url, status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+            res.on("error", fail);
+          },
+        );
+      } catch (e) {
+        fail(e as NodeJS.ErrnoException);
+        return;
+      }
+      req.on("timeout", () =>
+        req.destroy(new RegistryError(`${method} ${url}: no answer for ${Math.round(idle / 1000)} s; nothing was tagged. Check that the registry is up and reachable, then run the same command again: what was already pushed is skipped`, "unreachable")),
       );
-      req.on("error", (e: NodeJS.ErrnoException) => reject(this.netError(e, method, url)));
+      req.on("error", fail);
       req.end(body);
     });
   }
@@ -109,95 +171,150 @@ export class Registry {
   private netError(e: NodeJS.ErrnoException, method: string, url: string): RegistryError {
     const code = e.code ?? "";
     const what = `${method} ${url}`;
-    if (TLS_CODES.test(code) || /certificate|ssl|tls/i.test(e.message)) {
-      return new RegistryError(
-        `${this.ref.host}: TLS failed (${code || e.message}) on ${what}; if the registry uses its own CA, put it in /etc/docker/certs.d/${this.ref.host}/ca.crt (docker's rule) or give --ca-cert FILE`,
-        "tls",
-      );
+    if (e.name === "AbortError" || code === "ABORT_ERR") return new RegistryError(`interrupted during ${what}; nothing was tagged`, "interrupted");
+    if (code.startsWith("HPE_")) {
+      return new RegistryError(`${what}: the server answered with malformed HTTP (${code}: ${e.message}); is that address a registry? Nothing was tagged`, "protocol");
     }
-    return new RegistryError(`${this.ref.host} is unreachable (${code || e.message}) on ${what}; nothing was tagged. Start the registry (or check the address) and run the same command again: what was already pushed is skipped`, "unreachable");
+    if (CERT_CODES.test(code) || TLS_PROTOCOL.test(code) || /certificate|ssl|tls/i.test(e.message)) {
+      const fix = this.opts.ca
+        ? `the CA given with --ca-cert ${this.opts.caFrom ?? ""} does not verify it either (is it the CA that signed the registry's certificate?)`
+        : `if the registry uses its own CA, put it in /etc/docker/certs.d/${this.ref.host}/ca.crt (docker's rule) or give --ca-cert FILE`;
+      return new RegistryError(`${new URL(url).host}: TLS failed (${code || e.message}) on ${what}; ${fix}`, "tls");
+    }
+    return new RegistryError(`${new URL(url).host} is unreachable (${code || e.message}) on ${what}; nothing was tagged. Start the registry (or check the address) and run the same command again: what was already pushed is skipped`, "unreachable");
   }
 
-  /** Answers a 401 challenge: Basic with the credentials, or a bearer token fetched with them. */
+  /** Answers a 401 challenge: Basic with the credentials, or a bearer token fetched with them from the realm. */
   private async authorize(challenge: string, scope: string): Promise<string> {
     const creds = this.opts.credentials;
     const m = /^(\w+)\s*(.*)$/.exec(challenge.trim());
     const scheme = (m?.[1] ?? "").toLowerCase();
     const basic = creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}` : undefined;
     if (scheme === "basic") {
-      if (!basic) throw this.authError(401, "it asks for a user name and password and none were found");
+      if (!basic) throw this.authError(401, "");
       return basic;
     }
     if (scheme !== "bearer") throw new RegistryError(`${this.ref.host}: unsupported auth challenge ${JSON.stringify(challenge)}`, "protocol");
     const params: Record<string, string> = {};
     for (const p of (m?.[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)) params[p[1] as string] = p[2] as string;
-    if (!params["realm"]) throw new RegistryError(`${this.ref.host}: bearer challenge without a realm: ${challenge}`, "protocol");
-    const u = new URL(params["realm"]);
+    let u: URL;
+    try {
+      u = new URL(params["realm"] ?? "");
+      if (u.protocol !== "https:" && u.protocol !== "http:") throw new Error();
+    } catch {
+      throw new RegistryError(`${this.ref.host}: bearer challenge without a usable realm URL: ${challenge}`, "protocol");
+    }
     if (params["service"]) u.searchParams.set("service", params["service"]);
     u.searchParams.set("scope", params["scope"] ?? scope);
+    const realm = `${u.origin}${u.pathname}`;
     const r = await this.raw("GET", u.toString(), basic ? { authorization: basic } : {});
-    if (r.status === 401 || r.status === 403) throw this.authError(r.status, "its token service refused the credentials");
-    if (r.status !== 200) throw new RegistryError(`${this.ref.host}: token service answered ${r.status}: ${r.body.toString("utf8").slice(0, 200)}`, "protocol");
-    const t = JSON.parse(r.body.toString("utf8")) as { token?: string; access_token?: string };
-    const token = t.token ?? t.access_token;
-    if (!token) throw new RegistryError(`${this.ref.host}: token service gave no token`, "protocol");
+    if (r.status === 401 || r.status === 403) throw this.authError(r.status, creds ? `its token service at ${realm} refused the credentials` : "");
+    const bad = (why: string) => new RegistryError(`${this.ref.host}: the token service at ${realm} answered ${why}; that is not a token (is the registry's auth realm right?)`, "protocol");
+    if (r.status !== 200) throw bad(`${r.status}: ${excerpt(r.body) || "(empty body)"}`);
+    let t: unknown;
+    try {
+      t = JSON.parse(r.body.toString("utf8"));
+    } catch (e) {
+      throw bad(`with malformed JSON (${(e as Error).message})`);
+    }
+    const token = t && typeof t === "object" ? ((t as { token?: unknown }).token ?? (t as { access_token?: unknown }).access_token) : undefined;
+    if (typeof token !== "string" || !token) throw bad(`without a token: ${excerpt(r.body)}`);
     return `Bearer ${token}`;
   }
 
   private authError(status: number, why: string): RegistryError {
     const c = this.opts.credentials;
-    const who = c ? `as "${c.username}" (credentials from ${c.from})` : "without credentials";
-    return new RegistryError(
-      `${this.ref.host}: authentication failed (${status}) ${who}: ${why}. Give the right ones with \`docker login ${this.ref.host}\` (DOCKER_CONFIG's config.json) or CAISSON_REGISTRY_USER and CAISSON_REGISTRY_PASSWORD`,
-      "auth",
-    );
+    const fix = `\`docker login ${this.ref.host}\` (DOCKER_CONFIG's config.json) or CAISSON_REGISTRY_USER and CAISSON_REGISTRY_PASSWORD`;
+    if (!c) return new RegistryError(`${this.ref.host}: authentication required (${status}) and no credentials found for ${this.ref.host}; set them with ${fix}`, "auth");
+    return new RegistryError(`${this.ref.host}: authentication failed (${status}) as "${c.username}" (credentials from ${c.from}): ${why}. Give the right ones with ${fix}`, "auth");
   }
 
-  /** A request to `/v2/<repo>/<path>` (or an absolute URL), authenticating on a 401 and retrying once. */
+  /**
+   * A request to `/v2/<repo>/<path>` (or an absolute URL), authenticating on a 401 and retrying once.
+   * Authorization goes only to the registry's origin; redirects are followed (307/308 keeping the
+   * method and body, 301/302/303 for GET and HEAD), to another origin without it.
+   */
   private async call(method: string, path: string, headers: Record<string, string> = {}, body?: Uint8Array): Promise<Response> {
-    const url = /^https?:/.test(path) ? path : `${this.base}/v2/${this.ref.repo}/${path}`;
-    const send = () => this.raw(method, url, { ...headers, ...(this.token ? { authorization: this.token } : {}) }, body);
-    let r = await send();
-    if (r.status === 401) {
-      const challenge = String(r.headers["www-authenticate"] ?? "");
-      this.token = await this.authorize(challenge, `repository:${this.ref.repo}:pull,push`);
-      r = await send();
-      if (r.status === 401) throw this.authError(401, "it refused them");
+    let url = /^https?:/.test(path) ? path : `${this.base}/v2/${this.ref.repo}/${path}`;
+    for (let hop = 0; ; hop++) {
+      const own = new URL(url).origin === new URL(this.base).origin;
+      const send = () => this.raw(method, url, { ...headers, ...(own && this.token ? { authorization: this.token } : {}) }, body);
+      let r = await (own && !this.settled ? this.settle(send, () => (url = url.replace(/^https:/, "http:"))) : send());
+      if (own && r.status === 401) {
+        this.token = await this.authorize(String(r.headers["www-authenticate"] ?? ""), `repository:${this.ref.repo}:pull,push`);
+        r = await send();
+        if (r.status === 401) throw this.authError(401, "it refused them");
+      }
+      if (r.status === 403) throw this.authError(403, `it does not allow ${method} on ${this.ref.repo}`);
+      const loc = r.headers.location;
+      const follow = r.status === 307 || r.status === 308 || ([301, 302, 303].includes(r.status) && (method === "GET" || method === "HEAD"));
+      if (!follow || !loc) return r;
+      if (hop >= MAX_REDIRECTS) throw new RegistryError(`${method} ${url}: more than ${MAX_REDIRECTS} redirects`, "protocol");
+      url = new URL(loc, url).toString();
     }
-    if (r.status === 403) throw this.authError(403, `it does not allow ${method} on ${this.ref.repo}`);
-    return r;
   }
 
-  private fail(r: Response, what: string): never {
-    throw new RegistryError(`${this.ref.host}: ${what} failed with ${r.status}: ${r.body.toString("utf8").slice(0, 300).trim()}`, "protocol");
+  /** The first request to a loopback registry: HTTPS, and plain HTTP when the other end does not speak TLS (docker's rule). */
+  private async settle(send: () => Promise<Response>, toHttp: () => void): Promise<Response> {
+    try {
+      const r = await send();
+      this.settled = true;
+      return r;
+    } catch (e) {
+      if (!(e instanceof RegistryError && e.kind === "tls" && TLS_PROTOCOL.test(e.message))) throw e;
+      this.base = `http://${this.ref.host}`;
+      this.settled = true;
+      toHttp();
+      return send();
+    }
+  }
+
+  private fail(r: Response, method: string, what: string): never {
+    const body = excerpt(r.body);
+    const hint =
+      r.status >= 500 && !body
+        ? " (an empty body: the registry's own log says why). Run the same command again once it is fixed: what was already pushed is skipped"
+        : `: ${body || "(empty body)"}`;
+    throw new RegistryError(`${what}: ${method} ${r.url} answered ${r.status}${hint}`, "protocol");
+  }
+
+  /** The registry's Docker-Content-Digest, when given, must be the digest sent. */
+  private checkDigest(r: Response, sent: string): void {
+    const got = r.headers["docker-content-digest"];
+    if (typeof got === "string" && got !== sent) {
+      throw new RegistryError(`${this.ref.host}: registry stored ${got} for ${sent} (${r.url}); nothing was tagged`, "protocol");
+    }
   }
 
   /** Whether the repository has the blob. */
   async hasBlob(digest: string): Promise<boolean> {
     const r = await this.call("HEAD", `blobs/${digest}`);
-    if (r.status === 200) return true;
     if (r.status === 404) return false;
-    return this.fail(r, `HEAD blob ${digest}`);
+    if (r.status !== 200) return this.fail(r, "HEAD", `checking blob ${digest}`);
+    this.checkDigest(r, digest);
+    return true;
   }
 
   /** Uploads a blob unless the repository has it; returns whether bytes were sent. */
   async pushBlob(digest: string, data: Uint8Array): Promise<boolean> {
     if (await this.hasBlob(digest)) return false;
     const start = await this.call("POST", "blobs/uploads/", { "content-type": "application/octet-stream" }, new Uint8Array(0));
-    if (start.status !== 202) this.fail(start, `starting the upload of ${digest}`);
+    if (start.status !== 202) this.fail(start, "POST", `starting the upload of ${digest}`);
     const loc = String(start.headers.location ?? "");
-    if (!loc) this.fail(start, `starting the upload of ${digest} (no Location)`);
-    const u = new URL(loc, `${this.base}/`);
+    if (!loc) throw new RegistryError(`starting the upload of ${digest}: POST ${start.url} answered 202 without a Location header`, "protocol");
+    const u = new URL(loc, start.url);
     u.searchParams.set("digest", digest);
     const put = await this.call("PUT", u.toString(), { "content-type": "application/octet-stream" }, data);
-    if (put.status !== 201) this.fail(put, `uploading blob ${digest}`);
+    if (put.status !== 201) this.fail(put, "PUT", `uploading blob ${digest}`);
+    this.checkDigest(put, digest);
     return true;
   }
 
   /** PUTs a manifest or index under `reference` (a digest or a tag). */
   async putManifest(reference: string, mediaType: string, data: Uint8Array): Promise<void> {
     const r = await this.call("PUT", `manifests/${reference}`, { "content-type": mediaType }, data);
-    if (r.status !== 201) this.fail(r, `PUT manifest ${reference}`);
+    if (r.status !== 201) this.fail(r, "PUT", `pushing manifest ${reference}`);
+    this.checkDigest(r, sha256(data));
   }
 
   /** The digest `reference` (a tag) points at, or undefined when the tag does not exist. */
@@ -210,9 +327,11 @@ export class Registry {
     ].join(", ");
     const r = await this.call("HEAD", `manifests/${reference}`, { accept });
     if (r.status === 404) return undefined;
-    if (r.status !== 200) return this.fail(r, `HEAD manifest ${reference}`);
+    if (r.status !== 200) return this.fail(r, "HEAD", `looking up tag ${reference}`);
     const d = r.headers["docker-content-digest"];
-    if (typeof d !== "string") return this.fail(r, `HEAD manifest ${reference} (no Docker-Content-Digest)`);
+    if (typeof d !== "string" || !/^sha256:[0-9a-f]{64}$/.test(d)) {
+      throw new RegistryError(`looking up tag ${reference}: HEAD ${r.url} answered 200 without a valid Docker-Content-Digest header (${JSON.stringify(d ?? null)}), which a registry must send; caisson cannot tell whether the tag would move, so nothing was pushed`, "protocol");
+    }
     return d;
   }
 }

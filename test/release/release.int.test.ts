@@ -95,7 +95,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson release to a regis
     const plain = await TestRegistry.start({ plain: true });
     try {
       const { index, blobs } = await readLayout(join(out, "redis-7.0.15.release.oci.tar"));
-      await pushRelease(new Registry({ host: plain.host, repo: "caisson/redis" }, { plainHttp: true }), { index: index.manifests[0]!, blobs, platforms: [] }, { tags: ["7.0.15"], immutable: [] });
+      await pushRelease(new Registry({ host: plain.host, repo: "caisson/redis" }), { index: index.manifests[0]!, blobs, platforms: [] }, { tags: ["7.0.15"], immutable: [] });
       const fmt = (what: string) =>
         JSON.parse(ok(run(DOCKER, ["buildx", "imagetools", "inspect", `${plain.host}/caisson/redis:7.0.15`, "--format", `{{json .${what}}}`]), `imagetools ${what}`)) as Record<string, Record<string, Record<string, unknown>>>;
       checkAttestations(fmt);
