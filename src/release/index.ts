@@ -10,7 +10,7 @@ export { Blobs, layoutArchive, readLayout, sha256, MEDIA_INDEX, MEDIA_IN_TOTO, M
 export { patchCves, readPatches, type PatchInfo } from "./patches.js";
 export { provenancePredicate, SLSA_V1, SPDX_DOCUMENT, statement, type Dependency } from "./provenance.js";
 export { pushRelease, type PushOptions, type PushResult } from "./push.js";
-export { parseRepoRef, Registry, RegistryError, type RegistryOptions, type RepoRef } from "./registry.js";
+export { isLoopback, parseRepoRef, Registry, RegistryError, type RegistryOptions, type RepoRef } from "./registry.js";
 export { debPurl, spdxDocument, type FileOrigin, type SbomInput, type ShippedFile, type SourceInfo } from "./sbom.js";
 export { releaseTags } from "./tags.js";
 export { compareReleases } from "./verify.js";

@@ -161,7 +161,7 @@ export class Registry {
         return;
       }
       req.on("timeout", () =>
-        req.destroy(new RegistryError(`${method} ${url}: no answer for ${Math.round(idle / 1000)} s; nothing was tagged. Check that the registry is up and reachable, then run the same command again: what was already pushed is skipped`, "unreachable")),
+        req.destroy(new RegistryError(`${method} ${url}: no answer for ${idle / 1000} s; nothing was tagged. Check that the registry is up and reachable, then run the same command again: what was already pushed is skipped`, "unreachable")),
       );
       req.on("error", fail);
       req.end(body);

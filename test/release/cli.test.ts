@@ -1,7 +1,8 @@
 // `caisson release` refusing bad calls before anything is built, in-process
 // (no engine): no destination, a malformed --to, and a definition whose
 // release tags cannot be made (reported with file:line:col, no stack trace).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
@@ -44,5 +45,53 @@ describe("caisson release (bad calls)", () => {
     expect(r.stderr).toMatch(/image\.yaml:6:\d+: error\[invalid_release_tag\]: release tag "\{major\}" needs a MAJOR\.MINOR\.PATCH version/);
     expect(r.stderr).toContain("nothing was built");
     expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+  });
+
+  describe("checks everything it can before building (exit 2, naming the path)", () => {
+    const ok = join(dir, "ok");
+    mkdirSync(join(ok, "app"), { recursive: true });
+    writeFileSync(join(ok, "app", "hello"), "hi\n", { mode: 0o755 });
+    const def = join(ok, "image.yaml");
+    writeFileSync(def, "name: mini\nversion: 1.0.0\nplatforms: [linux/amd64]\nsources:\n  app: { path: ./app }\nimage:\n  from: scratch\n  copy: [{ from: app, src: /hello, dest: /hello }]\n  entrypoint: [/hello]\n  check: { hardening: none }\n");
+    const afile = join(dir, "afile");
+    writeFileSync(afile, "x");
+    const fifo = join(dir, "fifo");
+    spawnSync("mkfifo", [fifo]);
+    const garbage = join(dir, "garbage.pem");
+    writeFileSync(garbage, "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n");
+    const badConfig = join(dir, "docker");
+    mkdirSync(badConfig);
+    writeFileSync(join(badConfig, "config.json"), "{ auths: ");
+    const release = (...extra: string[]) => run("release", def, "--context", ok, "--progress", "json", ...extra);
+
+    it.each([
+      ["a port out of range", ["--to", "127.0.0.1:99999/x"], /--to 127\.0\.0\.1:99999\/x: port 99999 is out of range/],
+      ["--ca-cert a directory", ["--to", "127.0.0.1:5000/x", "--ca-cert", dir], /--ca-cert .*: is a directory/],
+      ["--ca-cert not a certificate", ["--to", "127.0.0.1:5000/x", "--ca-cert", garbage], /--ca-cert .*garbage\.pem: not a PEM certificate/],
+      ["--out a file", ["--verify", "--out", afile], /--out .*afile: cannot make that directory: already exists/],
+      ["--out under a file", ["--verify", "--out", join(afile, "sub")], /--out .*afile\/sub: cannot make that directory: a part of the path is not a directory/],
+      ["--out a FIFO", ["--verify", "--out", fifo], /--out .*fifo: cannot make that directory: already exists/],
+      ["--out /proc/self", ["--verify", "--out", "/proc/self"], /--out \/proc\/self: cannot write files there/],
+      ["--out the build context", ["--verify", "--out", ok], /refusing to write over the build context/],
+      ["--out above the build context", ["--verify", "--out", dir], /refusing to write over the build context/],
+    ])("%s", async (_what, args, message) => {
+      const r = await release(...args);
+      expect(r.stderr).toMatch(message);
+      expect(r.code).toBe(2);
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at |building/);
+    });
+
+    it("a malformed docker config.json", async () => {
+      const before = process.env["DOCKER_CONFIG"];
+      process.env["DOCKER_CONFIG"] = badConfig;
+      try {
+        const r = await release("--to", "127.0.0.1:5000/x");
+        expect(r.code).toBe(2);
+        expect(r.stderr).toMatch(/docker\/config\.json: not valid JSON/);
+      } finally {
+        if (before === undefined) delete process.env["DOCKER_CONFIG"];
+        else process.env["DOCKER_CONFIG"] = before;
+      }
+    });
   });
 });

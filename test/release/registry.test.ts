@@ -1,0 +1,121 @@
+// The registry client against registries that misbehave (test/support/hostile-registry.ts):
+// credentials never leave the registry's origin, nothing waits forever or reads without
+// bound, a digest the registry misreports fails the push, and every failure says what.
+import { createHash } from "node:crypto";
+import { afterEach, describe, expect, it } from "vitest";
+import { isLoopback, parseRepoRef, Registry, RegistryError } from "../../src/release/index.js";
+import { HostileRegistry, PASSWORD, USER, type HostileMode } from "../support/hostile-registry.js";
+
+const credentials = { username: USER, password: PASSWORD, from: "test" };
+const blob = Buffer.from("a layer");
+const digest = `sha256:${createHash("sha256").update(blob).digest("hex")}`;
+
+let reg: HostileRegistry | undefined;
+afterEach(async () => {
+  await reg?.stop();
+  reg = undefined;
+});
+
+async function client(mode: HostileMode, o: { creds?: boolean; idleTimeoutMs?: number; signal?: AbortSignal } = {}) {
+  reg = await HostileRegistry.start(mode);
+  return new Registry(parseRepoRef(`${reg.host}/caisson/x`), {
+    ...(o.creds === false ? {} : { credentials }),
+    ...(o.idleTimeoutMs ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+}
+
+async function failure(p: Promise<unknown>): Promise<RegistryError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(RegistryError);
+  return e as RegistryError;
+}
+
+describe("Registry against a hostile registry", () => {
+  it("pushes to a well-behaved plain-HTTP loopback registry (HTTPS tried first, as docker does)", async () => {
+    const r = await client("ok");
+    expect(await r.pushBlob(digest, blob)).toBe(true);
+    expect(await r.pushBlob(digest, blob)).toBe(false);
+    await r.putManifest("1.0.0", "application/vnd.oci.image.index.v1+json", Buffer.from("{}"));
+    expect(await r.manifestDigest("1.0.0")).toBe(`sha256:${createHash("sha256").update("{}").digest("hex")}`);
+  });
+
+  it("sends no Authorization to an upload Location on another origin", async () => {
+    const r = await client("location");
+    expect(await r.pushBlob(digest, blob)).toBe(true);
+    expect(reg!.elsewhere.map((x) => x.method)).toEqual(["PUT"]);
+    expect(reg!.elsewhere[0]!.authorization).toBeUndefined();
+    expect(reg!.blobs.get(digest)?.equals(blob)).toBe(true);
+  });
+
+  it("follows 307 redirects for blob HEAD and PUT, without credentials", async () => {
+    const r = await client("redirect");
+    expect(await r.pushBlob(digest, blob)).toBe(true);
+    expect(reg!.elsewhere.map((x) => x.method)).toEqual(["HEAD", "PUT"]);
+    expect(reg!.elsewhere.every((x) => x.authorization === undefined)).toBe(true);
+    expect(await r.hasBlob(digest)).toBe(true);
+  });
+
+  it("fails a PUT whose returned digest is not the one sent", async () => {
+    const r = await client("wrong-digest");
+    const e = await failure(r.pushBlob(digest, blob));
+    expect(e.message).toContain(`registry stored sha256:${"0".repeat(64)} for ${digest}`);
+    expect(e.message).toContain("nothing was tagged");
+    const m = await failure(r.putManifest("1.0.0", "application/vnd.oci.image.index.v1+json", Buffer.from("{}")));
+    expect(m.message).toMatch(/registry stored sha256:0{64} for sha256:44136fa3/);
+  });
+
+  it("gives up on a registry that never answers, and stops when cancelled", async () => {
+    const r = await client("hang", { idleTimeoutMs: 300 });
+    const e = await failure(r.hasBlob(digest));
+    expect(e.kind).toBe("unreachable");
+    expect(e.message).toMatch(/HEAD https?:\/\/127\.0\.0\.1:\d+\/v2\/caisson\/x\/blobs\/sha256:\w+: no answer for 0.3 s/);
+    const abort = new AbortController();
+    const r2 = new Registry(r.ref, { signal: abort.signal });
+    setTimeout(() => abort.abort(), 100);
+    expect((await failure(r2.hasBlob(digest))).kind).toBe("interrupted");
+  });
+
+  it.each([
+    ["token-json", /token service at http:\/\/127\.0\.0\.1:\d+\/token answered with malformed JSON/],
+    ["token-null", /token service at http:\/\/127\.0\.0\.1:\d+\/token answered without a token: null/],
+    ["token-endless", /GET http:\/\/127\.0\.0\.1:\d+\/token\?.* answered with a body of more than 4 MiB/],
+  ] as const)("reports a token service that answers %s clearly", async (mode, message) => {
+    const r = await client(mode);
+    const e = await failure(r.hasBlob(digest));
+    expect(e.message).toMatch(message);
+  });
+
+  it("says a server speaking malformed HTTP does so (it is not unreachable)", async () => {
+    const r = await client("bad-http");
+    const e = await failure(r.hasBlob(digest));
+    expect(e.message).toMatch(/answered with malformed HTTP \(HPE_/);
+    expect(e.message).not.toContain("unreachable");
+  });
+
+  it("names a missing digest header, the URL of a 500 with an empty body, and missing credentials", async () => {
+    let r = await client("no-digest");
+    await r.putManifest("1.0.0", "application/vnd.oci.image.index.v1+json", Buffer.from("{}"));
+    expect((await failure(r.manifestDigest("1.0.0"))).message).toMatch(/answered 200 without a valid Docker-Content-Digest header/);
+    await reg!.stop();
+    r = await client("empty-500");
+    const e = await failure(r.pushBlob(digest, blob));
+    expect(e.message).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/v2\/caisson\/x\/blobs\/uploads\/ answered 500 \(an empty body: the registry's own log says why\)/);
+    await reg!.stop();
+    r = await client("ok", { creds: false });
+    const a = await failure(r.hasBlob(digest));
+    expect(a.message).toContain(`no credentials found for ${reg!.host}; set them with \`docker login ${reg!.host}\``);
+    expect(a.message).toContain("CAISSON_REGISTRY_USER");
+  });
+});
+
+describe("parseRepoRef and isLoopback", () => {
+  it("refuses a port out of range and knows loopback hosts", () => {
+    expect(() => parseRepoRef("127.0.0.1:99999/x")).toThrow(/port 99999 is out of range/);
+    expect(["127.0.0.1:5000", "127.1.2.3", "localhost:5000", "[::1]:5000"].map(isLoopback)).toEqual([true, true, true, true]);
+    expect(["10.0.0.1:5000", "registry.example:5000", "localhost.example"].map(isLoopback)).toEqual([false, false, false]);
+  });
+});

@@ -1,0 +1,151 @@
+// A registry that misbehaves on purpose, for tests: a node:http server on
+// 127.0.0.1 speaking just enough of the distribution API (blobs and
+// manifests kept in memory, basic auth "alice:s3cret"), and a second server,
+// "elsewhere", on another port that records every request it gets (with its
+// Authorization header) and stores PUT blobs. Modes:
+//   ok            a well-behaved registry
+//   hang          accepts connections and never answers
+//   bad-http      answers with a malformed header
+//   token-json    bearer auth whose token service answers malformed JSON
+//   token-null    … answers `null`
+//   token-endless … answers a body that never ends
+//   wrong-digest  every PUT is answered with Docker-Content-Digest sha256:000…
+//   no-digest     a manifest HEAD is answered 200 without Docker-Content-Digest
+//   empty-500     every upload start is answered 500 with an empty body
+//   location      the upload Location is on the other server
+//   redirect      blob HEAD and the upload PUT answer 307 to the other server (as S3-backed registries do)
+import { createHash } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
+
+export type HostileMode = "ok" | "hang" | "bad-http" | "token-json" | "token-null" | "token-endless" | "wrong-digest" | "no-digest" | "empty-500" | "location" | "redirect";
+
+export const USER = "alice";
+export const PASSWORD = "s3cret";
+const BASIC = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString("base64")}`;
+const ZERO = `sha256:${"0".repeat(64)}`;
+const sha = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+
+function body(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+async function listen(s: Server | TcpServer): Promise<number> {
+  await new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve));
+  return (s.address() as { port: number }).port;
+}
+
+export class HostileRegistry {
+  /** Requests the other server got: method, URL and Authorization. */
+  readonly elsewhere: { method: string; url: string; authorization?: string }[] = [];
+  readonly blobs = new Map<string, Buffer>();
+  readonly manifests = new Map<string, Buffer>();
+  private readonly sockets = new Set<Socket>();
+  host = "";
+  otherHost = "";
+
+  private constructor(
+    private mode: HostileMode,
+    private readonly servers: (Server | TcpServer)[],
+  ) {}
+
+  static async start(mode: HostileMode): Promise<HostileRegistry> {
+    const main = mode === "bad-http" ? createTcpServer() : createServer();
+    const other = createServer();
+    const r = new HostileRegistry(mode, [main, other]);
+    for (const s of [main, other]) s.on("connection", (c: Socket) => (r.sockets.add(c), c.on("close", () => r.sockets.delete(c))));
+    if (mode === "bad-http") (main as TcpServer).on("connection", (c: Socket) => c.end("HTTP/1.1 200 OK\r\nBad Header Name: x\r\n\r\n"));
+    else (main as Server).on("request", (req, res) => void r.serve(req, res));
+    other.on("request", (req, res) => void r.serveElsewhere(req, res));
+    r.host = `127.0.0.1:${await listen(main)}`;
+    r.otherHost = `127.0.0.1:${await listen(other)}`;
+    return r;
+  }
+
+  private async serveElsewhere(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.elsewhere.push({ method: req.method ?? "", url: req.url ?? "", ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+    const data = await body(req);
+    const u = new URL(req.url ?? "/", "http://x");
+    const digest = u.searchParams.get("digest") ?? u.pathname.split("/").pop() ?? "";
+    if (req.method === "PUT") {
+      this.blobs.set(digest, data);
+      res.writeHead(201, { "docker-content-digest": digest }).end();
+    } else res.writeHead(this.blobs.has(digest) ? 200 : 404, { "docker-content-digest": digest }).end();
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const mode = this.mode;
+    if (mode === "hang") return;
+    const u = new URL(req.url ?? "/", `http://${this.host}`);
+    const data = await body(req);
+    if (u.pathname === "/token") {
+      if (mode === "token-json") res.writeHead(200, { "content-type": "application/json" }).end("{not json");
+      else if (mode === "token-null") res.writeHead(200, { "content-type": "application/json" }).end("null");
+      else {
+        res.writeHead(200, { "content-type": "application/json" });
+        const chunk = Buffer.alloc(64 << 10, 0x20);
+        const more = () => {
+          while (!res.destroyed && res.write(chunk));
+          if (!res.destroyed) res.once("drain", more);
+        };
+        more();
+      }
+      return;
+    }
+    if (mode.startsWith("token-")) {
+      res.writeHead(401, { "www-authenticate": `Bearer realm="http://${this.host}/token",service="hostile"` }).end();
+      return;
+    }
+    if (req.headers.authorization !== BASIC) {
+      res.writeHead(401, { "www-authenticate": 'Basic realm="hostile"' }).end();
+      return;
+    }
+    const m = /^\/v2\/(.+)\/(blobs|manifests)\/(.+)$/.exec(u.pathname);
+    const digestHeader = (d: string) => ({ "docker-content-digest": mode === "wrong-digest" && req.method === "PUT" ? ZERO : d });
+    if (u.pathname.endsWith("/blobs/uploads/") && req.method === "POST") {
+      if (mode === "empty-500") res.writeHead(500).end();
+      else res.writeHead(202, { location: mode === "location" ? `http://${this.otherHost}/elsewhere` : `/v2/upload/${Date.now()}` }).end();
+      return;
+    }
+    if (u.pathname.startsWith("/v2/upload/") && req.method === "PUT") {
+      const digest = u.searchParams.get("digest") ?? "";
+      if (mode === "redirect") {
+        res.writeHead(307, { location: `http://${this.otherHost}/bucket/${digest}` }).end();
+        return;
+      }
+      this.blobs.set(digest, data);
+      res.writeHead(201, digestHeader(digest)).end();
+      return;
+    }
+    if (m?.[2] === "blobs") {
+      if (mode === "redirect") res.writeHead(307, { location: `http://${this.otherHost}/bucket/${m[3]}` }).end();
+      else res.writeHead(this.blobs.has(m[3]!) ? 200 : 404, this.blobs.has(m[3]!) ? { "docker-content-digest": m[3]! } : {}).end();
+      return;
+    }
+    if (m?.[2] === "manifests") {
+      if (req.method === "PUT") {
+        this.manifests.set(m[3]!, data);
+        res.writeHead(201, digestHeader(sha(data))).end();
+        return;
+      }
+      const stored = this.manifests.get(m[3]!);
+      if (!stored) res.writeHead(404).end();
+      else res.writeHead(200, mode === "no-digest" ? {} : { "docker-content-digest": sha(stored) }).end();
+      return;
+    }
+    res.writeHead(404).end();
+  }
+
+  setMode(mode: HostileMode): void {
+    this.mode = mode;
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(this.servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  }
+}
