@@ -8,6 +8,7 @@ import type { Context } from "./context.js";
 import { bool, items, map, str, type Mutable } from "./nodes.js";
 import { checkContextPath, checkGitRef, checkGitUrl, checkHttpUrl, parseDebianSource } from "./refs.js";
 import { releaseRule } from "./release.js";
+import { patternProblem } from "../client/session/patterns.js";
 
 export function source(ctx: Context, e: MapEntry): SourceSpec | undefined {
   const n = map(e.value);
@@ -99,7 +100,19 @@ export function source(ctx: Context, e: MapEntry): SourceSpec | undefined {
     if (p === undefined) return undefined;
     const path = ctx.check(checkContextPath(p), "invalid_path", child(n, "path")?.span ?? span);
     if (path === undefined) return undefined;
-    const exclude = items(child(n, "exclude")).map(str).filter((x): x is string => x !== undefined);
+    const exclude: string[] = [];
+    let patternsOk = true;
+    for (const item of items(child(n, "exclude"))) {
+      const pattern = str(item);
+      if (pattern === undefined) continue;
+      const problem = patternProblem(pattern);
+      if (problem !== undefined) {
+        ctx.err("invalid_pattern", `source "${name}": exclude pattern ${JSON.stringify(pattern)} is not a valid pattern`, item.span, problem);
+        patternsOk = false;
+      }
+      exclude.push(pattern);
+    }
+    if (!patternsOk) return undefined;
     return { kind: "local", name, path, exclude, span };
   }
   return undefined;

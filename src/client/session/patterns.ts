@@ -69,15 +69,68 @@ function compile(original: string, text: string): (path: string) => boolean {
   return (path) => rx.test(path);
 }
 
+/**
+ * Why BuildKit would refuse a pattern (it checks each with Go's
+ * filepath.Match, then compiles it to a regular expression), or undefined
+ * for a good one: a bare `!`, an unclosed or empty `[...]` class, a `-` or
+ * `]` where a class needs a character, a range backwards (`[z-a]`), a
+ * trailing `\`. Said with the fix.
+ */
+export function patternProblem(raw: string): string | undefined {
+  let p = raw.trim();
+  if (p === "") return undefined;
+  if (p === "!") return 'a bare "!" re-includes nothing: write "!" followed by a pattern, e.g. "!keep.txt"';
+  if (p.startsWith("!")) p = p.slice(1);
+  const cs = [...p];
+  const esc = (i: number): { ch: string; next: number } | string => {
+    const c = cs[i];
+    if (c === undefined) return 'an unclosed "[": end the class with "]" (or write "\\[" for a literal bracket)';
+    if (c === "-" || c === "]") return `"${c}" where a character class needs a character: escape it as "\\${c}"`;
+    if (c === "\\") {
+      const e = cs[i + 1];
+      if (e === undefined) return 'an unclosed "[": end the class with "]"';
+      return { ch: e, next: i + 2 };
+    }
+    return { ch: c, next: i + 1 };
+  };
+  for (let i = 0; i < cs.length; i++) {
+    const c = cs[i];
+    if (c === "\\") {
+      if (i + 1 >= cs.length) return 'a trailing "\\" escapes nothing: remove it, or write "\\\\" for a backslash';
+      i++;
+    } else if (c === "[") {
+      i++;
+      if (cs[i] === "^") i++;
+      for (let ranges = 0; ; ranges++) {
+        if (cs[i] === "]" && ranges > 0) break;
+        const lo = esc(i);
+        if (typeof lo === "string") return lo;
+        i = lo.next;
+        let hi = lo;
+        if (cs[i] === "-") {
+          const h = esc(i + 1);
+          if (typeof h === "string") return h;
+          hi = h;
+          i = h.next;
+        }
+        if (cs[i] === undefined) return 'an unclosed "[": end the class with "]" (or write "\\[" for a literal bracket)';
+        if ((lo.ch.codePointAt(0) as number) > (hi.ch.codePointAt(0) as number)) return `the range "${lo.ch}-${hi.ch}" runs backwards: write "${hi.ch}-${lo.ch}"`;
+      }
+    }
+  }
+  return undefined;
+}
+
 /** Parses patterns in order; blank ones are dropped. */
 export function parsePatterns(patterns: readonly string[]): Pattern[] {
   const out: Pattern[] = [];
   for (const raw of patterns) {
     let p = raw.trim();
     if (p === "") continue;
+    const problem = patternProblem(p);
+    if (problem !== undefined) throw new PatternError(raw, problem);
     let exclusion = false;
     if (p.startsWith("!")) {
-      if (p.length === 1) throw new PatternError(raw, "a bare ! excludes nothing");
       exclusion = true;
       p = p.slice(1);
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { matches, parsePatterns, PatternError } from "../../../src/client/session/patterns.js";
+import { matches, parsePatterns, PatternError, patternProblem } from "../../../src/client/session/patterns.js";
 
 const m = (patterns: string[], path: string) => matches(parsePatterns(patterns), path);
 
@@ -59,5 +59,18 @@ describe(".dockerignore pattern rules", () => {
   it("refuses what BuildKit refuses, naming the pattern", () => {
     expect(() => parsePatterns(["!"])).toThrow(PatternError);
     expect(() => parsePatterns(["a[b"])).toThrow(/invalid pattern "a\[b"/);
+    expect(() => parsePatterns(["[z-a]"])).toThrow(/the range "z-a" runs backwards/);
+  });
+
+  it("says what is wrong with a pattern, by Go's filepath.Match rules and BuildKit's ranges", () => {
+    for (const bad of ["!", " ! ", "[", "[^", "a[b", "[z-a]", "[]", "[]a]", "[a-]", "[-a]", "[^]", "a\\", "[a\\", "x/[9-0].txt", "![z-a]"]) {
+      expect(patternProblem(bad), bad).toBeDefined();
+    }
+    for (const good of ["*.yaml", "[a-z]*.o", "[^.]*", "!keep", "keep\\[1].txt", "[\\]]", "[a-a]", "**/x", "[[:alpha:]]", "", "a\\\\"]) {
+      expect(patternProblem(good), good).toBeUndefined();
+    }
+    expect(patternProblem("!")).toMatch(/"!" followed by a pattern/);
+    expect(patternProblem("[")).toMatch(/unclosed "\["/);
+    expect(patternProblem("a\\")).toMatch(/trailing "\\"/);
   });
 });
