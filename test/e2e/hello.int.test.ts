@@ -87,9 +87,10 @@ describe.skipIf(engineError !== undefined && !IN_CI)("hello: cross-compiled mult
   it("builds both platforms in one invocation, compiling on x86_64 for each target", () => {
     expect(first?.code, first?.stderr).toBe(0);
     const stderr = first?.stderr ?? "";
-    // One buildx run per output; the first one did the work.
+    // Two solves for the three outputs: the OCI archive (checked) and the file outputs, which did the work,
+    // then, once the check passed, the image store (all cached).
     const runs = parseProgress(stderr);
-    expect(runs).toHaveLength(3);
+    expect(runs).toHaveLength(2);
     const said = (runs[0] ?? []).flatMap((v) => v.logs.filter((l) => l.startsWith("caisson-e2e: compiling on")));
     expect(said.sort()).toEqual([
       "caisson-e2e: compiling on x86_64 for linux/amd64 with x86_64-linux-gnu-gcc",
