@@ -258,6 +258,10 @@ export function healthcheckOf(ctx: Context, n: YamlNode | undefined): Healthchec
   const test = items(testNode).map(text).filter((x): x is string => x !== undefined);
   if (test.length === 0) return null;
   const head = test[0];
+  if (head?.trim() === "") {
+    ctx.err("invalid_healthcheck", "healthcheck.test has an empty command", items(testNode)[0]?.span ?? m.span, 'give the program to run and its arguments, e.g. test: [/app, --health]');
+    return null;
+  }
   if (head === "CMD" || head === "CMD-SHELL" || head === "NONE") {
     ctx.err("invalid_healthcheck", `healthcheck.test is the command itself, without "${head}"`, items(testNode)[0]?.span ?? m.span, head === "CMD" ? 'remove "CMD"' : "write the command in exec form; images FROM scratch have no shell");
     return null;

@@ -197,18 +197,18 @@ export function parsePort(text: string): ParseResult<string> {
   return { ok: true, value: `${port}/${m[2] ?? "tcp"}` };
 }
 
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, "µs": 1e3, "μs": 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
 
-/** A Go-style duration: numbers with units, e.g. 1m30s. */
-export const DURATION = /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/;
+/** A Go duration (time.ParseDuration, unsigned): numbers with units, e.g. 1m30s, 1.5s, .5s, 5.s. */
+export const DURATION = /^(([0-9]+(\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h))+$/;
 
-/** Go-style duration ("1m30s", "500ms", "1.5s") → nanoseconds. */
+/** Go-style duration ("1m30s", "500ms", "1.5s", ".5s") → nanoseconds. */
 export function parseDuration(text: string): ParseResult<number> {
   if (!DURATION.test(text)) {
     return { ok: false, message: `invalid duration "${text}"`, hint: "write a duration such as 30s, 1m30s or 500ms" };
   }
   let ns = 0;
-  for (const m of text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g)) {
+  for (const m of text.matchAll(/([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ns|us|µs|μs|ms|s|m|h)/g)) {
     ns += Number(m[1]) * (UNIT_NS[m[2] ?? "ns"] ?? 1);
   }
   ns = Math.round(ns);

@@ -71,7 +71,7 @@ export function releaseSection(ctx: Context, root: MapNode, version: string | un
   for (const it of seq.items) {
     const t = str(it);
     if (t === undefined) return undefined; // the schema reported it
-    if (!/^(?:[A-Za-z0-9_.-]|\{(?:version|major|minor|patch)\})+$/.test(t)) continue; // so did it this one
+    if (!/^(?:[A-Za-z0-9_.-]|\{(?:version|major|minor|patch)\})+$/.test(t) || t.length > 128) continue; // so did it this one
     const x = expandReleaseTag(t, version);
     if (!x.ok) {
       ctx.err("invalid_release_tag", x.message, it.span, x.hint);

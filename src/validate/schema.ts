@@ -5,6 +5,7 @@
 // platforms, paths) live in semantic.ts; they need more than a schema can say.
 
 import { DPKG_ARCHITECTURES, SUPPORTED_PLATFORMS } from "../platform/index.js";
+import { DURATION } from "./refs.js";
 
 const NAME = "^[a-z0-9][a-z0-9._-]*$";
 /** `<source package>=<Debian version>`; refs.ts parses it again to say what is wrong. */
@@ -100,8 +101,8 @@ export const imageSchema = {
       pattern: "^[0-9a-f]{40}$",
       patternErrorMessage: "must be a full 40-hex commit id",
     }),
-    duration: str("A duration such as 30s, 1m30s or 500ms (units ns, us, ms, s, m, h).", {
-      pattern: "^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$",
+    duration: str("A duration such as 30s, 1m30s, 500ms or .5s (Go's syntax; units ns, us, ms, s, m, h).", {
+      pattern: DURATION.source,
       patternErrorMessage: "write a duration such as 30s, 1m30s or 500ms",
     }),
     envMap: {

@@ -63,6 +63,10 @@ describe("parsePort / parseDuration", () => {
     expect(parseDuration("500ms")).toEqual({ ok: true, value: 5e8 });
     expect(parseDuration("1.5h")).toEqual({ ok: true, value: 5400e9 });
     expect(parseDuration("30").ok).toBe(false);
+    expect(parseDuration(".5s")).toEqual({ ok: true, value: 5e8 });
+    expect(parseDuration("5.s")).toEqual({ ok: true, value: 5e9 });
+    expect(parseDuration("1.5μs")).toEqual({ ok: true, value: 1500 });
+    for (const bad of [".s", "s", "-1s", "1.5", ".", "1..5s"]) expect(parseDuration(bad).ok, bad).toBe(false);
   });
 });
 

@@ -360,3 +360,20 @@ describe("any value", () => {
     );
   });
 });
+
+describe("healthcheck, durations and release tags", () => {
+  it.each(['[""]', '["  ", x]'])("an empty command %s is invalid_healthcheck", (test) => {
+    expectOne(def({ image: `  healthcheck: { test: ${test} }\n` }), { code: "invalid_healthcheck", at: test.slice(1).split(",")[0]!.replace("]", ""), message: /empty command/, hint: /program to run/ });
+  });
+
+  it("takes Go's duration syntax: leading-dot and trailing-dot fractions, µs and μs", () => {
+    const d = expectValid(def({ image: "  healthcheck: { test: [/x], timeout: .5s, interval: 5.s, startPeriod: 2000μs }\n" }));
+    expect(d.image.healthcheck).toMatchObject({ timeout: 5e8, interval: 5e9, startPeriod: 2e6 });
+  });
+
+  it("a release tag over 128 characters is one diagnostic, not two", () => {
+    const tag = "x".repeat(200);
+    const text = def().replace("platforms:", `version: 1.2.3\nrelease: { tags: [${tag}] }\nplatforms:`);
+    expect(errorsOf(text).errors.map((e) => e.code)).toEqual(["out_of_range"]);
+  });
+});
