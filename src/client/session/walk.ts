@@ -73,6 +73,45 @@ function byteOrder(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
+/** A name as UTF-8 text, or undefined when its bytes are not UTF-8 (fsutil's paths are proto strings: such a name cannot be sent). */
+function utf8Name(name: Buffer): string | undefined {
+  const text = name.toString("utf8");
+  return Buffer.from(text).equals(name) ? text : undefined;
+}
+
+/** A name's bytes for a message: UTF-8 as it is, every other byte as \xHH. */
+function showBytes(name: Buffer): string {
+  let out = "";
+  for (let i = 0; i < name.length; ) {
+    const b = name[i] as number;
+    const len = b < 0x80 ? 1 : b >= 0xc2 && b < 0xe0 ? 2 : b >= 0xe0 && b < 0xf0 ? 3 : b >= 0xf0 && b < 0xf5 ? 4 : 0;
+    const part = len > 0 ? name.subarray(i, i + len) : undefined;
+    if (part && part.length === len && utf8Name(part) !== undefined) {
+      out += part.toString("utf8");
+      i += len;
+    } else {
+      out += `\\x${b.toString(16).padStart(2, "0")}`;
+      i++;
+    }
+  }
+  return out;
+}
+
+/** A path for a message: at most 200 characters, its middle left out (a context can nest thousands of folders). */
+export function shortPath(path: string): string {
+  return path.length <= 200 ? path : `${path.slice(0, 80)}…(${path.length - 160} characters)…${path.slice(-80)}`;
+}
+
+function fsCode(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === "ENAMETOOLONG" ? "the path is too long" : code === "EACCES" ? "permission denied" : (code ?? (e as Error).message);
+}
+
+/** A context file fsutil's protocol cannot carry, or the walk cannot read. */
+export class WalkError extends Error {
+  override readonly name = "WalkError";
+}
+
 interface Pending {
   entry: WalkEntry;
   parent: Pending | undefined;
@@ -82,10 +121,14 @@ interface Pending {
 /**
  * Lists `root` through `filter`, calling `emit` per entry in protocol order.
  * A hard-linked file seen again is sent with `linkname` naming the first
- * listed path, as fsutil does.
+ * listed path, as fsutil does. Sockets are skipped, as docker's context tar
+ * skips them (fsutil would send an empty regular file); named pipes and
+ * devices are sent as what they are. A name that is not UTF-8 cannot be
+ * sent: refused when the entry would be sent, else skipped.
  */
 export async function walk(root: string, filter: WalkFilter, emit: (e: WalkEntry) => Promise<void>): Promise<void> {
   const firstLink = new Map<string, string>();
+  const SLASH = Buffer.from("/");
 
   const list = async (p: Pending | undefined): Promise<void> => {
     if (!p || p.listed) return;
@@ -94,31 +137,55 @@ export async function walk(root: string, filter: WalkFilter, emit: (e: WalkEntry
     await emit(p.entry);
   };
 
-  const visit = async (dirAbs: string, dirRel: string, parent: Pending | undefined): Promise<void> => {
+  /** `shown`: the directory's path for messages, set once a name on the way is not UTF-8. */
+  const visit = async (dirAbs: Buffer, dirRel: string, parent: Pending | undefined, shown: string | undefined): Promise<void> => {
     // Synchronous calls: one system call each, where a promise would wait
     // for a thread-pool round trip per entry (most of a walk's time).
-    const names = readdirSync(dirAbs).sort(byteOrder);
-    for (const name of names) {
+    let names: Buffer[];
+    try {
+      names = readdirSync(dirAbs, { encoding: "buffer" }).sort(Buffer.compare);
+    } catch (e) {
+      throw new WalkError(`cannot read ${shortPath(shown ?? dirRel)}: ${fsCode(e)}`);
+    }
+    for (const raw of names) {
+      const text = utf8Name(raw);
+      const name = text ?? raw.toString("utf8");
       const rel = dirRel === "" ? name : `${dirRel}/${name}`;
-      const abs = join(dirAbs, name);
-      const st = lstatSync(abs, { bigint: true });
+      const bad = shown !== undefined || text === undefined ? `${shown ?? dirRel}${dirRel === "" ? "" : "/"}${showBytes(raw)}` : undefined;
+      const absBuf = Buffer.concat([dirAbs, SLASH, raw]);
+      let st;
+      try {
+        st = lstatSync(absBuf, { bigint: true });
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === "ENOENT") continue; // gone since the listing
+        throw new WalkError(`cannot read ${shortPath(bad ?? rel)}: ${fsCode(e)}`);
+      }
+      if (st.isSocket()) continue;
       const isDir = st.isDirectory();
       const decision = filter.decide(rel, isDir);
       if (decision === "prune") continue;
-      let linkname = st.isSymbolicLink() ? readlinkSync(abs) : "";
+      if (decision === "keep" && bad !== undefined) throw new WalkError(`a file name that is not UTF-8: ${shortPath(bad)}; rename it or exclude it`);
+      let linkname = "";
+      if (st.isSymbolicLink()) {
+        const target = readlinkSync(absBuf, { encoding: "buffer" });
+        const t = utf8Name(target);
+        if (t === undefined && decision === "keep") throw new WalkError(`a symlink whose target is not UTF-8: ${shortPath(bad ?? rel)} → ${showBytes(target)}; change it or exclude it`);
+        linkname = t ?? "";
+      }
       const inode = st.isFile() && st.nlink > 1n ? `${st.dev}:${st.ino}` : undefined;
       if (decision === "keep" && inode !== undefined) {
         const first = firstLink.get(inode);
         if (first === undefined) firstLink.set(inode, rel);
         else linkname = first;
       }
-      const node: Pending = { entry: { path: rel, abs, stat: wireStat(rel, st, linkname) }, parent, listed: false };
+      const node: Pending = { entry: { path: rel, abs: absBuf.toString("utf8"), stat: wireStat(rel, st, linkname) }, parent, listed: false };
       if (decision === "keep") await list(node);
-      if (isDir) await visit(abs, rel, node);
+      if (isDir) await visit(absBuf, rel, node, bad);
     }
   };
 
-  await visit(root, "", undefined);
+  await visit(Buffer.from(root), "", undefined, undefined);
 }
 
 function hasWildcard(name: string): boolean {

@@ -1,3 +1,5 @@
+import { execFileSync } from "node:child_process";
+import { createServer } from "node:net";
 import { chmodSync, linkSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -136,5 +138,48 @@ describe("walking a local directory", () => {
     expect(await resolveFollowPaths(d, ["."]), "the root means no filter").toBeUndefined();
     expect(await resolveFollowPaths(d, ["missing"])).toEqual(["missing"]);
     expect(await paths(d, patternFilter({ followPaths: await resolveFollowPaths(d, ["l/file"]) }))).toEqual(["l", "real", "real/dir", "real/dir/file"]);
+  });
+});
+
+describe("entries the protocol cannot carry", () => {
+  const badName = (d: string, rel: string) => Buffer.concat([Buffer.from(`${d}/${rel}`), Buffer.from([0xff]), Buffer.from("name")]);
+
+  it("a name that is not UTF-8: refused when sent, with its bytes shown; skipped when excluded", async () => {
+    const d = tree({ "other/x": "", keep: "" });
+    writeFileSync(badName(d, "other/bad"), "");
+    await expect(list(d)).rejects.toThrow("a file name that is not UTF-8: other/bad\\xffname; rename it or exclude it");
+    expect(await paths(d, patternFilter({ excludes: ["other"] }))).toEqual(["keep"]);
+    expect(await paths(d, patternFilter({ includes: ["keep"] }))).toEqual(["keep"]);
+  });
+
+  it("a folder whose name is not UTF-8: refused for what is sent below it, skipped when nothing is", async () => {
+    const d = tree({ keep: "" });
+    mkdirSync(badName(d, "dir-"));
+    writeFileSync(Buffer.concat([badName(d, "dir-"), Buffer.from("/inner.c")]), "");
+    await expect(paths(d, patternFilter({ includes: ["**/*.c"] }))).rejects.toThrow("not UTF-8: dir-\\xffname/inner.c;");
+    expect(await paths(d, patternFilter({ excludes: ["dir-*"] }))).toEqual(["keep"]);
+  });
+
+  it("skips a socket (docker's context skips it; fsutil would send an empty file)", async () => {
+    const d = tree({ keep: "" });
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(d, "s.sock"), resolve));
+    try {
+      expect(lstatSync(join(d, "s.sock")).isSocket()).toBe(true);
+      expect(await paths(d)).toEqual(["keep"]);
+    } finally {
+      server.close();
+    }
+  });
+
+  it("a path too long to read is reported in at most a few hundred characters", async () => {
+    const d = tree({});
+    execFileSync("perl", ["-e", 'for (1..2100) { mkdir "d" or die; chdir "d" or die }'], { cwd: d });
+    const err = await list(d).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(/^cannot read d\/d\/.*…\(\d+ characters\)….*\/d: the path is too long$/);
+    expect(err?.message.length).toBeLessThan(300);
   });
 });
