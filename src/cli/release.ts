@@ -6,12 +6,12 @@
 // compares the index digests.
 import { X509Certificate } from "node:crypto";
 import { readFile, rename, writeFile } from "node:fs/promises";
-import { existsSync, mkdirSync, realpathSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { existsSync, mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { compileDefinition, hostPlatform } from "../compile/index.js";
-import { caissonVersion } from "../engine/index.js";
+import { caissonVersion, checkOutputDest, OutputRefused } from "../engine/index.js";
 import { DebianError } from "../debian/index.js";
 import { checkDefinition } from "../validate/index.js";
 import { hasErrors } from "../diag/index.js";
@@ -110,23 +110,13 @@ export class ReleaseFailed extends Error {
   override readonly name = "ReleaseFailed";
 }
 
-/** `path` resolved through the symlinks of its longest existing prefix. */
-function realish(path: string): string {
+/** Makes `--out` (a directory that can be written, not the build context, the definition or above them) before anything is built. */
+function prepareOut(out: string, file: string, context: string): void {
   try {
-    return realpathSync(path);
-  } catch {
-    const parent = dirname(path);
-    return parent === path ? path : join(realish(parent), basename(path));
-  }
-}
-
-/** Makes `--out` (a directory that can be written, not the build context or above it) before anything is built. */
-function prepareOut(out: string, context: string): void {
-  const dest = realish(resolve(out));
-  const ctx = realish(resolve(context));
-  const r = relative(dest, ctx);
-  if (r === "" || (!r.startsWith("..") && !isAbsolute(r))) {
-    throw new UsageError(`--out ${out}: refusing to write over the build context (${ctx}); choose another directory, e.g. --out out`);
+    checkOutputDest({ type: "local", dest: out }, { file, contextDir: context, force: true });
+  } catch (e) {
+    if (e instanceof OutputRefused) throw new UsageError(e.message.replace(`--output local=${out}`, `--out ${out}`));
+    // A path that cannot be looked at (ENOTDIR, EACCES) cannot be made either: said below.
   }
   try {
     mkdirSync(out, { recursive: true });
@@ -212,7 +202,7 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
     throw new ReleaseFailed(`${file} is not a valid definition (above); nothing was built`);
   }
   const base = `${checked.definition.name}-${checked.definition.version ?? "latest"}`;
-  prepareOut(flags.out, context);
+  prepareOut(flags.out, file, context);
   const archive = join(flags.out, `${base}.oci.tar`);
   const releaseArchive = join(flags.out, `${base}.release.oci.tar`);
   // The build first (it also fetches the pinned .debs); under --verify it starts from an empty cache too.

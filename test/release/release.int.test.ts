@@ -219,7 +219,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson release to a regis
       const untrusted = new Registry(ref, { credentials: { username: tokenReg.user, password: tokenReg.password, from: "test" } });
       await expect(pushRelease(untrusted, rel, { tags: ["7.0.15"], immutable: ["7.0.15"] })).rejects.toThrow(/TLS failed \(\w+\).*\/etc\/docker\/certs\.d\/127\.0\.0\.1:\d+\/ca\.crt.*--ca-cert/);
       const wrong = new Registry(ref, { ca, credentials: { username: tokenReg.user, password: "wrong", from: "test" } });
-      await expect(pushRelease(wrong, rel, { tags: ["7.0.15"], immutable: ["7.0.15"] })).rejects.toThrow(/authentication failed \(401\) as "caisson".*its token service refused the credentials/);
+      await expect(pushRelease(wrong, rel, { tags: ["7.0.15"], immutable: ["7.0.15"] })).rejects.toThrow(/authentication failed \(401\) as "caisson".*its token service at http:\/\/127\.0\.0\.1:\d+\/token refused the credentials/);
       const registry = new Registry(ref, { ca, credentials: { username: tokenReg.user, password: tokenReg.password, from: "test" } });
       const done = await pushRelease(registry, rel, { tags: ["7.0.15", "latest"], immutable: ["7.0.15"] });
       expect(await registry.manifestDigest("latest")).toBe(done.digest);
