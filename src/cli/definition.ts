@@ -1,9 +1,9 @@
 // A definition as the commands read it: YAML or JSON text as it is, or a CUE
 // definition (a .cue file or a package directory) evaluated by CUE into the
 // JSON the pipeline reads, with its diagnostics re-pointed at the CUE.
-import { lstat, readdir, stat } from "node:fs/promises";
-import { posix } from "node:path";
-import type { Diagnostic } from "../diag/index.js";
+import { lstat, readdir, realpath, stat } from "node:fs/promises";
+import { isAbsolute, posix, relative } from "node:path";
+import { error, type Diagnostic } from "../diag/index.js";
 import { readText, UsageError } from "./io.js";
 
 /** What a command compiles or validates, whatever the definition's language. */
@@ -39,12 +39,17 @@ export async function readDefinition(path: string): Promise<DefinitionSource> {
   const entryIsDir = !/\.cue$/i.test(path);
   const entry = posix.normalize(path).replace(/(.)\/+$/, "$1");
   const { evaluateCue, CUE_LIMITS } = await import("../cue/index.js");
-  const files = await readCueFiles(entry, entryIsDir, CUE_LIMITS.files);
+  const { skipped, ...files } = await readCueFiles(entry, entryIsDir, CUE_LIMITS.files);
   const r = await evaluateCue({ ...files, entry, entryIsDir });
+  for (const s of skipped) r.texts.set(s.file, "");
+  const links = skipped.map((s) =>
+    error("cue_symlink", `${s.file}: ${s.why}`, { file: s.file, start: 0, end: 0 }, { hint: "copy the file into the module, or remove the link" }),
+  );
   return {
     file: r.exported?.file ?? entry,
-    ...(r.exported ? { text: r.exported.text } : {}),
-    diagnostics: r.diagnostics,
+    // A link not read is an error: the definition is not what its folder shows.
+    ...(r.exported && links.length === 0 ? { text: r.exported.text } : {}),
+    diagnostics: [...links, ...r.diagnostics],
     texts: r.texts,
     point: r.point,
     lockBeside: entryIsDir ? posix.join(entry, "image.cue") : entry,
@@ -61,10 +66,35 @@ export function cueImports(text: string): string[] {
   return out;
 }
 
-/** The .cue files directly in a folder (none when it is not one), sorted. */
-async function cueFilesIn(dir: string): Promise<string[]> {
+/** A .cue symlink not read: it leads out of the module (or the definition's folder), or to no regular file. */
+export interface SkippedLink {
+  readonly file: string;
+  readonly why: string;
+}
+
+/**
+ * The .cue files directly in a folder (none when it is not one), sorted: a
+ * symlink is read when it resolves to a regular file inside `inside`, else
+ * noted in `skipped`.
+ */
+async function cueFilesIn(dir: string, inside: string, skipped: SkippedLink[]): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => e.isFile() && e.name.endsWith(".cue")).map((e) => posix.join(dir, e.name)).sort();
+  const out: string[] = [];
+  for (const e of entries) {
+    if (!e.name.endsWith(".cue")) continue;
+    const file = posix.join(dir, e.name);
+    if (e.isFile()) out.push(file);
+    else if (e.isSymbolicLink()) {
+      const [real, top] = await Promise.all([realpath(file).catch(() => undefined), realpath(inside).catch(() => inside)]);
+      const st = real === undefined ? undefined : await stat(real).catch(() => undefined);
+      const rel = real === undefined ? ".." : relative(top, real);
+      if (real === undefined || !st) skipped.push({ file, why: "a symlink to nothing (a missing file), skipped" });
+      else if (rel.startsWith("..") || isAbsolute(rel)) skipped.push({ file, why: `a symlink to outside the module (${real}), skipped` });
+      else if (!st.isFile()) skipped.push({ file, why: "a symlink to something that is not a regular file, skipped" });
+      else out.push(file);
+    }
+  }
+  return out.sort();
 }
 
 /**
@@ -77,7 +107,7 @@ async function cueFilesIn(dir: string): Promise<string[]> {
  * cue.mod/{pkg,gen,usr}; CUE's standard library needs no files. At most
  * `maxFiles` files (more is reported as too_large).
  */
-async function readCueFiles(entry: string, entryIsDir: boolean, maxFiles: number): Promise<{ root: string; files: Map<string, string> }> {
+async function readCueFiles(entry: string, entryIsDir: boolean, maxFiles: number): Promise<{ root: string; files: Map<string, string>; skipped: SkippedLink[] }> {
   const dir = entryIsDir ? entry : posix.dirname(entry);
   if (entryIsDir && !(await stat(dir).catch(() => undefined))?.isDirectory()) throw new UsageError(`cannot read ${entry}: no such directory`);
   let root: string | undefined;
@@ -89,20 +119,22 @@ async function readCueFiles(entry: string, entryIsDir: boolean, maxFiles: number
     if (posix.dirname(d) === d) break;
   }
   const files = new Map<string, string>();
+  const skipped: SkippedLink[] = [];
+  const inside = root ?? dir;
   const add = async (f: string): Promise<void> => {
     if (!files.has(f) && files.size <= maxFiles) files.set(f, await readText(f));
   };
   if (!entryIsDir) await add(entry);
   else {
-    const own = await cueFilesIn(dir);
+    const own = await cueFilesIn(dir, inside, skipped);
     if (own.length === 0) throw new UsageError(`${entry}: no .cue files in the directory`);
     for (const f of own) await add(f);
     for (let d = posix.dirname(dir); root !== undefined && posix.relative(root, d).split("/")[0] !== ".." && d !== dir; d = posix.dirname(d)) {
-      for (const f of await cueFilesIn(d)) await add(f);
+      for (const f of await cueFilesIn(d, inside, skipped)) await add(f);
       if (d === root || posix.dirname(d) === d) break;
     }
   }
-  if (root === undefined) return { root: dir, files };
+  if (root === undefined) return { root: dir, files, skipped };
   const modFile = posix.join(root, "cue.mod", "module.cue");
   await add(modFile).catch(() => undefined);
   const module = /module:\s*"([^"]+)"/.exec(files.get(modFile) ?? "")?.[1];
@@ -115,9 +147,9 @@ async function readCueFiles(entry: string, entryIsDir: boolean, maxFiles: number
       const dirs = module !== undefined && imp.startsWith(`${module}/`) ? [posix.join(root, imp.slice(module.length + 1))] : ["pkg", "gen", "usr"].map((k) => posix.join(root, "cue.mod", k, imp));
       for (const d of dirs) {
         if (posix.relative(root, d).startsWith("..")) continue;
-        for (const f of await cueFilesIn(d)) await add(f);
+        for (const f of await cueFilesIn(d, inside, skipped)) await add(f);
       }
     }
   }
-  return { root, files };
+  return { root, files, skipped };
 }

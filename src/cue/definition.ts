@@ -34,8 +34,8 @@ export interface CueResult {
   point(diagnostics: readonly Diagnostic[]): Promise<Diagnostic[]>;
 }
 
-/** Where the files sit in the evaluator's own file system. */
-const MOUNT = "/src";
+/** Where the files sit in the evaluator's own file system (a name no message about the user's files would hold). */
+const MOUNT = "/caisson-cue-mount";
 const PROBE = "caisson_probe_.cue";
 
 type Path = readonly (string | number)[];
@@ -56,7 +56,10 @@ export async function evaluateCue(input: CueInput): Promise<CueResult> {
   const run = await exportWith(input);
   if (run.stopped) return result([stoppedDiagnostic(run, at0)]);
   if (run.code !== 0) {
-    const errors = parseCueErrors(run.stderr, cwdOf(input));
+    const errors = parseCueErrors(run.stderr, cwdOf(input)).map((e) => ({ ...e, message: userPaths(input, e.message) }));
+    const lookup = lookupOf(input);
+    const mod = errors.some((e) => e.positions.every((p) => lookup(p.file) === undefined)) ? await moduleFileProblem(input) : undefined;
+    if (mod) return result([mod]);
     const unplaced = errors.filter((e) => e.positions.length === 0 && e.path !== "").map((e) => ({ path: splitCuePath(e.path) }));
     const placed = unplaced.length > 0 ? await locate(input, unplaced) : new Map<string, Span>();
     const diagnostics = cueDiagnostics(errors, lookupOf(input), ownPackage(input), (p) => placed.get(keyOf(splitCuePath(p))) ?? at0);
@@ -125,6 +128,44 @@ function tooDeepAt(text: string): number | undefined {
 }
 
 const cwdOf = (input: CueInput): string => posix.join(MOUNT, posix.relative(input.root, input.entryIsDir ? input.entry : posix.dirname(input.entry)));
+
+/** A message with the evaluator's paths (its mount) said as the user's. */
+function userPaths(input: CueInput, text: string): string {
+  return text.replace(new RegExp(`${MOUNT}(/[^\\s"'),:]*)?`, "g"), (_m, rest?: string) => posix.join(input.root, rest ?? ""));
+}
+
+/**
+ * What is wrong with cue.mod/module.cue, at its position, when CUE refused
+ * it: CUE says so without one (`invalid cue.mod file: …`, or a `module`
+ * that is not a string). The file is evaluated alone for its syntax errors;
+ * a `module` that is not a string is reported at the field.
+ */
+async function moduleFileProblem(input: CueInput): Promise<Diagnostic | undefined> {
+  const file = posix.join(input.root, "cue.mod", "module.cue");
+  const text = input.files.get(file);
+  if (text === undefined) return undefined;
+  const hint = 'cue.mod/module.cue declares the module\'s name: write module: "example.com/name"';
+  const run = await runCue(["export", "--out", "json", "./module.cue"], { files: { [`${MOUNT}/module.cue`]: text }, cwd: MOUNT });
+  if (run.stopped) return undefined;
+  if (run.code !== 0) {
+    const e = parseCueErrors(run.stderr, MOUNT)[0];
+    const p = e?.positions[0];
+    if (!e || !p) return undefined;
+    const span = spanAt((q) => (q === `${MOUNT}/module.cue` ? { file, text } : undefined), p);
+    return span ? error("cue_module", userPaths(input, e.message), span, { hint }) : undefined;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(run.stdout);
+  } catch {
+    return undefined;
+  }
+  const module = (value as { module?: unknown } | null)?.module;
+  if (module === undefined || typeof module === "string") return undefined;
+  const at = /^[ \t]*module[ \t]*:/m.exec(text);
+  const start = Buffer.byteLength(text.slice(0, (at?.index ?? 0) + (at ? at[0].indexOf("module") : 0)));
+  return error("cue_module", `module is ${JSON.stringify(module)}, not a string`, { file, start, end: start + (at ? 6 : 0) }, { hint });
+}
 
 /** The evaluator's view of the files, and the way back from its paths to the user's. */
 function mounted(input: CueInput): Record<string, string> {

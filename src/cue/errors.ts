@@ -27,13 +27,25 @@ export function parseCueErrors(stderr: string, cwd: string): CueError[] {
     } else if (/^\s/.test(line) && last) {
       last.message += ` ${line.trim()}`;
     } else {
-      const text = line.replace(/:$/, "");
+      const text = goFormatting(line.replace(/:$/, ""));
       // `path: message`; a message without a path (a syntax error) has no `: ` before a space-free prefix.
       const m = /^([^\s:]+|(?:[^\s:]*"[^"]*")+[^\s:]*): (.*)$/.exec(text);
       out.push(m && !/^(import failed|expected|string literal|illegal|missing)$/.test(m[1] as string) ? { path: m[1] as string, message: m[2] as string, positions: [] } : { path: "", message: text, positions: [] });
     }
   }
   return out;
+}
+
+/**
+ * CUE's text without Go's formatting leftovers: an argument its format did
+ * not use (`…%!(EXTRA string=example.com/m/x)`) is dropped, and an import
+ * that failed says which import it was.
+ */
+function goFormatting(text: string): string {
+  const extra = /%!\(EXTRA (?:[\w.*[\]]+=)?([^)]*)\)/.exec(text);
+  if (!extra) return text;
+  const clean = text.replace(extra[0], "");
+  return /^import failed: /.test(clean) ? clean.replace(/^import failed: /, `import ${JSON.stringify(extra[1])} failed: `) : clean;
 }
 
 /** A CUE path as printed (`stages.build."/src".0`) → its labels and list indices. */
@@ -58,7 +70,7 @@ function classify(message: string): { code: string; hint: string } {
     return { code: "cue_incomplete", hint: "a definition is exported as data: give the field a concrete value (or a default, `*value | type`)" };
   }
   if (/cycle/.test(message)) return { code: "cue_cycle", hint: "a value refers to itself: break the cycle by giving one of the fields a value of its own" };
-  if (/import failed|cannot find package|package .* not found/.test(message)) {
+  if (/import (?:"[^"]*" )?failed|cannot find package|package .* not found/.test(message)) {
     return { code: "cue_import", hint: "imports resolve inside the module (the cue.mod/ above the definition) or from CUE's standard library" };
   }
   if (/^(expected|string literal|illegal|missing|unexpected)|not terminated/.test(message)) {

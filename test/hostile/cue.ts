@@ -3,7 +3,7 @@
 // CUE's own errors come at CUE's positions; the limits (size before CUE
 // runs, time, memory and output while it runs) as diagnostics at the file's
 // first line; caisson's diagnostics at the CUE line that set the value.
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { GeneratedCase } from "./generated.js";
 
@@ -42,3 +42,70 @@ export const cueCases: readonly GeneratedCase[] = cases.map(([name, text, expect
     return { file, expect };
   },
 }));
+
+/** A module of files (a string: a file; `-> target`: a symlink), and its package folder `pkg` as the definition. */
+function module(dir: string, layout: Record<string, string>): string {
+  const mod = join(dir, "mod");
+  for (const [p, text] of Object.entries(layout)) {
+    const file = join(mod, p);
+    mkdirSync(join(file, ".."), { recursive: true });
+    if (text.startsWith("-> ")) symlinkSync(text.slice(3), file);
+    else writeFileSync(file, text);
+  }
+  return join(mod, "pkg");
+}
+
+const M = 'module: "example.com/m"\n';
+
+/** Package folders in a module: cue.mod/module.cue, symlinked files, CUE's messages about the evaluator's own paths. */
+export const cueModuleCases: readonly GeneratedCase[] = [
+  {
+    cls: "cue",
+    name: "module-not-a-string",
+    make: (dir) => {
+      const file = module(dir, { "cue.mod/module.cue": "module: 42\n", "pkg/image.cue": VALID });
+      return { file, expect: "error cue_module 1:1", at: join(file, "..", "cue.mod", "module.cue") };
+    },
+  },
+  {
+    cls: "cue",
+    name: "module-syntax",
+    make: (dir) => {
+      const file = module(dir, { "cue.mod/module.cue": "// the module\ngarbage {{{\n", "pkg/image.cue": VALID });
+      return { file, expect: "error cue_module 2:9", at: join(file, "..", "cue.mod", "module.cue") };
+    },
+  },
+  {
+    cls: "cue",
+    name: "import-climbing-out",
+    secret: "%!(",
+    make: (dir) => {
+      const file = module(dir, { "cue.mod/module.cue": M, "pkg/image.cue": 'package h\nimport "example.com/m/../../../etc"\nname: "x"\n' });
+      return { file, expect: "error cue_import 2:8", at: join(file, "image.cue") };
+    },
+  },
+  {
+    cls: "cue",
+    name: "two-packages-one-folder",
+    secret: "caisson-cue-mount",
+    make: (dir) => {
+      const file = module(dir, { "cue.mod/module.cue": M, "pkg/a.cue": 'package h\nname: "x"\n', "pkg/b.cue": "package other\n" });
+      return { file, expect: "error cue_error 1:1", at: join(file, "a.cue") };
+    },
+  },
+  {
+    cls: "cue",
+    name: "symlink-outside-the-module",
+    secret: "TOPSECRET",
+    make: (dir) => {
+      writeFileSync(join(dir, "secret.cue"), 'package h\nleak: "TOPSECRET"\n');
+      const file = module(dir, { "cue.mod/module.cue": M, "pkg/image.cue": VALID, "pkg/leak.cue": "-> ../../secret.cue" });
+      return { file, expect: "error cue_symlink 1:1", at: join(file, "leak.cue") };
+    },
+  },
+  {
+    cls: "cue",
+    name: "symlink-inside-the-module",
+    make: (dir) => ({ file: module(dir, { "cue.mod/module.cue": M, "shared/real.cue": VALID, "pkg/image.cue": "-> ../shared/real.cue" }), expect: "valid" }),
+  },
+];

@@ -5,13 +5,13 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cueCases } from "./cue.js";
+import { cueCases, cueModuleCases } from "./cue.js";
 
 export interface GeneratedCase {
   readonly name: string;
   readonly cls: string;
   /** Writes the case under `dir`; returns the definition file and the expectation (`valid`, `error CODE L:C`, `compile-error CODE L:C`). */
-  readonly make: (dir: string) => { file: string; expect: string };
+  readonly make: (dir: string) => { file: string; expect: string; at?: string };
   /** Text the output must not contain (e.g. a file outside the context). */
   readonly secret?: string;
   /** A FIFO the compile may block on: the test unblocks it after a while and fails the case. */
@@ -171,4 +171,5 @@ export const generated: readonly GeneratedCase[] = [
     },
   },
   ...cueCases,
+  ...cueModuleCases,
 ];

@@ -88,7 +88,8 @@ const work = mkdtempSync(join(tmpdir(), "caisson-hostile-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 let n = 0;
 
-async function check(file: string, context: string, expectation: string, opts: { secret?: string; fifo?: string } = {}): Promise<void> {
+/** `opts.at`: the file the diagnostic is in, when not the definition (cue.mod/module.cue, a file of a CUE package). */
+async function check(file: string, context: string, expectation: string, opts: { secret?: string; fifo?: string; at?: string } = {}): Promise<void> {
   const e = parseExpectation(expectation);
   const out = join(work, `out-${n++}.pb`);
   const validate = await run(["validate", "--no-frozen", file]);
@@ -116,7 +117,7 @@ async function check(file: string, context: string, expectation: string, opts: {
     expect(raw, `${name}: printed U+${raw?.[0]?.codePointAt(0)?.toString(16).padStart(4, "0")} raw`).toBeNull();
     if (opts.secret) expect(r.err.includes(opts.secret) || r.out.includes(opts.secret), `${name}: printed what is outside the context`).toBe(false);
   }
-  const where = `${file}:${e.line}:${e.col}: error[${e.codes.join("|")}]`;
+  const where = `${opts.at ?? file}:${e.line}:${e.col}: error[${e.codes.join("|")}]`;
   if (e.kind === "valid") {
     expect(validate.code, `validate: ${headline(validate)}`).toBe(0);
     expect(compile.code, `compile: ${headline(compile)}`).toBe(0);
@@ -124,14 +125,14 @@ async function check(file: string, context: string, expectation: string, opts: {
   }
   if (e.kind === "error") {
     expect(validate.code, `validate should refuse with ${where}: ${headline(validate)}`).toBe(1);
-    const d = findDiagnostic(validate.err, file, e);
+    const d = findDiagnostic(validate.err, opts.at ?? file, e);
     expect(d, `validate should print ${where}: ${headline(validate)}`).toBeDefined();
     expect(hasHint(d ?? ""), `validate: no hint for\n${d}`).toBe(true);
   } else {
     expect(validate.code, `validate: ${headline(validate)}`).toBe(0);
   }
   expect(compile.code, `compile should refuse with ${where}: ${headline(compile)}`).toBe(1);
-  const d = findDiagnostic(compile.err, file, e);
+  const d = findDiagnostic(compile.err, opts.at ?? file, e);
   expect(d, `compile should print ${where}: ${headline(compile)}`).toBeDefined();
   expect(hasHint(d ?? ""), `compile: no hint for\n${d}`).toBe(true);
 }
@@ -172,8 +173,8 @@ describe("hostile corpus", () => {
   for (const g of generated) {
     it(`${g.cls}/${g.name} (generated)`, async () => {
       const dir = mkdtempSync(join(work, `${g.name}-`));
-      const { file, expect: expectation } = g.make(dir);
-      await check(file, dirname(file), expectation, { ...(g.secret ? { secret: g.secret } : {}), ...(g.fifo ? { fifo: g.fifo } : {}) });
+      const { file, expect: expectation, at } = g.make(dir);
+      await check(file, dirname(file), expectation, { ...(g.secret ? { secret: g.secret } : {}), ...(g.fifo ? { fifo: g.fifo } : {}), ...(at ? { at } : {}) });
     }, 180_000);
   }
 });
