@@ -195,6 +195,23 @@ describe.skipIf(engineError !== undefined && !IN_CI)("client session on the real
     await expect(solve(() => ran, { secrets: {} }, { type: "tar", attrs: {} })).rejects.toThrow(/secret missing|not found/i);
   });
 
+  it("refuses a name that is not UTF-8 when it would be sent, naming it; sends the rest when it is excluded; leaves a socket out", async () => {
+    const ctx = dir("bytes", { "a.txt": "a", "other/x": "x" });
+    writeFileSync(Buffer.concat([Buffer.from(join(ctx, "other", "bad")), Buffer.from([0xff]), Buffer.from("name")]), "");
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(ctx, "s.sock"), resolve));
+    try {
+      await expect(
+        solve((id) => contextOnly(id), { locals: { context: { dir: ctx } }, export: { type: "dir", dir: dir("out") } }, { type: "local" }),
+      ).rejects.toThrow(/a file name that is not UTF-8: other\/bad\\xffname; rename it or exclude it/);
+      const out = dir("out");
+      await solve((id) => contextOnly(id, { excludePatterns: ["other/bad*"] }), { locals: { context: { dir: ctx } }, export: { type: "dir", dir: out } }, { type: "local" });
+      expect(tree(out)).toEqual(["a.txt", "other", "other/x"]);
+    } finally {
+      server.close();
+    }
+  });
+
   it("reports an unwritable export directory through the session's errors", async () => {
     const ctx = dir("unw", { "f.txt": "x" });
     await expect(
