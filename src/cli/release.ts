@@ -252,7 +252,7 @@ export function registerReleaseCommand(cli: Command, failed: () => Error): void 
     .description(
       "Build a definition for every platform it lists into an OCI archive, then make the release: layers normalised (every entry dated at " +
         "SOURCE_DATE_EPOCH=0), a dpkg status.d entry for each Debian package whose files ship, and per platform an SPDX 2.3 SBOM and SLSA v1 " +
-        "provenance attached as attestation manifests (as BuildKit does). The SBOMs and provenance are also written beside the archive. " +
+        "provenance attached as attestation manifests (as BuildKit does). The release archive, SBOMs and provenance are written beside the archive once pushed. " +
         "--to pushes the index and tags it with the version, major.minor, major and latest; a version tag is never moved to another digest " +
         "unless --force. Credentials: CAISSON_REGISTRY_USER and CAISSON_REGISTRY_PASSWORD, else docker's config.json ($DOCKER_CONFIG). " +
         "A registry's own CA: /etc/docker/certs.d/<host:port>/*.crt (docker's rule) or --ca-cert.",
@@ -308,6 +308,10 @@ Examples:
         if (e instanceof ReleaseFailed || e instanceof RegistryError) {
           say("error", e.message);
           throw failed();
+        }
+        if (json && e instanceof UsageError) {
+          process.stderr.write(JSON.stringify({ type: "error", usage: true, message: e.message }) + "\n");
+          throw new ExitStatus(2);
         }
         throw e;
       } finally {

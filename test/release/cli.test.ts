@@ -79,6 +79,8 @@ describe("caisson release (bad calls)", () => {
       expect(r.stderr).toMatch(message);
       expect(r.code).toBe(2);
       expect(r.stderr).not.toMatch(/internal error|\n\s+at |building/);
+      // --progress json (accepted, as by caisson build): every line is one JSON object.
+      for (const line of r.stderr.trim().split("\n")) expect(JSON.parse(line)).toMatchObject({ type: "error", usage: true });
     });
 
     it("a malformed docker config.json", async () => {
