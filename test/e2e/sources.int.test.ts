@@ -159,7 +159,8 @@ describe.skipIf(engineError !== undefined && !IN_CI)("sha256-pinned sources and 
       mkdirSync(join(store, sha256(tarball)), { recursive: true });
       writeFileSync(join(store, sha256(tarball), file), tarball);
       const dest = join(tmp, "store-out");
-      const r = await caisson(["build", def, "--context", join(def, ".."), "--source-store", store, "-o", `local=${dest}`, "--progress", "plain"]);
+      // --no-check: a file without an entrypoint, which caisson check refuses (it reads the image config too).
+      const r = await caisson(["build", def, "--context", join(def, ".."), "--source-store", store, "-o", `local=${dest}`, "--progress", "plain", "--no-check"]);
       expect(r.code, r.stderr).toBe(0);
       expect(readFileSync(join(dest, "changelog"), "utf8")).toContain(`* ${nonce}`);
       expect(r.stderr).toMatch(/^#\d+ source packaging$/m);
