@@ -18,7 +18,7 @@ import { readContextFile, UsageError } from "./io.js";
 import { parseMirror, mirrorUrls } from "../lock/index.js";
 import { DebianError, DebianFetchError, fetchDebs, readArchives } from "../debian/index.js";
 import { isBootstrap } from "../validate/bootstrap.js";
-import { explainSources, frozenDefault, readLockBeside } from "./lock.js";
+import { ExitStatus, explainSources, frozenDefault, readLockBeside } from "./lock.js";
 
 export interface BuildFlags {
   readonly platform?: string;
@@ -88,6 +88,22 @@ export function defaultSourceStore(): string | undefined {
   return existsSync(cache) ? cache : undefined;
 }
 
+/** Docker's reference grammar: [host[:port]/]lowercase/path[:tag][@sha256:hex]. */
+const REFERENCE =
+  /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+/** An image name the engine will take; a usage error saying what to fix before any work. */
+export function checkReference(name: string, flag: string): void {
+  if (name.includes(",")) throw new UsageError(`${flag}: "${name}" names more than one image (a comma); give one name per -o, e.g. -o image=a:1 -o image=b:2`);
+  if (name.length > 255 || !REFERENCE.test(name)) {
+    const path = name.replace(/@.*$/, "").replace(/:[^/]*$/, "");
+    const hint = /[A-Z]/.test(path.slice(path.indexOf("/") + 1)) || (!path.includes("/") && /[A-Z]/.test(path))
+      ? "the repository name must be lowercase"
+      : "want [HOST[:PORT]/]name[/path][:tag][@sha256:digest], lowercase letters, digits and . _ - separators, a tag of at most 128 of [A-Za-z0-9_.-]";
+    throw new UsageError(`${flag}: "${name}" is not a valid image reference: ${hint}`);
+  }
+}
+
 /** Parses `image=NAME`, `push=NAME`, `oci=FILE`, `local=DIR` (or a bare image name). */
 export function parseOutput(spec: string): EngineOutput {
   const eq = spec.indexOf("=");
@@ -96,12 +112,14 @@ export function parseOutput(spec: string): EngineOutput {
   if (!value) throw new UsageError(`--output ${spec}: missing value (e.g. image=caisson/redis:7.0.15, oci=out/redis.oci.tar, local=out/)`);
   switch (kind) {
     case "image":
+      checkReference(value, `--output ${spec}`);
       return { type: "docker", name: value };
     case "oci":
       return { type: "oci", dest: value };
     case "local":
       return { type: "local", dest: value };
     case "push":
+      checkReference(value, `--output ${spec}`);
       return { type: "push", name: value };
     default:
       throw new UsageError(`--output ${spec}: unknown kind "${kind}" (use image=NAME, push=NAME, oci=FILE or local=DIR)`);
@@ -279,6 +297,8 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
     if (e instanceof EngineError) {
       // The build's own error is already printed with the definition's lines; name what caisson knows.
       say(`build of ${file} failed (exit ${e.exitCode})${e.fault ? `: ${e.message}` : ""}`);
+      // Interrupted (Ctrl-C, SIGTERM): the signal's status, nothing more to explain.
+      if (e.exitCode === 130 || e.exitCode === 143) throw new ExitStatus(e.exitCode);
       const failures = server?.failures() ?? [];
       for (const line of describeStoreFailures(failures, all)) say(line);
       // Which sources could not be had is worth checking only when the build itself failed (not the engine, the output or the frontend image).

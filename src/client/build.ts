@@ -141,14 +141,25 @@ export async function buildNative(o: NativeBuildOptions): Promise<NativeBuildRes
   let display: Display | undefined;
   // Ctrl-C cancels the build (the daemon stops it) and still leaves nothing half-written.
   const interrupt = new AbortController();
-  const onSignal = () => interrupt.abort();
+  let interruptedBy = 130;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interruptedBy = sig === "SIGTERM" ? 143 : 130;
+    interrupt.abort();
+    // Whatever still holds the process (a builder that does not answer) does not keep it: the
+    // temporaries removed, it ends with the signal's status.
+    setTimeout(() => {
+      for (const t of temporaries) rmSync(t, { recursive: true, force: true });
+      process.exit(interruptedBy);
+    }, 5000).unref();
+  };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   let current: EngineOutput[] = [];
   try {
     try {
-      builder ??= await connectBuilder(o.builder);
+      builder ??= await connectBuilder(o.builder, interrupt.signal);
     } catch (e) {
+      if (interrupt.signal.aborted) throw new EngineError("interrupted: the build was cancelled; nothing was written, the previous output (if any) is as it was", interruptedBy, "output");
       if (e instanceof BuilderError) throw new EngineError(e.message, 1, "engine-unavailable");
       throw e;
     }
@@ -240,7 +251,7 @@ export async function buildNative(o: NativeBuildOptions): Promise<NativeBuildRes
     };
   } catch (e) {
     if (e instanceof EngineError) throw e;
-    if (interrupt.signal.aborted) throw new EngineError("interrupted: the build was cancelled; nothing was written, the previous output (if any) is as it was", 130, "output");
+    if (interrupt.signal.aborted) throw new EngineError("interrupted: the build was cancelled; nothing was written, the previous output (if any) is as it was", interruptedBy, "output");
     if (e instanceof GrpcError) {
       const failed = display?.state.failed();
       const text = formatFailure(e.status, { ...(o.texts ? { texts: o.texts } : {}), ...(failed ? { logs: failed.logs } : {}) });

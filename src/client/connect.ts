@@ -4,7 +4,7 @@ import { Duplex } from "node:stream";
 import { TLSSocket } from "node:tls";
 import { Control as ControlService, type BytesMessageSchema } from "../gen/buildkit/control/control_pb.js";
 import { GrpcClient, GrpcError, type Call } from "../grpc/index.js";
-import { BuilderError, explainConnectError, httpRequest, pingDocker, resolveAddress, dial, type Address, type BuilderSpec } from "./endpoint.js";
+import { BuilderError, CONNECT_TIMEOUT_MS, explainConnectError, httpRequest, pingDocker, resolveAddress, dial, type Address, type BuilderSpec } from "./endpoint.js";
 
 /** What a session gives the daemon to find it (src/client/session implements it). */
 export interface Attachable {
@@ -81,33 +81,46 @@ export function tunnelDuplex(call: Call<typeof BytesMessageSchema, typeof BytesM
   return d;
 }
 
-async function grpcOver(conn: Duplex, a: Address): Promise<GrpcClient> {
+async function grpcOver(conn: Duplex, a: Address, signal?: AbortSignal, timeoutMs = CONNECT_TIMEOUT_MS): Promise<GrpcClient> {
   const authority = a.host ?? "localhost";
   const client = new GrpcClient(conn, authority);
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  // The HTTP/2 handshake has a deadline too, and an interrupt ends it.
+  const stop = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BuilderError(`${a.display} accepted the connection but never answered within ${timeoutMs / 1000}s; is it BuildKit or a Docker engine?`)), timeoutMs);
+    onAbort = () => reject(new BuilderError(`interrupted while connecting to ${a.display}`));
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort);
+  });
   try {
-    await client.connected();
+    await Promise.race([client.connected(), stop]);
   } catch (e) {
     client.destroy();
+    conn.destroy();
     throw explainConnectError(e, a);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal?.removeEventListener("abort", onAbort);
   }
   return client;
 }
 
 /** Opens the Control API of the builder `spec` names; throws BuilderError saying what is wrong and what to do. */
-export async function connectBuilder(spec: BuilderSpec = {}): Promise<Builder> {
+export async function connectBuilder(spec: BuilderSpec = {}, signal?: AbortSignal, timeoutMs = CONNECT_TIMEOUT_MS): Promise<Builder> {
   const a = resolveAddress(spec);
-  const docker = await pingDocker(a);
+  const docker = await pingDocker(a, signal, timeoutMs);
   let control: GrpcClient;
   if (docker) {
-    const up = await httpRequest(a, "POST", "/grpc", { Connection: "Upgrade", Upgrade: "h2c" });
+    const up = await httpRequest(a, "POST", "/grpc", { Connection: "Upgrade", Upgrade: "h2c" }, timeoutMs, signal);
     if (up.status !== 101 || !up.socket) {
       throw new BuilderError(`${a.display} refused POST /grpc (HTTP ${up.status}: ${up.body.trim().slice(0, 200)}); it needs BuildKit (Docker 23+ with BuildKit enabled)`);
     }
-    control = await grpcOver(up.socket, a);
+    control = await grpcOver(up.socket, a, signal, timeoutMs);
   } else {
     const conn = dial(a);
     conn.on("error", () => undefined); // reported through the HTTP/2 session
-    control = await grpcOver(conn, a);
+    control = await grpcOver(conn, a, signal, timeoutMs);
   }
   const tunnel = (session: Attachable) => {
     const call = control.bidi(ControlService.method.session, { metadata: sessionHeaders(session) });

@@ -11,7 +11,7 @@
 // answers it; a buildkitd does not speak HTTP/1.1 and gets plain gRPC, its
 // session going through the Control.Session tunnel.
 import http from "node:http";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import net from "node:net";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -54,8 +54,12 @@ export interface Address {
 
 function readPem(path: string, what: string, flag: string): Buffer {
   try {
+    // A FIFO or a device would block the read (and the process) forever: regular files only.
+    const st = statSync(path);
+    if (!st.isFile() && !st.isDirectory()) throw new BuilderError(`cannot read the ${what} ${path}: not a regular file (give a readable PEM file with ${flag})`);
     return readFileSync(path);
   } catch (e) {
+    if (e instanceof BuilderError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === "EISDIR" ? "it is a directory" : code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (code ?? (e as Error).message);
     throw new BuilderError(`cannot read the ${what} ${path}: ${why} (give a readable PEM file with ${flag})`);
@@ -185,14 +189,36 @@ export interface HttpAnswer {
 }
 
 /** One HTTP/1.1 request on a new connection; an `Upgrade` header makes a 101 hand back the socket. */
-export function httpRequest(a: Address, method: string, path: string, headers: Record<string, string | string[]> = {}, timeoutMs = 10_000): Promise<HttpAnswer> {
+export function httpRequest(a: Address, method: string, path: string, headers: Record<string, string | string[]> = {}, timeoutMs = 10_000, signal?: AbortSignal): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     let done = false;
+    let accepted = false;
     const fail = (e: unknown) => {
       if (!done) {
         done = true;
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
         reject(explainConnectError(e, a));
       }
+    };
+    const onAbort = () => {
+      req.destroy();
+      fail(new BuilderError(`interrupted while connecting to ${a.display}`));
+    };
+    // Node's `timeout` option is not applied to a socket from createConnection: a deadline of its own,
+    // covering the connection, TLS and the answer.
+    const timer = setTimeout(() => {
+      req.destroy();
+      fail(
+        accepted
+          ? new BuilderError(`${a.display} accepted the connection but never answered within ${timeoutMs / 1000}s; is it BuildKit or a Docker engine?`)
+          : Object.assign(new Error(`no connection within ${timeoutMs / 1000}s`), { code: "ETIMEDOUT" }),
+      );
+    }, timeoutMs);
+    const settle = () => {
+      done = true;
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
     };
     const req = http.request({
       method,
@@ -200,16 +226,17 @@ export function httpRequest(a: Address, method: string, path: string, headers: R
       // No body: Content-Length 0, or Node would frame the POST as chunked and send a
       // terminating chunk that the upgraded connection's peer would read as HTTP/2 bytes.
       headers: { Host: "docker", ...(method === "POST" ? { "Content-Length": "0" } : {}), ...headers },
-      createConnection: () => dial(a) as net.Socket,
-      timeout: timeoutMs,
+      createConnection: () => {
+        const sock = dial(a) as net.Socket;
+        sock.once(a.tls ? "secureConnect" : "connect", () => void (accepted = true));
+        return sock;
+      },
     });
-    req.on("timeout", () => {
-      req.destroy();
-      fail(Object.assign(new Error(`no answer within ${timeoutMs / 1000}s`), { code: "ETIMEDOUT" }));
-    });
+    if (signal?.aborted) queueMicrotask(onAbort);
+    else signal?.addEventListener("abort", onAbort);
     req.on("error", fail);
     req.on("upgrade", (res, socket, head) => {
-      done = true;
+      settle();
       socket.setTimeout(0);
       if (head.length > 0) socket.unshift(head);
       resolve({ status: res.statusCode ?? 0, headers: res.headers, body: "", socket });
@@ -220,13 +247,16 @@ export function httpRequest(a: Address, method: string, path: string, headers: R
       res.on("error", fail);
       res.on("end", () => {
         if (done) return;
-        done = true;
+        settle();
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") });
       });
     });
     req.end();
   });
 }
+
+/** How long connecting to a builder and its first answer may take. */
+export const CONNECT_TIMEOUT_MS = 15_000;
 
 /** The oldest Docker API whose engine carries BuildKit's Control API on /grpc with exporters caisson uses (Docker 23). */
 export const MIN_DOCKER_API = "1.42";
@@ -238,10 +268,10 @@ function apiAtLeast(v: string, min: string): boolean {
 }
 
 /** Asks `GET /_ping`: true for a Docker engine fit to build (throws BuilderError naming why not), false for something else (a buildkitd). */
-export async function pingDocker(a: Address): Promise<boolean> {
+export async function pingDocker(a: Address, signal?: AbortSignal, timeoutMs = CONNECT_TIMEOUT_MS): Promise<boolean> {
   let answer: HttpAnswer;
   try {
-    answer = await httpRequest(a, "GET", "/_ping");
+    answer = await httpRequest(a, "GET", "/_ping", {}, timeoutMs, signal);
   } catch (e) {
     // A buildkitd hangs up on HTTP/1.1; everything else (nothing listening, TLS refused) is final.
     if (a.kind === "probe" && /closed the (TLS )?connection|Parse Error|HPE_/i.test(`${(e as Error).message}`)) return false;
