@@ -64,7 +64,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("build progress", () => {
       if (stderr.includes(`tick 2 ${nonce}`) && !child.killed) child.kill("SIGINT");
     });
     const code = await new Promise<number | null>((r) => child.on("close", r));
-    expect(code, stderr).toBe(1);
+    expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/failed \(exit 130\): interrupted: the build was cancelled; nothing was written/);
     expect(stderr).not.toContain(`tick 6 ${nonce}`);
     expect(readFileSync(dest, "utf8")).toBe("the previous archive\n");
