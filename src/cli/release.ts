@@ -1,7 +1,8 @@
 // `caisson release`: build every platform into an OCI archive (whichever
 // build path `caisson build` uses), make it a release — layers normalised,
 // dpkg status.d, an SPDX SBOM and SLSA provenance per platform attached as
-// attestation manifests — write the SBOMs beside the archive, and push the
+// attestation manifests — write the SBOMs (SPDX, and CycloneDX of the same
+// model) beside the archive, and push the
 // index with its tags. `--verify` builds twice from empty caches and
 // compares the index digests.
 import { X509Certificate } from "node:crypto";
@@ -216,8 +217,9 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
   for (const p of release.platforms) {
     const stem = join(flags.out, `${base}.${p.platform.replace(/\//g, "-")}`);
     await staged.write(`${stem}.spdx.json`, JSON.stringify(p.sbom, null, 2) + "\n");
+    await staged.write(`${stem}.cdx.json`, JSON.stringify(p.cyclonedx, null, 2) + "\n");
     await staged.write(`${stem}.provenance.json`, JSON.stringify(p.provenance, null, 2) + "\n");
-    log(`${p.platform}: ${p.manifest.digest}; SBOM ${stem}.spdx.json; status.d: ${Object.entries(p.statusd).map(([n, v]) => `${n} ${v}`).join(", ") || "none"}`);
+    log(`${p.platform}: ${p.manifest.digest}; SBOM ${stem}.spdx.json, ${stem}.cdx.json; status.d: ${Object.entries(p.statusd).map(([n, v]) => `${n} ${v}`).join(", ") || "none"}`);
   }
   log(`release index ${release.index.digest} (${releaseArchive})`);
 
@@ -252,7 +254,7 @@ export function registerReleaseCommand(cli: Command, failed: () => Error): void 
     .description(
       "Build a definition for every platform it lists into an OCI archive, then make the release: layers normalised (every entry dated at " +
         "SOURCE_DATE_EPOCH=0), a dpkg status.d entry for each Debian package whose files ship, and per platform an SPDX 2.3 SBOM and SLSA v1 " +
-        "provenance attached as attestation manifests (as BuildKit does). The release archive, SBOMs and provenance are written beside the archive once pushed. " +
+        "provenance attached as attestation manifests (as BuildKit does). The release archive, SBOMs (SPDX, and CycloneDX 1.5 of the same facts) and provenance are written beside the archive once pushed. " +
         "--to pushes the index and tags it with the version, major.minor, major and latest; a version tag is never moved to another digest " +
         "unless --force. Credentials: CAISSON_REGISTRY_USER and CAISSON_REGISTRY_PASSWORD, else docker's config.json ($DOCKER_CONFIG). " +
         "A registry's own CA: /etc/docker/certs.d/<host:port>/*.crt (docker's rule) or --ca-cert.",

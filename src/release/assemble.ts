@@ -1,7 +1,8 @@
 // The release index from a built OCI layout: per platform, the image with
 // one more layer (dpkg status.d entries for the Debian packages whose files
 // ship), its SPDX SBOM and SLSA provenance as an attestation manifest the
-// way BuildKit writes them. Pure: same layout and inputs, same bytes.
+// way BuildKit writes them, and a CycloneDX SBOM of the same model (written
+// beside, not attached). Pure: same layout and inputs, same bytes.
 import { createHash } from "node:crypto";
 import { gzipSync } from "node:zlib";
 import { decompressLayer, readTar, type TarRecord } from "../check/index.js";
@@ -11,7 +12,8 @@ import { owningPackage, type DebContents } from "./debs.js";
 import { Blobs, MEDIA_CONFIG, MEDIA_IN_TOTO, MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_MANIFEST, type Descriptor, type Index, type Manifest } from "./layout.js";
 import type { PatchInfo } from "./patches.js";
 import { provenancePredicate, SLSA_V1, SPDX_DOCUMENT, statement, type Dependency } from "./provenance.js";
-import { spdxDocument, type FileOrigin, type ShippedFile, type SourceInfo } from "./sbom.js";
+import { cyclonedxDocument } from "./cyclonedx.js";
+import { spdxDocument, type FileOrigin, type SbomInput, type ShippedFile, type SourceInfo } from "./sbom.js";
 
 export interface ReleaseInputs {
   readonly name: string;
@@ -36,7 +38,10 @@ export interface ReleaseInputs {
 export interface PlatformRelease {
   readonly platform: string;
   readonly manifest: Descriptor;
+  /** The SPDX 2.3 document (also attached as an attestation). */
   readonly sbom: Record<string, unknown>;
+  /** The CycloneDX 1.5 document of the same model. */
+  readonly cyclonedx: Record<string, unknown>;
   readonly provenance: Record<string, unknown>;
   /** Debian packages given a status.d entry: name → version. */
   readonly statusd: Readonly<Record<string, string>>;
@@ -201,7 +206,7 @@ export async function assembleRelease(built: { index: Index; blobs: Blobs }, inp
 
     // Its attestations: SBOM and provenance, one in-toto layer each.
     const subject = { name: `pkg:docker/${inputs.name}@${inputs.version}?platform=${encodeURIComponent(platform)}`, digest: imageDesc.digest };
-    const sbom = spdxDocument({
+    const model: SbomInput = {
       name: inputs.name,
       version: inputs.version,
       platform,
@@ -212,7 +217,8 @@ export async function assembleRelease(built: { index: Index; blobs: Blobs }, inp
       patches: inputs.patches,
       debs: inputs.debPins,
       files: shipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
-    });
+    };
+    const sbom = spdxDocument(model);
     const provenance = provenancePredicate({
       definition: inputs.definition,
       platform,
@@ -235,7 +241,7 @@ export async function assembleRelease(built: { index: Index; blobs: Blobs }, inp
         annotations: { "vnd.docker.reference.digest": imageDesc.digest, "vnd.docker.reference.type": "attestation-manifest" },
       }),
     );
-    platforms.push({ platform, manifest: imageDesc, sbom, provenance, statusd });
+    platforms.push({ platform, manifest: imageDesc, sbom, cyclonedx: cyclonedxDocument(model), provenance, statusd });
   }
   if (images.length === 0) throw new Error("the built layout holds no platform image");
   const index: Index = { schemaVersion: 2, mediaType: MEDIA_INDEX, manifests: [...images, ...attestations] };

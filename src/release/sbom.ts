@@ -1,7 +1,9 @@
-// An SPDX 2.3 JSON document per platform, from what caisson knows rather
+// What a release's SBOMs say, per platform, from what caisson knows rather
 // than from a scan: the sources (URL and sha256, or git commit), the patches
 // and the CVE ids they fix, every Debian package the build stages installed
 // (from the lockfile pins), and every shipped file with where it came from.
+// One model (SbomInput) and the readings of it both formats share; the SPDX
+// 2.3 document is written here, the CycloneDX 1.5 one in cyclonedx.ts.
 import type { DebPin } from "../debian/index.js";
 import type { PatchInfo } from "./patches.js";
 
@@ -61,6 +63,43 @@ export function debPurl(p: DebPin): string {
   return `pkg:deb/debian/${encodeURIComponent(p.name)}@${encodeURIComponent(p.version)}?arch=${encodeURIComponent(p.arch)}`;
 }
 
+/** The package URL of the platform image (by manifest digest, tagged with the version). */
+export function imagePurl(o: SbomInput): string {
+  return `pkg:oci/${encodeURIComponent(o.name)}@${encodeURIComponent(o.manifestDigest)}?tag=${encodeURIComponent(o.version)}`;
+}
+
+/** Where a source was fetched from: its URL, or `git+URL@COMMIT`; undefined for a local one. */
+export function sourceLocation(s: SourceInfo): string | undefined {
+  return s.git ? `git+${s.git.url}@${s.git.commit}` : s.url;
+}
+
+/** A patch's file name (its path's last element). */
+export function patchFileName(p: PatchInfo): string {
+  return p.path.slice(p.path.lastIndexOf("/") + 1);
+}
+
+/** The sha256 of each pinned .deb some shipped file was copied from. */
+export function shippedDebs(o: SbomInput): Set<string> {
+  return new Set(o.files.flatMap((f) => (f.origin.kind === "deb" ? [f.origin.pin.sha256] : [])));
+}
+
+/** Where a shipped file came from, in words (and that it is a link, for a symlink). */
+export function fileOrigin(f: ShippedFile): string {
+  let said: string;
+  switch (f.origin.kind) {
+    case "deb":
+      said = `copied from Debian package ${f.origin.pin.name} ${f.origin.pin.version} (${f.origin.pin.arch}), its /${f.origin.debPath}`;
+      break;
+    case "stage":
+      said = `built in stage "${f.origin.stage}" from ${f.origin.sources.map((s) => `source "${s}"`).join(", ") || "its commands"}`;
+      break;
+    case "caisson":
+      said = `written by caisson: ${f.origin.what}`;
+      break;
+  }
+  return f.symlink !== undefined ? `symbolic link to ${f.symlink} (checksums of the link text); ${said}` : said;
+}
+
 function debId(p: DebPin): string {
   return `SPDXRef-Deb-${idPart(p.name)}-${idPart(p.arch)}-${p.sha256.slice(0, 12)}`;
 }
@@ -84,14 +123,14 @@ export function spdxDocument(o: SbomInput): Record<string, unknown> {
       licenseConcluded: NOASSERTION,
       licenseDeclared: NOASSERTION,
       copyrightText: NOASSERTION,
-      externalRefs: [{ referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: `pkg:oci/${encodeURIComponent(o.name)}@${encodeURIComponent(o.manifestDigest)}?tag=${encodeURIComponent(o.version)}` }],
+      externalRefs: [{ referenceCategory: "PACKAGE-MANAGER", referenceType: "purl", referenceLocator: imagePurl(o) }],
       comment: `The ${o.platform} image built by caisson from its definition; the files it holds are listed with where each came from.`,
     },
   ];
   rel("SPDXRef-DOCUMENT", "DESCRIBES", imageId);
 
   for (const s of o.sources) {
-    const location = s.git ? `git+${s.git.url}@${s.git.commit}` : (s.url ?? NOASSERTION);
+    const location = sourceLocation(s) ?? NOASSERTION;
     packages.push({
       SPDXID: sourceId(s.name),
       name: s.name,
@@ -111,10 +150,9 @@ export function spdxDocument(o: SbomInput): Record<string, unknown> {
 
   o.patches.forEach((p, i) => {
     const id = `SPDXRef-Patch-${i + 1}`;
-    const file = p.path.slice(p.path.lastIndexOf("/") + 1);
     packages.push({
       SPDXID: id,
-      name: file,
+      name: patchFileName(p),
       packageFileName: p.path,
       downloadLocation: NOASSERTION,
       filesAnalyzed: false,
@@ -130,7 +168,7 @@ export function spdxDocument(o: SbomInput): Record<string, unknown> {
     for (const t of p.appliedTo) rel(id, "PATCH_APPLIED", sourceId(t), `applied in stage ${p.stage}`);
   });
 
-  const shipped = new Set(o.files.flatMap((f) => (f.origin.kind === "deb" ? [f.origin.pin.sha256] : [])));
+  const shipped = shippedDebs(o);
   for (const d of o.debs) {
     packages.push({
       SPDXID: debId(d),
@@ -154,20 +192,8 @@ export function spdxDocument(o: SbomInput): Record<string, unknown> {
   const files = o.files.map((f, i) => {
     const id = `SPDXRef-File-${i + 1}`;
     rel(imageId, "CONTAINS", id);
-    let comment: string;
-    switch (f.origin.kind) {
-      case "deb":
-        rel(debId(f.origin.pin), "CONTAINS", id, `the package's /${f.origin.debPath}, same content`);
-        comment = `copied from Debian package ${f.origin.pin.name} ${f.origin.pin.version} (${f.origin.pin.arch}), its /${f.origin.debPath}`;
-        break;
-      case "stage":
-        for (const s of f.origin.sources) rel(id, "GENERATED_FROM", sourceId(s));
-        comment = `built in stage "${f.origin.stage}" from ${f.origin.sources.map((s) => `source "${s}"`).join(", ") || "its commands"}`;
-        break;
-      case "caisson":
-        comment = `written by caisson: ${f.origin.what}`;
-        break;
-    }
+    if (f.origin.kind === "deb") rel(debId(f.origin.pin), "CONTAINS", id, `the package's /${f.origin.debPath}, same content`);
+    if (f.origin.kind === "stage") for (const s of f.origin.sources) rel(id, "GENERATED_FROM", sourceId(s));
     return {
       SPDXID: id,
       fileName: `.${f.path}`,
@@ -178,7 +204,7 @@ export function spdxDocument(o: SbomInput): Record<string, unknown> {
       ],
       licenseConcluded: NOASSERTION,
       copyrightText: NOASSERTION,
-      comment: f.symlink !== undefined ? `symbolic link to ${f.symlink} (checksums of the link text); ${comment}` : comment,
+      comment: fileOrigin(f),
     };
   });
 

@@ -49,7 +49,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson release of a small
       const r = await caisson("--to", `${reg.host}/caisson/mini`);
       expect(r.stderr).toMatch(/pushed 127\.0\.0\.1:\d+\/caisson\/mini@sha256:\w+ \(\d+ blobs sent, 0 already there\), tags 1\.0\.0/);
       expect(r.code).toBe(0);
-      expect(readdirSync(out).sort()).toEqual(["mini-1.0.0.linux-amd64.provenance.json", "mini-1.0.0.linux-amd64.spdx.json", "mini-1.0.0.oci.tar", "mini-1.0.0.release.oci.tar"]);
+      expect(readdirSync(out).sort()).toEqual(["mini-1.0.0.linux-amd64.cdx.json", "mini-1.0.0.linux-amd64.provenance.json", "mini-1.0.0.linux-amd64.spdx.json", "mini-1.0.0.oci.tar", "mini-1.0.0.release.oci.tar"]);
     } finally {
       await reg.remove();
     }
