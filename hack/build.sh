@@ -18,7 +18,7 @@ bash hack/engine.sh
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules ]; then
   echo "build.sh: installing Node packages (npm ci)" >&2
   npm ci --no-audit --no-fund >&2
-elif [ -n "$(find src -newer dist/cli/main.js -name '*.ts' 2>/dev/null | head -n1)" ] || [ ! -f dist/cli/main.js ]; then
+elif [ -n "$(find src -newer dist/cli/main.js -name '*.ts' 2>/dev/null | head -n1)" ] || [ ! -f dist/cli/main.js ] || [ ! -f dist/frontend-image/caisson-frontend.cjs ]; then
   npm run --silent build >&2
 fi
 bash hack/base-image.sh >/dev/null

@@ -107,11 +107,14 @@ export async function compileDefinition(file: string, text: string, opts: Compil
   if (hasErrors(diagnostics)) return { definition, diagnostics, texts };
   try {
     const results = compileModel(definition, { ...opts, definitions });
-    const arch = dpkgArch(opts.buildPlatform);
+    // The .debs the build installs: a stage's closure for the architecture it runs on, the build
+    // platform's, or each target's for a stage `on: target`.
+    const buildArch = [dpkgArch(opts.buildPlatform)];
+    const targetArchs = [...new Set((opts.platforms ?? definition.platforms).map(dpkgArch))];
     const debPins = new Map<string, DebPin>();
     const pinnedBy: string[] = [];
     for (const [d, path] of [[definition, file] as const, ...[...definitions].map(([p, d]) => [d, p] as const)]) {
-      const pins = d.stages.flatMap((s) => s.packages?.closure?.[arch] ?? []);
+      const pins = d.stages.flatMap((s) => (s.on === "target" ? targetArchs : buildArch).flatMap((arch) => s.packages?.closure?.[arch] ?? []));
       for (const pin of pins) debPins.set(pin.sha256, pin);
       if (pins.length > 0) pinnedBy.push(path);
     }

