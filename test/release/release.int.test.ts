@@ -14,6 +14,7 @@ import { Blobs, flatten, MEDIA_INDEX, MEDIA_MANIFEST, pushRelease, readLayout, R
 import { IN_CI } from "../support/ci.js";
 import { REGISTRY_TOOLS, TestRegistry } from "../support/registry.js";
 import { checkSpdx23 } from "./spdx.js";
+import { checkCycloneDx15 } from "./cyclonedx.js";
 import { gunzipSync } from "node:zlib";
 
 const DOCKER = dockerBinary();
@@ -176,6 +177,41 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson release to a regis
       const libc = listed.find((f) => f.fileName.endsWith("/libc.so.6"))!;
       expect(libc.comment).toMatch(new RegExp(`copied from Debian package libc6 2\\.36-9\\+deb12u14 \\(${arch}\\)`));
       expect(listed.find((f) => f.fileName === "./usr/local/bin/redis-server")!.comment).toMatch(/built in stage "build" from source "redis"/);
+    }
+  });
+
+  it("writes a CycloneDX 1.5 SBOM per platform beside, valid against the official schema, naming what the SPDX one names", () => {
+    for (const arch of ["amd64", "arm64"]) {
+      const cdx = JSON.parse(readFileSync(join(out, `redis-7.0.15.linux-${arch}.cdx.json`), "utf8")) as Record<string, unknown>;
+      const spdx = JSON.parse(readFileSync(join(out, `redis-7.0.15.linux-${arch}.spdx.json`), "utf8")) as Record<string, unknown>;
+      expect(checkCycloneDx15(cdx)).toEqual([]);
+      expect(cdx["serialNumber"]).toMatch(/^urn:uuid:[0-9a-f-]{36}$/);
+      const metadata = cdx["metadata"] as { timestamp: string; tools: { components: { name: string; version: string }[] }; component: { type: string; name: string; version: string } };
+      expect(metadata.timestamp).toBe("1970-01-01T00:00:00Z");
+      expect(metadata.tools.components[0]).toMatchObject({ name: "caisson", version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+      expect(metadata.component).toMatchObject({ type: "container", name: "redis", version: "7.0.15" });
+      type Component = { "bom-ref": string; name: string; version?: string; purl?: string; hashes?: { alg: string; content: string }[]; externalReferences?: { type: string; url: string }[]; pedigree?: { patches: { resolves?: { type: string; id: string }[] }[] }; properties?: { name: string; value: string }[] };
+      const components = cdx["components"] as Component[];
+      const redis = components.find((c) => c["bom-ref"] === "source:redis")!;
+      expect(redis.externalReferences).toEqual([expect.objectContaining({ type: "distribution", url: "https://github.com/redis/redis/archive/refs/tags/7.0.15.tar.gz" })]);
+      expect(redis.hashes).toEqual([{ alg: "SHA-256", content: "4b1dc4ee6d622a09fff9c6777191209750fb5e5a725ef78ea012d6eef4c22982" }]);
+      // The 18 patches, applied to the Redis source, resolving every CVE id the SPDX document names.
+      expect(redis.pedigree?.patches).toHaveLength(18);
+      const spdxCves = (spdx["packages"] as { name: string; externalRefs?: { referenceCategory: string; referenceLocator: string }[] }[])
+        .filter((p) => p.name.endsWith(".patch"))
+        .flatMap((p) => (p.externalRefs ?? []).filter((r) => r.referenceCategory === "SECURITY").map((r) => r.referenceLocator.replace(/^.*\//, "")));
+      const resolved = redis.pedigree!.patches.flatMap((p) => (p.resolves ?? []).map((r) => r.id));
+      expect(redis.pedigree!.patches.every((p) => (p.resolves ?? []).length > 0 && p.resolves!.every((r) => r.type === "security" && /^CVE-\d{4}-\d+$/.test(r.id)))).toBe(true);
+      expect(resolved.sort()).toEqual(spdxCves.sort());
+      expect(resolved).toEqual(expect.arrayContaining(["CVE-2024-31227", "CVE-2024-31228", "CVE-2024-31449", "CVE-2025-49844"]));
+      const libc6 = components.find((c) => c.name === "libc6" && c.purl?.endsWith(`?arch=${arch}`))!;
+      expect(libc6).toMatchObject({ version: "2.36-9+deb12u14", purl: `pkg:deb/debian/libc6@2.36-9%2Bdeb12u14?arch=${arch}`, scope: "required" });
+      // Every file the SPDX document lists (every file of the image), with the same hashes.
+      const files = components.filter((c) => c.properties?.some((p) => p.name === "caisson:role" && p.value === "file"));
+      const spdxFiles = (spdx["files"] as { fileName: string; checksums: { checksumValue: string }[] }[]).map((f) => [f.fileName.slice(1), f.checksums.map((c) => c.checksumValue)]);
+      expect(files.map((f) => [f.name, f.hashes!.map((h) => h.content)])).toEqual(spdxFiles);
+      const libc = files.find((f) => f.name.endsWith("/libc.so.6"))!;
+      expect(libc.properties).toContainEqual({ name: "caisson:file.from", value: libc6["bom-ref"] });
     }
   });
 
