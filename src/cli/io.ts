@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
-import { open, realpath, rename, rm, stat, writeFile, type FileHandle } from "node:fs/promises";
+import { realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
 import { formatDiagnostics, hasErrors, toJsonDiagnostics, visible, type Diagnostic } from "../diag/index.js";
 import { decodeUtf8, LIMITS } from "../load/index.js";
+import { readRegularFile } from "../fsread/index.js";
 
 /** A problem with how the command was called: printed without a trace, exit 2. */
 export class UsageError extends Error {
@@ -17,24 +17,8 @@ export class UsageError extends Error {
  * loader reports a larger file. I/O failures become a one-line message.
  */
 export async function readText(file: string): Promise<string> {
-  let fh: FileHandle | undefined;
   try {
-    // Opened without blocking (a FIFO would wait for a writer), then refused unless a regular file.
-    fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
-    const st = await fh.stat();
-    if (st.isDirectory()) throw Object.assign(new Error("is a directory"), { code: "EISDIR" });
-    if (!st.isFile()) throw Object.assign(new Error("is not a regular file"), { code: "ENOTREG" });
-    const max = LIMITS.fileBytes + 1;
-    const chunks: Buffer[] = [];
-    let n = 0;
-    while (n < max) {
-      const buf = Buffer.alloc(Math.min(1 << 20, max - n));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      chunks.push(buf.subarray(0, bytesRead));
-      n += bytesRead;
-    }
-    return decodeUtf8(Buffer.concat(chunks, n));
+    return decodeUtf8(await readRegularFile(file, LIMITS.fileBytes + 1));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
@@ -46,9 +30,32 @@ export async function readText(file: string): Promise<string> {
             ? "no such file"
             : fsReason(e);
     throw new UsageError(`cannot read ${visible(file)}: ${visible(why)}`);
-  } finally {
-    await fh?.close();
   }
+}
+
+/** The most a lockfile may hold (a bootstrap lockfile of several architectures is well under 1 MiB). */
+export const LOCKFILE_MAX = 64 << 20;
+
+/**
+ * Reads a lockfile as UTF-8, or undefined when there is none. Only a regular
+ * file is read (a FIFO would block, a device never end); anything else, an
+ * unreadable file or one over LOCKFILE_MAX is a UsageError naming the path.
+ */
+export async function readLockText(path: string): Promise<string | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await readRegularFile(path, LOCKFILE_MAX + 1);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return undefined;
+    const why =
+      code === "EISDIR" || code === "ENOTREG"
+        ? `${code === "EISDIR" ? "is a directory" : "is not a regular file"} (the lockfile beside a definition must be a file: remove it, or run caisson lock to write it)`
+        : fsReason(e);
+    throw new UsageError(`cannot read the lockfile ${visible(path)}: ${visible(why)}`);
+  }
+  if (bytes.length > LOCKFILE_MAX) throw new UsageError(`cannot read the lockfile ${visible(path)}: it is larger than ${LOCKFILE_MAX >> 20} MiB`);
+  return bytes.toString("utf8");
 }
 
 /**
@@ -82,6 +89,8 @@ export function fsReason(e: unknown): string {
       return "a part of the path is not a directory";
     case "EISDIR":
       return "is a directory";
+    case "ENOTREG":
+      return "is not a regular file (a pipe, socket or device)";
     case "EEXIST":
       return "already exists";
     case "EACCES":

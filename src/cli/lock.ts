@@ -4,7 +4,6 @@
 import { Command, Option } from "commander";
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync, readdirSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { lockPathFor, LockfileError, mirrorUrls, parseLockfile, serializeLockfile, type Lockfile, type Mirror } from "../lock/index.js";
 import { lockDefinition } from "../lock/lock.js";
@@ -16,7 +15,7 @@ import { checkDefinition } from "../validate/index.js";
 import { checkBootstrap, isBootstrap } from "../validate/bootstrap.js";
 import { lockBootstrap } from "../lock/bootstrap.js";
 import { readDefinition, textDefinition, type DefinitionSource } from "./definition.js";
-import { readText, report, UsageError, writeAtomic, writeStdout, type Format } from "./io.js";
+import { readLockText, readText, report, UsageError, writeAtomic, writeStdout, type Format } from "./io.js";
 import { debianSourcesOption } from "./options.js";
 
 /** Ends the command with this exit code (after its output); main() returns it. */
@@ -35,25 +34,21 @@ export function frozenDefault(flag: boolean | undefined): boolean {
   return flag ?? process.env["CI"] === "true";
 }
 
-/** The lockfile beside `file`, if there is one. Throws UsageError when it is unreadable or malformed. */
-export async function readLockBeside(file: string): Promise<{ lock?: Lockfile; lockPath: string }> {
+/**
+ * The lockfile beside `file`, if there is one, with its text. Throws UsageError
+ * when it is not a regular file, unreadable or malformed.
+ */
+export async function readLockBeside(file: string): Promise<{ lock?: Lockfile; lockPath: string; text?: string }> {
   const lockPath = lockPathFor(file);
-  let text: string;
+  const text = await readLockText(lockPath);
+  if (text === undefined) return { lockPath };
   try {
-    text = await readFile(lockPath, "utf8");
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { lockPath };
-    throw new UsageError(`cannot read ${lockPath}: ${(e as Error).message}`);
-  }
-  try {
-    return { lock: parseLockfile(text, lockPath), lockPath };
+    return { lock: parseLockfile(text, lockPath), lockPath, text };
   } catch (e) {
     if (e instanceof LockfileError) throw new UsageError(e.message);
     throw e;
   }
 }
-
-
 
 /** Definitions named on the command line, or every images/<name>/image.{yaml,yml,json} under the current directory. */
 function definitionsOrDefault(files: readonly string[]): string[] {
@@ -72,8 +67,7 @@ function definitionsOrDefault(files: readonly string[]): string[] {
 
 /** Writes `text` to `path` only when it differs; says whether it did. */
 async function writeIfChanged(path: string, text: string): Promise<boolean> {
-  const old = await readFile(path, "utf8").catch(() => undefined);
-  if (old === text) return false;
+  if ((await readLockText(path)) === text) return false;
   await writeAtomic(path, text);
   return true;
 }
@@ -131,8 +125,7 @@ async function writeLock(file: string, lockPath: string, serialized: string, cha
   const result = { changes };
   const opts = { check };
   if (opts.check) {
-    const old = await readFile(lockPath, "utf8").catch(() => undefined);
-    if (old !== serialized) {
+    if ((await readLockText(lockPath)) !== serialized) {
       process.stderr.write(`${lockPath}: out of date${result.changes.length ? `:\n  ${result.changes.join("\n  ")}` : ""}\n  run \`caisson lock ${file}\`\n`);
       return { ok: false, changed: true };
     }
@@ -225,7 +218,9 @@ Examples:
             continue;
           }
           defs.push({ file, text });
-          checks.push(...(await checkBootstrapOutdated(b.definition, opts.debianSources ? { debianSources: opts.debianSources } : {})));
+          // The lockfile read here, as every command reads it (a regular file only, a malformed one named).
+          const { lock } = await readLockBeside(file);
+          checks.push(...(await checkBootstrapOutdated(b.definition, { ...(lock ? { lock } : {}), ...(opts.debianSources ? { debianSources: opts.debianSources } : {}) })));
           continue;
         }
         const checked = checkDefinition(file, text);
@@ -235,7 +230,8 @@ Examples:
           continue;
         }
         defs.push({ file, text });
-        checks.push(...(await checkOutdated(checked.definition, { ...(opts.pre ? { pre: true } : {}), ...(opts.debianSources ? { debianSources: opts.debianSources } : {}) })));
+        const { lock } = await readLockBeside(file);
+        checks.push(...(await checkOutdated(checked.definition, { ...(lock ? { lock } : {}), ...(opts.pre ? { pre: true } : {}), ...(opts.debianSources ? { debianSources: opts.debianSources } : {}) })));
       }
       if (opts.json) await writeStdout(JSON.stringify(checks.map(({ span: _span, ...c }) => c), null, 2) + "\n");
       else if (checks.length === 0) process.stderr.write("no source has a release: rule to check\n");

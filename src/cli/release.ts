@@ -6,14 +6,15 @@
 // index with its tags. `--verify` builds twice from empty caches and
 // compares the index digests.
 import { X509Certificate } from "node:crypto";
-import { readFile, rename, writeFile } from "node:fs/promises";
-import { existsSync, mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
+import { mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { compileDefinition, hostPlatform } from "../compile/index.js";
 import { caissonVersion, checkOutputDest, OutputRefused } from "../engine/index.js";
 import { DebianError } from "../debian/index.js";
+import { readRegularFile } from "../fsread/index.js";
 import { checkDefinition } from "../validate/index.js";
 import { hasErrors } from "../diag/index.js";
 import {
@@ -55,7 +56,7 @@ export interface ReleaseFlags {
 /** What the release records besides the image, from the definition compiled here (pins applied). */
 async function inputsOf(file: string, context: string, store: string): Promise<ReleaseInputs & { tags: ReturnType<typeof releaseTags> }> {
   const text = await readText(file);
-  const { lock, lockPath } = await readLockBeside(file);
+  const { lock, lockPath, text: lockText } = await readLockBeside(file);
   const read = (path: string) => readContextFile(context, path);
   const compiled = await compileDefinition(file, text, {
     buildPlatform: hostPlatform(),
@@ -71,7 +72,7 @@ async function inputsOf(file: string, context: string, store: string): Promise<R
     const inputs = await releaseInputs({
       file: rel(file),
       text,
-      ...(existsSync(lockPath) ? { lock: { path: rel(lockPath), text: await readFile(lockPath, "utf8") } } : {}),
+      ...(lockText !== undefined ? { lock: { path: rel(lockPath), text: lockText } } : {}),
       definition: compiled.definition,
       debPins: compiled.debPins ?? [],
       read,
@@ -136,9 +137,10 @@ function prepareOut(out: string, file: string, context: string): void {
 
 /** The `--ca-cert` PEM, checked to hold at least one certificate. */
 async function readCa(file: string): Promise<string> {
-  const pem = await readFile(file, "utf8").catch((e: unknown) => {
+  // A regular file only (a FIFO would block the read); a CA bundle is far below 4 MiB.
+  const pem = (await readRegularFile(file, 4 << 20).catch((e: unknown) => {
     throw new UsageError(`--ca-cert ${file}: ${fsReason(e)}; give a PEM file of the registry's CA certificate`);
-  });
+  })).toString("utf8");
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
   try {
     if (blocks.length === 0) throw new Error("no BEGIN CERTIFICATE block");

@@ -1,10 +1,11 @@
 // The Debian archives of an apt configuration: deb822 `.sources` files and
 // legacy one-line `sources.list` entries. Mirrors are only ever read from
 // configuration at run time; nothing here knows a host name.
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { ARCHIVE_NAME, type DebianArchive } from "./types.js";
 import { DebianError } from "./errors.js";
+import { readRegularFile } from "../fsread/index.js";
 
 /** The environment variable naming one deb822 file to read instead of the machine's sources. */
 export const SOURCES_ENV = "CAISSON_DEBIAN_SOURCES";
@@ -141,13 +142,29 @@ function addLegacy(out: Mutable[], text: string): void {
   }
 }
 
+/** The most an apt sources file may hold. */
+const SOURCES_MAX = 4 << 20;
+
+/** An apt sources file's text, or undefined when it does not exist; only a regular file is read (a FIFO would block). */
 async function readIf(file: string): Promise<string | undefined> {
+  let bytes: Buffer;
   try {
-    return await readFile(file, "utf8");
+    bytes = await readRegularFile(file, SOURCES_MAX + 1);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return undefined;
+    const why =
+      code === "EISDIR"
+        ? "is a directory"
+        : code === "ENOTREG"
+          ? "is not a regular file (a pipe, socket or device)"
+          : code === "EACCES" || code === "EPERM"
+            ? "permission denied"
+            : (e as Error).message;
+    throw new DebianError(`cannot read the apt sources file ${file}: ${why}; give an apt sources file (deb822 .sources or one-line .list)`);
   }
+  if (bytes.length > SOURCES_MAX) throw new DebianError(`cannot read the apt sources file ${file}: it is larger than ${SOURCES_MAX >> 20} MiB`);
+  return bytes.toString("utf8");
 }
 
 async function listDir(dir: string): Promise<string[]> {

@@ -61,3 +61,32 @@ describe("file-valued arguments", () => {
     expect(r.code).toBe(2);
   }, 15_000);
 });
+
+describe("a lockfile that is not a regular file", () => {
+  // The lockfile beside a definition is read by lock, outdated, compile, build and release: a FIFO there
+  // would block the read forever, so each refuses it by path, exit 2, before any work.
+  const lk = join(dir, "lk");
+  mkdirSync(lk);
+  const text = 'name: s\nplatforms: [linux/amd64]\nstages:\n  build:\n    from: scratch\n    run: ["echo hi > /out"]\nimage:\n  from: scratch\n  copy: [{ from: build, src: /out, dest: /app }]\n  entrypoint: [/app]\n';
+  const withFifo = join(lk, "f.yaml");
+  writeFileSync(withFifo, text);
+  execFileSync("mkfifo", [join(lk, "f.lock.json")]);
+  const withDir = join(lk, "d.yaml");
+  writeFileSync(withDir, text);
+  mkdirSync(join(lk, "d.lock.json"));
+  const fifoMessage = /cannot read the lockfile .*lk\/f\.lock\.json: is not a regular file \(the lockfile beside a definition must be a file/;
+  it.each([
+    ["lock", () => ["lock", withFifo], fifoMessage],
+    ["lock --check", () => ["lock", "--check", withFifo], fifoMessage],
+    ["outdated", () => ["outdated", withFifo], fifoMessage],
+    ["compile", () => ["compile", withFifo, "--context", dir, "--platform", "linux/amd64"], fifoMessage],
+    ["build", () => ["build", withFifo, "--context", dir, "-o", `oci=${join(dir, "never.tar")}`], fifoMessage],
+    ["release", () => ["release", withFifo, "--context", dir, "--verify", "--out", join(dir, "rel")], fifoMessage],
+    ["lock, a directory", () => ["lock", withDir], /cannot read the lockfile .*lk\/d\.lock\.json: is a directory/],
+  ])("%s: one line naming it, exit 2, no hang", async (_name, args, message) => {
+    const r = await run(...args());
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+    expect(r.code).toBe(2);
+  }, 10_000);
+});

@@ -1,5 +1,6 @@
 // apt sources parsing and the parsers of apt's output (no network, no apt).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -125,6 +126,17 @@ describe("readArchives", () => {
     writeFileSync(e, `Types: deb-src\nURIs: ${M}/debian\nSuites: s\nComponents: main\n`);
     await expect(readArchives(e)).rejects.toThrow(/no enabled "deb" archive/);
   });
+  it("refuses a FIFO or a directory by path, without blocking on it", async () => {
+    const fifo = join(dir, "fifo.sources");
+    execFileSync("mkfifo", [fifo]);
+    const folder = join(dir, "folder.sources");
+    mkdirSync(folder);
+    await expect(readArchives(fifo)).rejects.toThrow(DebianError);
+    await expect(readArchives(fifo)).rejects.toThrow(/cannot read the apt sources file .*fifo\.sources: is not a regular file/);
+    process.env[SOURCES_ENV] = fifo;
+    await expect(readArchives()).rejects.toThrow(/fifo\.sources: is not a regular file/);
+    await expect(readArchives(folder)).rejects.toThrow(/cannot read the apt sources file .*folder\.sources: is a directory/);
+  }, 5_000);
 });
 
 describe("apt output parsers", () => {

@@ -67,6 +67,7 @@ describe("caisson release (bad calls)", () => {
     it.each([
       ["a port out of range", ["--to", "127.0.0.1:99999/x"], /--to 127\.0\.0\.1:99999\/x: port 99999 is out of range/],
       ["--ca-cert a directory", ["--to", "127.0.0.1:5000/x", "--ca-cert", dir], /--ca-cert .*: is a directory/],
+      ["--ca-cert a FIFO", ["--to", "127.0.0.1:5000/x", "--ca-cert", fifo], /--ca-cert .*fifo: is not a regular file/],
       ["--ca-cert not a certificate", ["--to", "127.0.0.1:5000/x", "--ca-cert", garbage], /--ca-cert .*garbage\.pem: not a PEM certificate/],
       ["--out a file", ["--verify", "--out", afile], /--out .*afile: .*afile exists and is not a directory/],
       ["--out under a file", ["--verify", "--out", join(afile, "sub")], /--out .*afile\/sub: cannot make that directory: a part of the path is not a directory/],
