@@ -23,9 +23,9 @@ let compiled: ValidateFunction | undefined;
 function validator(): ValidateFunction {
   if (compiled) return compiled;
   const read = (file: string) => JSON.parse(readFileSync(join(SCHEMAS, file), "utf8")) as Obj;
-  // strict off: the published schemas use keywords ajv does not know ("meta:enum"), and the 1.5 one
-  // has `required` names that its `properties` leave undeclared in some branches.
-  const ajv = new Ajv({ allErrors: true, strict: false });
+  // strictRequired off: the 1.5 schema requires names in oneOf branches that declare them elsewhere.
+  const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
+  ajv.addKeyword("meta:enum"); // the schema's annotation of enum values, not a check
   addFormats(ajv); // date-time, uri
   // The two draft 2019 formats the schema uses that ajv-formats lacks, checked for what matters here.
   ajv.addFormat("iri-reference", (v: string) => !/[\s<>"{}|\\^`\u0000-\u001f\u007f]/u.test(v) && URL.canParse(v, "file:///"));
