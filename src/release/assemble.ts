@@ -9,6 +9,7 @@ import { decompressLayer, readTar, type TarRecord } from "../check/index.js";
 import { tar, type TarEntry } from "../engine/tar.js";
 import { formatParagraph, rfc3339 } from "../bootstrap/index.js";
 import { owningPackage, type DebContents } from "./debs.js";
+import { dpkgArch } from "../platform/index.js";
 import { Blobs, MEDIA_CONFIG, MEDIA_IN_TOTO, MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_MANIFEST, type Descriptor, type Index, type Manifest } from "./layout.js";
 import type { PatchInfo } from "./patches.js";
 import { provenancePredicate, SLSA_V1, SPDX_DOCUMENT, statement, type Dependency } from "./provenance.js";
@@ -27,6 +28,8 @@ export interface ReleaseInputs {
   readonly patches: readonly PatchInfo[];
   /** Every pinned .deb of the build stages. */
   readonly debPins: readonly import("../debian/index.js").DebPin[];
+  /** Those installed when building for each target's dpkg architecture (stages `on: target` install their own); all of debPins when absent. */
+  readonly byTarget?: Readonly<Record<string, readonly import("../debian/index.js").DebPin[]>>;
   /** The .debs whose files may ship (opened): a shipped file is traced to one of these by content. */
   readonly debs: readonly DebContents[];
   /** What the runtime image copies from stages: dest path → stage and the sources that stage builds from. */
@@ -215,7 +218,7 @@ export async function assembleRelease(built: { index: Index; blobs: Blobs }, inp
       caissonVersion: inputs.caissonVersion,
       sources: inputs.sources,
       patches: inputs.patches,
-      debs: inputs.debPins,
+      debs: inputs.byTarget?.[dpkgArch(plat)] ?? inputs.debPins,
       files: shipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
     };
     const sbom = spdxDocument(model);

@@ -8,6 +8,7 @@ import { fetchDebs, readArchives, type DebPin } from "../debian/index.js";
 import { formatPlatform } from "../llb/index.js";
 import { lockPathFor, parseLockfile } from "../lock/index.js";
 import type { ImageDefinition, Platform, Stage } from "../model/index.js";
+import type { Lockfile } from "../lock/index.js";
 import { dpkgArch } from "../platform/index.js";
 import { resolveImports } from "../resolve/index.js";
 import type { ReleaseInputs } from "./assemble.js";
@@ -65,15 +66,40 @@ export async function releaseInputs(o: InputsOptions): Promise<ReleaseInputs> {
   const defs = [def, ...imported.map(([, d]) => d)];
   // The packages of the base images the stages start from: a base bootstrapped here
   // (images/<name>/, a bootstrap lockfile) is a function of its pins, so they are what it holds.
+  // A stage runs on the build platform, or on each target (`on: target`): its packages, and its
+  // base's when that is bootstrapped here (images/<name>/, a bootstrap lockfile: a function of its
+  // pins), are installed for that architecture. What only the stages on another target install is
+  // not part of this target's build (byTarget).
   const buildArch = dpkgArch(o.buildPlatform);
-  const basePins: DebPin[] = [];
-  for (const ref of new Set(defs.flatMap((d) => d.stages.flatMap((s) => (s.from.kind === "image" ? [s.from.ref] : []))))) {
-    const name = /\/([a-z0-9._-]+)(?::[^/@]+)?@sha256:/.exec(ref)?.[1];
-    const lockPath = `images/${name}/image.lock.json`;
-    const text = name ? await o.read(lockPath).catch(() => undefined) : undefined;
-    if (text !== undefined) basePins.push(...(parseLockfile(text, lockPath).debian?.[`rootfs/${buildArch}`]?.packages ?? []));
+  const targetArchs = [...new Set(def.platforms.map(dpkgArch))];
+  const onBuild = new Set<string>();
+  const onTarget = new Map<string, Set<string>>();
+  const all = new Map<string, DebPin>();
+  const add = (pins: readonly DebPin[], arch: string | undefined) => {
+    for (const p of pins) {
+      all.set(p.sha256, p);
+      if (arch === undefined) onBuild.add(p.sha256);
+      else onTarget.set(p.sha256, (onTarget.get(p.sha256) ?? new Set()).add(arch));
+    }
+  };
+  const locks = new Map<string, Lockfile | undefined>();
+  for (const s of defs.flatMap((d) => d.stages)) {
+    for (const arch of s.on === "target" ? targetArchs : [undefined]) {
+      add(s.on === "target" ? (s.packages?.closure?.[arch as string] ?? []) : [], arch);
+      if (s.from.kind !== "image") continue;
+      const name = /\/([a-z0-9._-]+)(?::[^/@]+)?@sha256:/.exec(s.from.ref)?.[1];
+      if (!name) continue;
+      const lockPath = `images/${name}/image.lock.json`;
+      if (!locks.has(lockPath)) {
+        const text = await o.read(lockPath).catch(() => undefined);
+        locks.set(lockPath, text === undefined ? undefined : parseLockfile(text, lockPath));
+      }
+      add(locks.get(lockPath)?.debian?.[`rootfs/${arch ?? buildArch}`]?.packages ?? [], arch);
+    }
   }
-  const debPins = [...new Map([...basePins, ...o.debPins].map((p) => [p.sha256, p])).values()];
+  add(o.debPins.filter((p) => !onTarget.has(p.sha256)), undefined);
+  const debPins = [...all.values()];
+  const byTarget = Object.fromEntries(targetArchs.map((a) => [a, debPins.filter((p) => onBuild.has(p.sha256) || onTarget.get(p.sha256)?.has(a))]));
   // Only libraries can ship from a package (copied with `libraries: true`): open those .debs.
   const candidates = debPins.filter((p) => p.name.startsWith("lib") && p.arch !== "all");
   await fetchDebs(candidates, { store: o.store, archives: await readArchives(), ...(o.log ? { log: o.log } : {}) });
@@ -116,6 +142,7 @@ export async function releaseInputs(o: InputsOptions): Promise<ReleaseInputs> {
     sources: [...sources.values()],
     patches: await readPatches(defs, o.store),
     debPins,
+    byTarget,
     debs: await readDebContents(o.store, candidates),
     copies: def.image.copy
       .filter((c) => c.fromKind === "stage")
