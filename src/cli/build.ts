@@ -13,6 +13,7 @@ import { resolveImports } from "../resolve/index.js";
 import type { ImageDefinition, Platform } from "../model/index.js";
 import { runCheck } from "./check.js";
 import { parsePlatform } from "../validate/index.js";
+import { parseReference, REFERENCE_FORM } from "../reference/index.js";
 import { readDefinition } from "./definition.js";
 import { readContextFile, UsageError } from "./io.js";
 import { parseMirror, mirrorUrls } from "../lock/index.js";
@@ -88,20 +89,11 @@ export function defaultSourceStore(): string | undefined {
   return existsSync(cache) ? cache : undefined;
 }
 
-/** Docker's reference grammar: [host[:port]/]lowercase/path[:tag][@sha256:hex]. */
-const REFERENCE =
-  /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-
-/** An image name the engine will take; a usage error saying what to fix before any work. */
+/** An image name the engine will take (src/reference's grammar); a usage error saying what to fix before any work. */
 export function checkReference(name: string, flag: string): void {
   if (name.includes(",")) throw new UsageError(`${flag}: "${name}" names more than one image (a comma); give one name per -o, e.g. -o image=a:1 -o image=b:2`);
-  if (name.length > 255 || !REFERENCE.test(name)) {
-    const path = name.replace(/@.*$/, "").replace(/:[^/]*$/, "");
-    const hint = /[A-Z]/.test(path.slice(path.indexOf("/") + 1)) || (!path.includes("/") && /[A-Z]/.test(path))
-      ? "the repository name must be lowercase"
-      : "want [HOST[:PORT]/]name[/path][:tag][@sha256:digest], lowercase letters, digits and . _ - separators, a tag of at most 128 of [A-Za-z0-9_.-]";
-    throw new UsageError(`${flag}: "${name}" is not a valid image reference: ${hint}`);
-  }
+  const parsed = parseReference(name);
+  if (!parsed.ok) throw new UsageError(`${flag}: "${name}" is not a valid image reference: ${parsed.reason}; want ${REFERENCE_FORM}`);
 }
 
 /** Parses `image=NAME`, `push=NAME`, `oci=FILE`, `local=DIR` (or a bare image name). */
@@ -148,6 +140,16 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
     return formatPlatform(parsed.value);
   });
   const outputs = flags.output.length > 0 ? flags.output.map(parseOutput) : undefined;
+  // --cache-from/--cache-to: type=registry and a ref in the grammar -o image= takes.
+  let cacheImports: Entry[] | undefined;
+  let cacheExports: Entry[] | undefined;
+  try {
+    cacheImports = flags.cacheFrom?.map((c) => parseCacheSpec(c, "--cache-from"));
+    cacheExports = flags.cacheTo?.map((c) => parseCacheSpec(c, "--cache-to"));
+  } catch (e: unknown) {
+    if (e instanceof BuilderError) throw new UsageError(e.message);
+    throw e;
+  }
   for (const output of outputs ?? []) {
     try {
       checkOutputDest(output, { file, contextDir: context, ...(flags.force ? { force: true } : {}) });
@@ -172,15 +174,6 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
   };
   try {
     resolveAddress(builderSpec);
-  } catch (e: unknown) {
-    if (e instanceof BuilderError) throw new UsageError(e.message);
-    throw e;
-  }
-  let cacheImports: Entry[] | undefined;
-  let cacheExports: Entry[] | undefined;
-  try {
-    cacheImports = flags.cacheFrom?.map((c) => parseCacheSpec(c, "--cache-from"));
-    cacheExports = flags.cacheTo?.map((c) => parseCacheSpec(c, "--cache-to"));
   } catch (e: unknown) {
     if (e instanceof BuilderError) throw new UsageError(e.message);
     throw e;

@@ -11,6 +11,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { CompiledPlatform } from "../compile/index.js";
 import { EngineError, moveIntoPlace, type EngineOutput } from "../engine/index.js";
 import { GrpcError } from "../grpc/index.js";
+import { parseReference, REFERENCE_FORM } from "../reference/index.js";
 import { connectBuilder, type Builder } from "./connect.js";
 import { BuilderError, type BuilderSpec } from "./endpoint.js";
 import { formatFailure, shortMessage } from "./errors.js";
@@ -92,7 +93,10 @@ export function parseCacheSpec(spec: string, flag: string): Entry {
     throw new BuilderError(`${flag} ${spec}: type=local is not supported by caisson build (the session serves no content store); use type=registry,ref=NAME`);
   }
   if (type !== "registry") throw new BuilderError(`${flag} ${spec}: give type=registry,ref=NAME (the only cache caisson build supports)`);
-  if (!attrs["ref"]) throw new BuilderError(`${flag} ${spec}: type=registry needs ref=NAME, e.g. type=registry,ref=registry.example/app:cache`);
+  const ref = attrs["ref"];
+  if (!ref) throw new BuilderError(`${flag} ${spec}: type=registry needs ref=NAME, e.g. type=registry,ref=registry.example/app:cache`);
+  const parsed = parseReference(ref);
+  if (!parsed.ok) throw new BuilderError(`${flag} ${spec}: ref "${ref}" is not a valid image reference: ${parsed.reason}; want ref=${REFERENCE_FORM}, e.g. ref=registry.example/app:cache`);
   return { type, attrs };
 }
 

@@ -14,6 +14,7 @@ import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders } 
 import { join } from "node:path";
 import { rootCertificates } from "node:tls";
 import type { Credentials } from "./credentials.js";
+import { parseReference } from "../reference/index.js";
 
 /** A registry operation that failed, with what to do about it. */
 export class RegistryError extends Error {
@@ -27,31 +28,31 @@ export class RegistryError extends Error {
   }
 }
 
-/** `host[:port]/path/to/repo[:tag]` split into its parts. */
+/** A registry (`host[:port]`) and a repository in it. */
 export interface RepoRef {
   readonly host: string;
   readonly repo: string;
 }
 
-/** Parses `REGISTRY/REPO` (a host must be named: it has a dot or a port, or is localhost). */
+const TO_EXAMPLE = "e.g. 127.0.0.1:5000/caisson/redis (the registry's host, then the repository)";
+
+/**
+ * Parses `--to REGISTRY/REPO` with src/reference's grammar (the one `caisson
+ * build -o push=` takes), and on top: a registry must be named (a dot or a
+ * port, or localhost) and no tag or digest given (the release's tags are made
+ * from the definition).
+ */
 export function parseRepoRef(spec: string): RepoRef {
-  const slash = spec.indexOf("/");
-  const host = slash < 0 ? "" : spec.slice(0, slash);
-  const repo = slash < 0 ? "" : spec.slice(slash + 1);
-  if (!host || !(host.includes(".") || host.includes(":") || host === "localhost") || !repo) {
-    throw new RegistryError(`--to ${spec}: give REGISTRY/REPO, e.g. 127.0.0.1:5000/caisson/redis (the registry's host, then the repository)`, "protocol");
+  const parsed = parseReference(spec);
+  if (!parsed.ok) throw new RegistryError(`--to ${spec}: ${parsed.reason}; give REGISTRY/REPO, ${TO_EXAMPLE}`, "protocol");
+  const { domain, path, tag, digest } = parsed.value;
+  if (domain === undefined || !(/[.:]/.test(domain) || domain === "localhost")) {
+    throw new RegistryError(`--to ${spec}: give REGISTRY/REPO, ${TO_EXAMPLE}`, "protocol");
   }
-  const port = /:(\d+)$/.exec(host)?.[1];
-  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
-    throw new RegistryError(`--to ${spec}: port ${port} is out of range (1-65535)`, "protocol");
+  if (tag !== undefined || digest !== undefined) {
+    throw new RegistryError(`--to ${spec}: give the repository without ${digest !== undefined ? "a digest" : "a tag"} (${domain}/${path}); the tags pushed come from the definition's version or release.tags`, "protocol");
   }
-  if (!/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::\d+)?$/.test(host)) {
-    throw new RegistryError(`--to ${spec}: "${host}" is not a registry host (HOST or HOST:PORT)`, "protocol");
-  }
-  if (!/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/.test(repo)) {
-    throw new RegistryError(`--to ${spec}: "${repo}" is not a repository name (lower-case letters, digits, . _ - separated by /)`, "protocol");
-  }
-  return { host, repo };
+  return { host: domain, repo: path };
 }
 
 export interface RegistryOptions {

@@ -3,14 +3,15 @@
 // src/platform's).
 import { posix } from "node:path";
 import { DPKG_ARCHITECTURES } from "../platform/index.js";
+import { COMPONENT, TAG } from "../reference/index.js";
 
 export { DPKG_ARCHITECTURES };
 export { formatPlatform as platformString, parsePlatform, SUPPORTED_PLATFORMS } from "../platform/index.js";
 
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; message: string; hint?: string };
 
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+// The path and tag grammar is src/reference's (the command line's image names); the messages here are the definition's.
+const PATH_COMPONENT = COMPONENT;
 const DOMAIN = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?))*(?::[0-9]+)?$|^\[[0-9a-fA-F:]+\](?::[0-9]+)?$/;
 
 /** A parsed image reference. */

@@ -60,7 +60,7 @@ describe("parseRepoRef", () => {
   it("needs a registry host and a repository", () => {
     expect(parseRepoRef("127.0.0.1:5000/caisson/redis")).toEqual({ host: "127.0.0.1:5000", repo: "caisson/redis" });
     expect(() => parseRepoRef("caisson/redis")).toThrow(/give REGISTRY\/REPO/);
-    expect(() => parseRepoRef("127.0.0.1:5000/Caisson")).toThrow(/not a repository name/);
+    expect(() => parseRepoRef("127.0.0.1:5000/Caisson")).toThrow(/the repository name must be lowercase \("Caisson": write "caisson"\)/);
   });
 });
 
