@@ -50,7 +50,7 @@ export async function readLockText(path: string): Promise<string | undefined> {
     if (code === "ENOENT") return undefined;
     const why =
       code === "EISDIR" || code === "ENOTREG"
-        ? `${code === "EISDIR" ? "is a directory" : "is not a regular file"} (the lockfile beside a definition must be a file: remove it, or run caisson lock to write it)`
+        ? `${code === "EISDIR" ? "is a directory" : "is not a regular file"} (the lockfile beside a definition must be a file: remove it, then caisson lock writes a new one)`
         : fsReason(e);
     throw new UsageError(`cannot read the lockfile ${visible(path)}: ${visible(why)}`);
   }
