@@ -2,13 +2,11 @@
 // (hack/build.sh) that would otherwise parse YAML themselves: its name,
 // version and platforms, and every http source of it and of the definitions
 // it imports (sha256, file name, URL or Debian source package).
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { Command } from "commander";
 import { formatPlatform } from "../llb/index.js";
 import { resolveImports } from "../resolve/index.js";
 import { checkDefinition } from "../validate/index.js";
-import { readText, report, writeStdout } from "./io.js";
+import { readContextFile, readText, report, writeStdout } from "./io.js";
 import { contextDir } from "./build.js";
 
 export interface InspectedSource {
@@ -33,7 +31,7 @@ export function registerInspectCommand(cli: Command, failed: () => Error): void 
       const text = await readText(file);
       const { definition, diagnostics } = checkDefinition(file, text);
       if (report(diagnostics, new Map([[file, text]]), "text") || !definition) throw failed();
-      const resolved = await resolveImports(definition, (path) => readFile(join(context, path), "utf8"));
+      const resolved = await resolveImports(definition, (path) => readContextFile(context, path));
       if (report(resolved.diagnostics.filter((d) => d.severity === "error"), new Map([[file, text], ...resolved.texts]), "text")) throw failed();
       const sources: InspectedSource[] = [];
       for (const [path, def] of [[file, definition] as const, ...resolved.definitions]) {

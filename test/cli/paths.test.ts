@@ -62,6 +62,15 @@ describe("file-valued arguments", () => {
   }, 15_000);
 });
 
+it("inspect: an import that is a FIFO is a diagnostic at the import, not a hang", async () => {
+  fifo("imp.yaml");
+  const importer = join(dir, "importer.yaml");
+  writeFileSync(importer, 'name: s\nplatforms: [linux/amd64]\nimports:\n  b: imp.yaml\nstages:\n  build:\n    from: b\n    run: ["echo hi > /out"]\nimage:\n  from: scratch\n  copy: [{ from: build, src: /out, dest: /app }]\n  entrypoint: [/app]\n');
+  const r = await run("inspect", importer, "--context", dir);
+  expect(r.stderr).toMatch(/importer\.yaml:4:3: error\[unreadable_import\]: cannot read imp\.yaml from the build context: is not a regular file/);
+  expect(r.code).toBe(1);
+}, 10_000);
+
 describe("a lockfile that is not a regular file", () => {
   // The lockfile beside a definition is read by lock, outdated, compile, build and release: a FIFO there
   // would block the read forever, so each refuses it by path, exit 2, before any work.
