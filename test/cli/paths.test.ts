@@ -5,25 +5,10 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../support/cli.js";
 
-async function run(...args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = "";
-  const sink = (chunk: unknown, ...rest: unknown[]) => {
-    stderr += String(chunk);
-    (rest.find((r) => typeof r === "function") as (() => void) | undefined)?.();
-    return true;
-  };
-  const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
-  const err = vi.spyOn(process.stderr, "write").mockImplementation(sink);
-  try {
-    return { code: await main(["node", "caisson", ...args]), stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
+const run = runCli;
 
 const dir = mkdtempSync(join(tmpdir(), "caisson-paths-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

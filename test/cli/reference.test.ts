@@ -5,12 +5,12 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { checkReference, parseOutput } from "../../src/cli/build.js";
-import { main } from "../../src/cli/main.js";
 import { parseCacheSpec } from "../../src/client/index.js";
 import { parseReference } from "../../src/reference/index.js";
 import { parseRepoRef } from "../../src/release/index.js";
+import { runCli } from "../support/cli.js";
 
 const D = "sha256:" + "a".repeat(64);
 
@@ -112,15 +112,7 @@ describe("build and release accept and refuse the same repository names", () => 
   });
 });
 
-async function run(...args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = "";
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk: unknown) => ((stderr += String(chunk)), true));
-  try {
-    return { code: await main(["node", "caisson", ...args]), stderr };
-  } finally {
-    err.mockRestore();
-  }
-}
+const run = runCli;
 
 describe("refused on the command line, exit 2, before any work", () => {
   const dir = mkdtempSync(join(tmpdir(), "caisson-reference-"));

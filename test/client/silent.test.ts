@@ -7,22 +7,14 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectBuilder } from "../../src/client/connect.js";
-import { main } from "../../src/cli/main.js";
+import { runCli } from "../support/cli.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const DEF = "name: mini\nversion: 1.0.0\nplatforms: [linux/amd64]\nsources:\n  app: { path: ./app }\nimage:\n  from: scratch\n  copy: [{ from: app, src: /hello, dest: /hello }]\n  entrypoint: [/hello]\n  check: { hardening: none }\n";
 
-async function run(...args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = "";
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk: unknown) => ((stderr += String(chunk)), true));
-  try {
-    return { code: await main(["node", "caisson", ...args]), stderr };
-  } finally {
-    err.mockRestore();
-  }
-}
+const run = runCli;
 
 describe("a builder that never answers", () => {
   let tmp = "";

@@ -5,21 +5,10 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { runCli } from "../support/cli.js";
 
-async function run(...args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = "";
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk: unknown) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    return { code: await main(["node", "caisson", ...args]), stderr };
-  } finally {
-    err.mockRestore();
-  }
-}
+const run = runCli;
 
 describe("caisson release (bad calls)", () => {
   const dir = mkdtempSync(join(tmpdir(), "caisson-release-cli-"));
