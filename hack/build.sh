@@ -23,25 +23,11 @@ elif [ -n "$(find src -newer dist/cli/main.js -name '*.ts' 2>/dev/null | head -n
 fi
 bash hack/base-image.sh >/dev/null
 
-# What the definition declares, from caisson itself (never parsed here): its
-# version, and the files of Debian source packages it (or an import) pins.
-info=$(node bin/caisson.js inspect "$def")
-field() { node -e 'const d=JSON.parse(require("fs").readFileSync(0,"utf8"));process.stdout.write(String(eval(process.argv[1])??""))' "$1" <<<"$info"; }
-version=$(field 'd.version ?? "latest"')
-
-# Fetch them into the sha256-keyed source store (the same directory
-# hack/fetch-sources.sh fills and caisson build serves) unless it has them.
+# Its version, from caisson itself (never parsed here); the Debian source
+# files it (or an import) pins, into the store caisson build serves.
+version=$(node bin/caisson.js inspect "$def" | node -e 'process.stdout.write(String(JSON.parse(require("fs").readFileSync(0, "utf8")).version ?? "latest"))')
 store=${CAISSON_SOURCE_STORE:-${CAISSON_CACHE:-/var/cache/caisson}/sources}
-field 'd.sources.filter((s) => s.debian).map((s) => s.debian + " " + s.sha256 + "\n").join("")' | sort -u |
-while read -r spec sha; do
-  [ -e "$store/$sha" ] && continue
-  pkg=${spec%%=*} version_=${spec#*=}
-  if ! CAISSON_SOURCE_STORE=$store bash hack/fetch-sources.sh "$pkg=$version_" >/dev/null; then
-    echo "build.sh: Debian's archives no longer serve $spec; put its file with sha256 $sha into $store ($store/$sha/<file>), or re-pin the definition" >&2
-    exit 1
-  fi
-  [ -e "$store/$sha" ] || { echo "build.sh: $spec gave no file with sha256 $sha in $store" >&2; exit 1; }
-done
+CAISSON_SOURCE_STORE=$store bash hack/fetch-pinned.sh "$def"
 
 # Images go to out/ (dist/ holds the compiled JavaScript only).
 archive=out/$name-$version.oci.tar
