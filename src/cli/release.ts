@@ -9,6 +9,7 @@ import { X509Certificate } from "node:crypto";
 import { rename, writeFile } from "node:fs/promises";
 import { mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { compileDefinition, hostPlatform } from "../compile/index.js";
@@ -16,7 +17,8 @@ import { caissonVersion, checkOutputDest, OutputRefused } from "../engine/index.
 import { DebianError } from "../debian/index.js";
 import { readRegularFile } from "../fsread/index.js";
 import { checkDefinition } from "../validate/index.js";
-import { hasErrors } from "../diag/index.js";
+import { error, hasErrors } from "../diag/index.js";
+import { child, loadDefinition } from "../load/index.js";
 import {
   assembleRelease,
   compareReleases,
@@ -76,6 +78,8 @@ async function inputsOf(file: string, context: string, store: string): Promise<R
       definition: compiled.definition,
       debPins: compiled.debPins ?? [],
       read,
+      // caisson's own base images' lockfiles (images/<name>/), two folders above this module in src/ and dist/.
+      readOwn: async (path) => (await readRegularFile(join(fileURLToPath(new URL("../..", import.meta.url)), path), 64 << 20)).toString("utf8"),
       store,
       buildPlatform: hostPlatform(),
       caissonVersion: caissonVersion(),
@@ -87,6 +91,29 @@ async function inputsOf(file: string, context: string, store: string): Promise<R
     if (e instanceof DebianError) throw new ReleaseFailed(`the pinned Debian packages the SBOM and status.d are made from: ${e.message}`);
     throw e;
   }
+}
+
+/** Longest `<name>-<version>` the release's file names hold (`.<stem>.verify.release.oci.tar.caisson-tmp-<pid>` within 255 bytes). */
+const MAX_STEM_BYTES = 200;
+
+/**
+ * `<name>-<version>`, the stem of every file written under --out; refused at
+ * the definition's `version:` when it would leave --out (a `/`) or make a
+ * name longer than a file system holds.
+ */
+function releaseFileStem(file: string, text: string, name: string, version: string | undefined): string {
+  const stem = `${name}-${version ?? "latest"}`;
+  const why = version?.includes("/") || version?.includes("\\")
+    ? "has a slash, and it names the release files (out/<name>-<version>.oci.tar …), which would then be written outside --out"
+    : Buffer.byteLength(stem) > MAX_STEM_BYTES
+      ? `makes the release files' names too long (<name>-<version> is ${Buffer.byteLength(stem)} bytes, at most ${MAX_STEM_BYTES})`
+      : undefined;
+  if (why === undefined) return stem;
+  const root = loadDefinition(file, text).doc.root;
+  const node = root?.kind === "map" ? child(root, "version") : undefined;
+  const span = node?.span ?? root?.span ?? { file, start: 0, end: 0 };
+  report([error("invalid_version", `version ${JSON.stringify(version)} ${why}`, span, { hint: "write the version as its software does, e.g. 7.0.15 (letters, digits, '.', '-', '+', '~')" })], new Map([[file, text]]), "text");
+  throw new ReleaseFailed(`${file}: its version cannot name the release files (above); nothing was built`);
 }
 
 /** Builds into `archive`. */
@@ -204,7 +231,7 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
     report(checked.diagnostics, new Map([[file, text]]), "text");
     throw new ReleaseFailed(`${file} is not a valid definition (above); nothing was built`);
   }
-  const base = `${checked.definition.name}-${checked.definition.version ?? "latest"}`;
+  const base = releaseFileStem(file, text, checked.definition.name, checked.definition.version);
   prepareOut(flags.out, file, context);
   const archive = join(flags.out, `${base}.oci.tar`);
   const releaseArchive = join(flags.out, `${base}.release.oci.tar`);

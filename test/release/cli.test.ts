@@ -2,7 +2,7 @@
 // (no engine): no destination, a malformed --to, and a definition whose
 // release tags cannot be made (reported with file:line:col, no stack trace).
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -34,6 +34,22 @@ describe("caisson release (bad calls)", () => {
     expect(r.stderr).toMatch(/image\.yaml:6:\d+: error\[invalid_release_tag\]: release tag "\{major\}" needs a MAJOR\.MINOR\.PATCH version/);
     expect(r.stderr).toContain("nothing was built");
     expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
+  });
+
+  it.each([
+    ["a slash (the files would leave --out)", '"/../../../esc"', /image\.yaml:2:10: error\[invalid_version\]: version "\/\.\.\/\.\.\/\.\.\/esc" has a slash/],
+    ["too long a version", `"${"9".repeat(220)}"`, /image\.yaml:2:10: error\[invalid_version\]: version "9+" makes the release files' names too long/],
+  ])("refuses a version with %s at the definition, and builds nothing", async (_what, version, message) => {
+    const sub = join(dir, "v", "a", "b");
+    mkdirSync(sub, { recursive: true });
+    const def = join(sub, "image.yaml");
+    writeFileSync(def, `name: x\nversion: ${version}\nplatforms: [linux/amd64]\nimage: { from: scratch }\n`);
+    const r = await run("release", def, "--context", sub, "--verify", "--out", join(sub, "out"));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toContain("nothing was built");
+    expect(r.stderr).not.toMatch(/internal error|\n\s+at |building/);
+    expect(readdirSync(join(dir, "v"))).toEqual(["a"]);
   });
 
   describe("checks everything it can before building (exit 2, naming the path)", () => {
