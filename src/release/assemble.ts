@@ -107,8 +107,13 @@ function origin(path: string, rec: TarRecord, inputs: ReleaseInputs): FileOrigin
       for (const v of [path, `usr/${path}`, path.replace(/^usr\//, "")]) if (deb.files.get(v)?.link === rec.linkTarget) return { kind: "deb", pin: deb.pin, debPath: v };
     }
   }
-  const copy = inputs.copies.find((c) => c.dest === abs || abs.startsWith(c.dest.endsWith("/") ? c.dest : c.dest + "/")) ?? inputs.copies.find((c) => c.libraries);
-  if (copy && !path.startsWith("etc/")) return { kind: "stage", stage: copy.stage, sources: copy.sources };
+  if (!path.startsWith("etc/")) {
+    const copy = inputs.copies.find((c) => c.dest === abs || abs.startsWith(c.dest.endsWith("/") ? c.dest : c.dest + "/"));
+    if (copy) return { kind: "stage", stage: copy.stage, sources: copy.sources };
+    // A library `libraries: true` collected that no pinned package holds: its stage is known, not its source.
+    const lib = inputs.copies.find((c) => c.libraries);
+    if (lib) return { kind: "stage", stage: lib.stage, sources: [], library: true };
+  }
   return { kind: "caisson", what: "the runtime filesystem (user and group files, directories)" };
 }
 

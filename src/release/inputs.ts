@@ -28,6 +28,8 @@ export interface InputsOptions {
   readonly debPins: readonly DebPin[];
   /** Reads a file of the build context. */
   readonly read: (path: string) => Promise<string>;
+  /** Reads a file of caisson's own tree: the lockfiles of its bootstrapped base images (caisson/<name> → images/<name>/image.lock.json), for a context that does not have them. */
+  readonly readOwn?: (path: string) => Promise<string>;
   /** The sha256 source store (.debs, Debian source files). */
   readonly store: string;
   readonly buildPlatform: Platform;
@@ -82,26 +84,47 @@ export async function releaseInputs(o: InputsOptions): Promise<ReleaseInputs> {
       else onTarget.set(p.sha256, (onTarget.get(p.sha256) ?? new Set()).add(arch));
     }
   };
+  // Files ship from a package installed in a stage the image copies from (or a stage it starts
+  // from), or from its base; libraries (`libraries: true`) from any package.
+  const shippable = new Set<string>();
+  const copied = new Set<string>();
+  const visit = (name: string) => {
+    const st = def.stages.find((x) => x.name === name);
+    if (!st || copied.has(name)) return;
+    copied.add(name);
+    if (st.from.kind === "stage") visit(st.from.name);
+  };
+  for (const c of def.image.copy) if (c.fromKind === "stage") visit(c.from);
   const locks = new Map<string, Lockfile | undefined>();
-  for (const s of defs.flatMap((d) => d.stages)) {
+  const baseLock = async (ref: string): Promise<Lockfile | undefined> => {
+    const m = /^(?:docker\.io\/)?([a-z0-9._-]+)\/([a-z0-9._-]+)(?::[^/@]+)?@sha256:/.exec(ref) ?? /\/([a-z0-9._-]+)()(?::[^/@]+)?@sha256:/.exec(ref);
+    const name = m?.[2] || m?.[1];
+    if (!name) return undefined;
+    const lockPath = `images/${name}/image.lock.json`;
+    if (!locks.has(lockPath)) {
+      let text = await o.read(lockPath).catch(() => undefined);
+      if (text === undefined && m?.[1] === "caisson" && o.readOwn) text = await o.readOwn(lockPath).catch(() => undefined);
+      locks.set(lockPath, text === undefined ? undefined : parseLockfile(text, lockPath));
+    }
+    return locks.get(lockPath);
+  };
+  for (const [d, s] of defs.flatMap((d) => d.stages.map((s) => [d, s] as const))) {
+    const ships = d === def && copied.has(s.name);
     for (const arch of s.on === "target" ? targetArchs : [undefined]) {
-      add(s.on === "target" ? (s.packages?.closure?.[arch as string] ?? []) : [], arch);
+      const own = s.packages?.closure?.[arch ?? buildArch] ?? [];
+      if (s.on === "target") add(own, arch);
+      if (ships) for (const p of own) shippable.add(p.sha256);
       if (s.from.kind !== "image") continue;
-      const name = /\/([a-z0-9._-]+)(?::[^/@]+)?@sha256:/.exec(s.from.ref)?.[1];
-      if (!name) continue;
-      const lockPath = `images/${name}/image.lock.json`;
-      if (!locks.has(lockPath)) {
-        const text = await o.read(lockPath).catch(() => undefined);
-        locks.set(lockPath, text === undefined ? undefined : parseLockfile(text, lockPath));
-      }
-      add(locks.get(lockPath)?.debian?.[`rootfs/${arch ?? buildArch}`]?.packages ?? [], arch);
+      const base = (await baseLock(s.from.ref))?.debian?.[`rootfs/${arch ?? buildArch}`]?.packages ?? [];
+      add(base, arch);
+      if (ships) for (const p of base) shippable.add(p.sha256);
     }
   }
   add(o.debPins.filter((p) => !onTarget.has(p.sha256)), undefined);
   const debPins = [...all.values()];
   const byTarget = Object.fromEntries(targetArchs.map((a) => [a, debPins.filter((p) => onBuild.has(p.sha256) || onTarget.get(p.sha256)?.has(a))]));
-  // Only libraries can ship from a package (copied with `libraries: true`): open those .debs.
-  const candidates = debPins.filter((p) => p.name.startsWith("lib") && p.arch !== "all");
+  // Open the .debs whose files can ship (above) to trace shipped files to them by content.
+  const candidates = debPins.filter((p) => (p.name.startsWith("lib") && p.arch !== "all") || shippable.has(p.sha256));
   await fetchDebs(candidates, { store: o.store, archives: await readArchives(), ...(o.log ? { log: o.log } : {}) });
 
   const sources = new Map<string, ReleaseInputs["sources"][number]>();

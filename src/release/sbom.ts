@@ -11,8 +11,8 @@ import type { PatchInfo } from "./patches.js";
 export type FileOrigin =
   /** Copied from this Debian package (its file at `debPath` has the same content). */
   | { readonly kind: "deb"; readonly pin: DebPin; readonly debPath: string }
-  /** Built in a stage from these sources. */
-  | { readonly kind: "stage"; readonly stage: string; readonly sources: readonly string[] }
+  /** Built in a stage from these sources; or (`library`) a shared library collected from it for a binary, held by no pinned package. */
+  | { readonly kind: "stage"; readonly stage: string; readonly sources: readonly string[]; readonly library?: true }
   /** Written by caisson itself (/etc/passwd, the dpkg status.d entries). */
   | { readonly kind: "caisson"; readonly what: string };
 
@@ -91,7 +91,9 @@ export function fileOrigin(f: ShippedFile): string {
       said = `copied from Debian package ${f.origin.pin.name} ${f.origin.pin.version} (${f.origin.pin.arch}), its /${f.origin.debPath}`;
       break;
     case "stage":
-      said = `built in stage "${f.origin.stage}" from ${f.origin.sources.map((s) => `source "${s}"`).join(", ") || "its commands"}`;
+      said = f.origin.library
+        ? `a shared library that \`libraries: true\` collected in stage "${f.origin.stage}"; no pinned Debian package holds these bytes`
+        : `built in stage "${f.origin.stage}" from ${f.origin.sources.map((s) => `source "${s}"`).join(", ") || "its commands"}`;
       break;
     case "caisson":
       said = `written by caisson: ${f.origin.what}`;

@@ -73,7 +73,14 @@ describe.skipIf(engineError !== undefined && !IN_CI)("the frontend image, releas
   it("ships Debian's node and its libraries for each platform, recorded in status.d, and runs non-root under the runtime contract", () => {
     ok(released, "caisson release");
     for (const arch of ["amd64", "arm64"]) {
-      const sbom = JSON.parse(readFileSync(join(tmp, "out", `frontend-${VERSION}.linux-${arch}.spdx.json`), "utf8")) as { packages: { name: string; versionInfo?: string; externalRefs?: { referenceLocator: string }[] }[] };
+      const sbom = JSON.parse(readFileSync(join(tmp, "out", `frontend-${VERSION}.linux-${arch}.spdx.json`), "utf8")) as {
+        packages: { name: string; versionInfo?: string; externalRefs?: { referenceLocator: string }[] }[];
+        files: { fileName: string; comment?: string }[];
+      };
+      // Files copied as they are from the node stage are traced to the .debs that hold them.
+      const said = (path: string) => sbom.files.find((f) => f.fileName === `.${path}`)?.comment ?? "";
+      expect(said("/usr/bin/node")).toMatch(new RegExp(`^copied from Debian package nodejs 18\\.[^ ]+ \\(${arch}\\), its /usr/bin/node`));
+      expect(said("/usr/share/nodejs/cjs-module-lexer/lexer.js")).toMatch(/^copied from Debian package node-cjs-module-lexer .* \(all\)/);
       const purls = sbom.packages.flatMap((p) => p.externalRefs?.map((r) => r.referenceLocator) ?? []);
       expect(purls.some((p) => p.startsWith("pkg:deb/debian/nodejs@") && p.endsWith(`arch=${arch}`)), `${arch}: nodejs in the SBOM`).toBe(true);
       // Each platform's SBOM lists its own target's node, not the other one's.
@@ -83,6 +90,8 @@ describe.skipIf(engineError !== undefined && !IN_CI)("the frontend image, releas
       const statusd = new RegExp(`linux/${arch}: sha256:[0-9a-f]{64};.*status\\.d: (.*)$`, "m").exec(released.stderr)?.[1] ?? "";
       expect(statusd, `${arch} status.d`).toMatch(/\blibc6 2\.36-/);
       expect(statusd, `${arch} status.d`).toMatch(/\blibnode108 18\./);
+      expect(statusd, `${arch} status.d`).toMatch(/\bnodejs 18\./);
+      expect(statusd, `${arch} status.d`).toMatch(/\bnode-undici 5\./);
       const image = `${ref}:${VERSION}`;
       ok(run(DOCKER, ["pull", "-q", "--platform", `linux/${arch}`, image]), `docker pull --platform linux/${arch}`);
       pulled.push(image);
