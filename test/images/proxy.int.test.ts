@@ -109,11 +109,14 @@ describe.skipIf(engineError !== undefined && !IN_CI)("images/haproxy and images/
       return { id, http, https, metrics };
     };
     web = start("web", [
-      "--network-alias", "web", ...tmpfs("/var/cache/nginx"), ...tmpfs("/run/nginx"),
+      ...tmpfs("/var/cache/nginx"), ...tmpfs("/run/nginx"),
       "-v", `${tls}:/etc/nginx/tls:ro`, "-v", `${confd}:/etc/nginx/conf.d:ro`,
     ], image("nginx"), [8080, 8443, 8081]);
+    // nginx by its address: a name would need the engine's embedded DNS, which an engine run
+    // without iptables rules (hack/fresh.sh's throwaway one) does not serve.
+    const webIp = docker("inspect", "-f", `{{(index .NetworkSettings.Networks "${tag}").IPAddress}}`, web.id);
     lb = start("lb", [
-      ...tmpfs("/run/haproxy"), "-e", "BACKEND=web:8080", "-e", "TLS_CERT=/etc/haproxy/tls/site.pem", "-v", `${tls}:/etc/haproxy/tls:ro`,
+      ...tmpfs("/run/haproxy"), "-e", `BACKEND=${webIp}:8080`, "-e", "TLS_CERT=/etc/haproxy/tls/site.pem", "-v", `${tls}:/etc/haproxy/tls:ro`,
     ], image("haproxy"), [8080, 8443, 8404]);
     const answers = (port: number, path: string) =>
       run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "2", `http://127.0.0.1:${port}${path}`], { allowFail: true, timeout: 10_000 }).stdout === "200";
