@@ -4,7 +4,7 @@
 // pushed to a registry with its own OCI distribution client.
 export { assembleRelease, flatten, normaliseLayer, platformManifests, type PlatformRelease, type Release, type ReleaseInputs } from "./assemble.js";
 export { findCredentials, type Credentials } from "./credentials.js";
-export { releaseInputs, stageSources, type InputsOptions } from "./inputs.js";
+export { releaseInputs, sourceMaterial, stageSources, type InputsOptions } from "./inputs.js";
 export { owningPackage, pathVariants, readDebContents, type DebContents } from "./debs.js";
 export { Blobs, layoutArchive, readLayout, sha256, MEDIA_INDEX, MEDIA_IN_TOTO, MEDIA_MANIFEST, type Descriptor, type Index, type Manifest } from "./layout.js";
 export { patchCves, readPatches, type PatchInfo } from "./patches.js";

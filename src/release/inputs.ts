@@ -40,6 +40,22 @@ export interface InputsOptions {
 
 const sha256 = (data: Uint8Array | string) => createHash("sha256").update(data).digest("hex");
 
+/**
+ * A fetched source as provenance names it: its URL; a file of a Debian source
+ * package (which has no URL of its own) by the package's purl (`arch=source`)
+ * and its file name.
+ */
+export function sourceMaterial(s: Extract<ImageDefinition["sources"][number], { kind: "http" }>): Dependency {
+  if (s.url) return { name: `source ${s.name}`, uri: s.url, sha256: s.sha256 };
+  const eq = s.debian?.indexOf("=") ?? -1;
+  if (s.debian && eq > 0) {
+    const [pkg, version] = [s.debian.slice(0, eq), s.debian.slice(eq + 1)];
+    const uri = `pkg:deb/debian/${encodeURIComponent(pkg)}@${encodeURIComponent(version)}?arch=source`;
+    return { name: `source ${s.name}: ${s.filename} of Debian source package ${s.debian}`, uri, sha256: s.sha256 };
+  }
+  return { name: `source ${s.name}: ${s.filename}`, sha256: s.sha256 };
+}
+
 /** The sources a stage builds from: what it copies, mounts and patches from, and its `from` stage's, transitively. */
 export function stageSources(def: ImageDefinition, stage: Stage, seen = new Set<string>()): string[] {
   if (seen.has(stage.name)) return [];
@@ -152,7 +168,7 @@ export async function releaseInputs(o: InputsOptions): Promise<ReleaseInputs> {
       const m = s.from.kind === "image" ? /@sha256:([0-9a-f]{64})$/.exec(s.from.ref) : null;
       if (m && s.from.kind === "image") builder.push({ name: s.from.ref, uri: `docker://${s.from.ref}`, sha256: m[1] as string });
     }
-    for (const s of d.sources) if (s.kind === "http") materials.push({ name: `source ${s.name}`, ...(s.url ? { uri: s.url } : {}), sha256: s.sha256 });
+    for (const s of d.sources) if (s.kind === "http") materials.push(sourceMaterial(s));
   }
 
   return {

@@ -21,6 +21,7 @@ import {
   parseRepoRef,
   patchCves,
   RegistryError,
+  sourceMaterial,
   spdxDocument,
   type ReleaseInputs,
 } from "../../src/release/index.js";
@@ -160,5 +161,21 @@ describe("assembleRelease", () => {
     expect(checkSpdx23(doc)).toEqual([]);
     delete doc["dataLicense"];
     expect(checkSpdx23(doc)).toContain("document: dataLicense is required");
+  });
+});
+
+describe("sourceMaterial (provenance's resolvedDependencies)", () => {
+  const span = { file: "image.yaml", start: 0, end: 0 };
+  it("names a file of a Debian source package by the package's purl and its file name", () => {
+    const s = { kind: "http", name: "debian", debian: "redis=5:7.0.15-1~deb12u10", filename: "redis_7.0.15-1~deb12u10.debian.tar.xz", sha256: "7".repeat(64), extract: true, span } as const;
+    expect(sourceMaterial(s)).toEqual({
+      name: "source debian: redis_7.0.15-1~deb12u10.debian.tar.xz of Debian source package redis=5:7.0.15-1~deb12u10",
+      uri: "pkg:deb/debian/redis@5%3A7.0.15-1~deb12u10?arch=source",
+      sha256: "7".repeat(64),
+    });
+  });
+  it("names a downloaded file by its URL", () => {
+    const s = { kind: "http", name: "redis", url: "https://example.org/7.0.15.tar.gz", filename: "7.0.15.tar.gz", sha256: "4".repeat(64), extract: true, span } as const;
+    expect(sourceMaterial(s)).toEqual({ name: "source redis", uri: "https://example.org/7.0.15.tar.gz", sha256: "4".repeat(64) });
   });
 });
