@@ -46,11 +46,13 @@ export function parseRepoRef(spec: string): RepoRef {
   const parsed = parseReference(spec);
   if (!parsed.ok) throw new RegistryError(`--to ${spec}: ${parsed.reason}; give REGISTRY/REPO, ${TO_EXAMPLE}`, "protocol");
   const { domain, path, tag, digest } = parsed.value;
+  const what = digest !== undefined ? "digest" : "tag";
+  const drop = `drop the ${what}: the tags pushed come from the definition (its version, or release.tags)`;
   if (domain === undefined || !(/[.:]/.test(domain) || domain === "localhost")) {
-    throw new RegistryError(`--to ${spec}: give REGISTRY/REPO, ${TO_EXAMPLE}`, "protocol");
+    throw new RegistryError(`--to ${spec}: give REGISTRY/REPO, ${TO_EXAMPLE}${tag !== undefined || digest !== undefined ? `; and ${drop}` : ""}`, "protocol");
   }
   if (tag !== undefined || digest !== undefined) {
-    throw new RegistryError(`--to ${spec}: give the repository without ${digest !== undefined ? "a digest" : "a tag"} (${domain}/${path}); the tags pushed come from the definition's version or release.tags`, "protocol");
+    throw new RegistryError(`--to ${spec}: give the repository without a ${what} (${domain}/${path}); ${drop}`, "protocol");
   }
   return { host: domain, repo: path };
 }

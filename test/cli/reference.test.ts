@@ -99,7 +99,7 @@ describe("build and release accept and refuse the same repository names", () => 
   it("release also wants a registry and takes no tag or digest", () => {
     expect(() => checkReference("caisson/redis", "-o")).not.toThrow();
     expect(() => parseRepoRef("caisson/redis")).toThrow(/give REGISTRY\/REPO, e\.g\. 127\.0\.0\.1:5000\/caisson\/redis/);
-    expect(() => parseRepoRef("127.0.0.1:5000/x:1")).toThrow(/give the repository without a tag \(127\.0\.0\.1:5000\/x\); the tags pushed come from/);
+    expect(() => parseRepoRef("127.0.0.1:5000/x:1")).toThrow(/give the repository without a tag \(127\.0\.0\.1:5000\/x\); drop the tag: the tags pushed come from the definition/);
     expect(() => parseRepoRef(`127.0.0.1:5000/x@${D}`)).toThrow(/without a digest/);
   });
 

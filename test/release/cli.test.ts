@@ -73,6 +73,8 @@ describe("caisson release (bad calls)", () => {
       ["a port out of range", ["--to", "127.0.0.1:99999/x"], /--to 127\.0\.0\.1:99999\/x: port 99999 is out of range/],
       ["an upper-case repository in --to", ["--to", "127.0.0.1:5000/Caisson"], /--to 127\.0\.0\.1:5000\/Caisson: the repository name must be lowercase \(.*Caisson.*: write .*caisson.*\); give REGISTRY\/REPO/],
       ["a tag in --to", ["--to", "127.0.0.1:5000/x:1.0"], /--to 127\.0\.0\.1:5000\/x:1\.0: give the repository without a tag \(127\.0\.0\.1:5000\/x\)/],
+      ["a tag in --to", ["--to", "reg.example/me/app:1.0"], /--to reg\.example\/me\/app:1\.0: give the repository without a tag \(reg\.example\/me\/app\); drop the tag: the tags pushed come from the definition \(its version, or release\.tags\)/],
+      ["a tag and no registry host in --to", ["--to", "host/me/app:1.0"], /--to host\/me\/app:1\.0: give REGISTRY\/REPO, e\.g\. 127\.0\.0\.1:5000\/caisson\/redis .*; and drop the tag: the tags pushed come from the definition/],
       ["--ca-cert a directory", ["--to", "127.0.0.1:5000/x", "--ca-cert", dir], /--ca-cert .*: is a directory/],
       ["--ca-cert a FIFO", ["--to", "127.0.0.1:5000/x", "--ca-cert", fifo], /--ca-cert .*fifo: is not a regular file/],
       ["--ca-cert not a certificate", ["--to", "127.0.0.1:5000/x", "--ca-cert", garbage], /--ca-cert .*garbage\.pem: not a PEM certificate/],
