@@ -36,6 +36,7 @@ import {
 } from "../release/index.js";
 import { buildCommand, contextDir, defaultSourceStore } from "./build.js";
 import { frozenDefault, readLockBeside } from "./lock.js";
+import { LockfileError } from "../lock/index.js";
 import { fsReason, readContextFile, readText, report, UsageError } from "./io.js";
 import { ExitStatus } from "./lock.js";
 
@@ -89,6 +90,8 @@ async function inputsOf(file: string, context: string, store: string): Promise<R
     return { ...inputs, tags: releaseTags(compiled.definition) };
   } catch (e) {
     if (e instanceof DebianError) throw new ReleaseFailed(`the pinned Debian packages the SBOM and status.d are made from: ${e.message}`);
+    // A base image's lockfile (images/<name>/image.lock.json) the SBOM reads its packages from.
+    if (e instanceof LockfileError) throw new ReleaseFailed(`the lockfile of a base image, which the SBOM lists its packages from: ${e.message}`);
     throw e;
   }
 }
