@@ -16,7 +16,7 @@ import { compileDefinition, hostPlatform } from "../compile/index.js";
 import { caissonVersion, checkOutputDest, OutputRefused } from "../engine/index.js";
 import { DebianError } from "../debian/index.js";
 import { readRegularFile } from "../fsread/index.js";
-import { checkDefinition } from "../validate/index.js";
+import { checkDefinition, expandReleaseTag } from "../validate/index.js";
 import { error, hasErrors } from "../diag/index.js";
 import { child, loadDefinition } from "../load/index.js";
 import {
@@ -112,11 +112,34 @@ function releaseFileStem(file: string, text: string, name: string, version: stri
       ? `makes the release files' names too long (<name>-<version> is ${Buffer.byteLength(stem)} bytes, at most ${MAX_STEM_BYTES})`
       : undefined;
   if (why === undefined) return stem;
+  return refuseVersion(file, text, `version ${JSON.stringify(version)} ${why}`, "write the version as its software does, e.g. 7.0.15 (letters, digits, '.', '-', '+', '~')", "its version cannot name the release files");
+}
+
+/** Reports `message` at the definition's `version:` (or its top) and fails the release before anything is built. */
+function refuseVersion(file: string, text: string, message: string, hint: string, failure: string): never {
   const root = loadDefinition(file, text).doc.root;
   const node = root?.kind === "map" ? child(root, "version") : undefined;
   const span = node?.span ?? root?.span ?? { file, start: 0, end: 0 };
-  report([error("invalid_version", `version ${JSON.stringify(version)} ${why}`, span, { hint: "write the version as its software does, e.g. 7.0.15 (letters, digits, '.', '-', '+', '~')" })], new Map([[file, text]]), "text");
-  throw new ReleaseFailed(`${file}: its version cannot name the release files (above); nothing was built`);
+  report([error("invalid_version", message, span, { hint })], new Map([[file, text]]), "text");
+  throw new ReleaseFailed(`${file}: ${failure} (above); nothing was built`);
+}
+
+/**
+ * Without `release: tags:`, the version is the release's immutable tag: a
+ * version no tag can hold (`7.0.15+dfsg`) would leave only `latest`, moved
+ * silently by the next release, so it is refused before anything is built.
+ */
+function checkVersionTag(file: string, text: string, def: { version?: string; release?: unknown }): void {
+  if (def.release !== undefined || def.version === undefined) return;
+  const x = expandReleaseTag("{version}", def.version);
+  if (x.ok) return;
+  refuseVersion(
+    file,
+    text,
+    `version ${JSON.stringify(def.version)} cannot be a tag, so the release would be pushed as "latest" only, with no version tag to keep it`,
+    "a tag has letters, digits, '_', '.' and '-' (at most 128): write the tags to push under release: tags: (e.g. [7.0.15-dfsg, latest]), or a version a tag can hold",
+    "its version cannot tag the release",
+  );
 }
 
 /** Builds into `archive`. */
@@ -235,7 +258,13 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
     throw new ReleaseFailed(`${file} is not a valid definition (above); nothing was built`);
   }
   const base = releaseFileStem(file, text, checked.definition.name, checked.definition.version);
+  if (flags.to) checkVersionTag(file, text, checked.definition);
   prepareOut(flags.out, file, context);
+  if (registry) {
+    // Before a build that may take minutes: the registry answers and takes the credentials for push.
+    await registry.preflight();
+    log(`${registry.ref.host}/${registry.ref.repo}: the registry answers and allows the push (checked before building)`);
+  }
   const archive = join(flags.out, `${base}.oci.tar`);
   const releaseArchive = join(flags.out, `${base}.release.oci.tar`);
   // The build first (it also fetches the pinned .debs); under --verify it starts from an empty cache too.

@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli.js";
+import { HostileRegistry } from "../support/hostile-registry.js";
+import { TestRegistry } from "../support/registry.js";
 
 const run = runCli;
 
@@ -50,6 +52,18 @@ describe("caisson release (bad calls)", () => {
     expect(r.stderr).toContain("nothing was built");
     expect(r.stderr).not.toMatch(/internal error|\n\s+at |building/);
     expect(readdirSync(join(dir, "v"))).toEqual(["a"]);
+  });
+
+  it("refuses to push a version no tag can hold (only latest would be pushed), at the version, unless release: tags: says what to push", async () => {
+    const sub = join(dir, "plus");
+    mkdirSync(sub, { recursive: true });
+    const def = join(sub, "image.yaml");
+    writeFileSync(def, "name: x\nversion: 7.0.15+dfsg\nplatforms: [linux/amd64]\nimage: { from: scratch }\n");
+    const r = await run("release", def, "--context", sub, "--to", "127.0.0.1:5000/x", "--out", join(sub, "out"));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/image\.yaml:2:10: error\[invalid_version\]: version "7\.0\.15\+dfsg" cannot be a tag, so the release would be pushed as "latest" only/);
+    expect(r.stderr).toContain("release: tags:");
+    expect(r.stderr).not.toMatch(/internal error|\n\s+at |building/);
   });
 
   describe("checks everything it can before building (exit 2, naming the path)", () => {
@@ -104,6 +118,51 @@ describe("caisson release (bad calls)", () => {
         if (before === undefined) delete process.env["DOCKER_CONFIG"];
         else process.env["DOCKER_CONFIG"] = before;
       }
+    });
+
+    // The registry is reached and the credentials tried for push before the build (exit 1, like the push's failures).
+    describe("the registry before the build", () => {
+      const env = (user: string, password: string) => {
+        const before = { u: process.env["CAISSON_REGISTRY_USER"], p: process.env["CAISSON_REGISTRY_PASSWORD"] };
+        process.env["CAISSON_REGISTRY_USER"] = user;
+        process.env["CAISSON_REGISTRY_PASSWORD"] = password;
+        return () => {
+          for (const [k, v] of [["CAISSON_REGISTRY_USER", before.u], ["CAISSON_REGISTRY_PASSWORD", before.p]] as const) {
+            if (v === undefined) delete process.env[k];
+            else process.env[k] = v;
+          }
+        };
+      };
+      const nothingBuilt = (r: { stderr: string }, out: string) => {
+        expect(r.stderr).not.toMatch(/internal error|\n\s+at |building|release index/);
+        expect(readdirSync(out)).toEqual([]);
+      };
+
+      it("refuses wrong credentials for a TLS registry (htpasswd), naming the user and where they came from", async () => {
+        const reg = await TestRegistry.start();
+        const restore = env(reg.user, "not-the-password");
+        try {
+          const out = join(dir, "out-auth");
+          const r = await run("release", def, "--context", ok, "--out", out, "--to", `${reg.host}/caisson/mini`, "--ca-cert", reg.caFile);
+          expect(r.stderr).toContain(`release failed: ${reg.host}: authentication failed (401) as "${reg.user}" (credentials from CAISSON_REGISTRY_USER/PASSWORD)`);
+          expect(r.code).toBe(1);
+          nothingBuilt(r, out);
+        } finally {
+          restore();
+          await reg.remove();
+        }
+      }, 60_000);
+
+      it("refuses a registry that is not there, naming the URL", async () => {
+        const reg = await HostileRegistry.start("ok");
+        const host = reg.host;
+        await reg.stop();
+        const out = join(dir, "out-gone");
+        const r = await run("release", def, "--context", ok, "--out", out, "--to", `${host}/caisson/mini`);
+        expect(r.stderr).toContain(`release failed: ${host} is unreachable (ECONNREFUSED) on GET https://${host}/v2/`);
+        expect(r.code).toBe(1);
+        nothingBuilt(r, out);
+      });
     });
   });
 });
