@@ -108,6 +108,27 @@ export function isLoopback(host: string): boolean {
 const sha256 = (data: Uint8Array) => `sha256:${createHash("sha256").update(data).digest("hex")}`;
 const excerpt = (body: Buffer) => body.toString("utf8").slice(0, 300).trim();
 
+/**
+ * The actions a registry token (a JWT with distribution's `access` claim)
+ * grants on `repo`; undefined when the token does not say (an opaque token).
+ */
+function tokenActions(token: string, repo: string): string[] | undefined {
+  const parts = token.split(".");
+  if (parts.length !== 3) return undefined;
+  let claims: unknown;
+  try {
+    claims = JSON.parse(Buffer.from(parts[1] as string, "base64url").toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  const access = claims && typeof claims === "object" ? (claims as { access?: unknown }).access : undefined;
+  if (!Array.isArray(access)) return undefined;
+  return access.flatMap((a: unknown) => {
+    const e = a as { type?: unknown; name?: unknown; actions?: unknown };
+    return e && e.type === "repository" && e.name === repo && Array.isArray(e.actions) ? e.actions.filter((x): x is string => typeof x === "string") : [];
+  });
+}
+
 /** A client for one repository of one registry. */
 export class Registry {
   private token: string | undefined;
@@ -279,6 +300,29 @@ export class Registry {
         ? " (an empty body: the registry's own log says why). Run the same command again once it is fixed: what was already pushed is skipped"
         : `: ${body || "(empty body)"}`;
     throw new RegistryError(`${what}: ${method} ${r.url} answered ${r.status}${hint}`, "protocol");
+  }
+
+  /**
+   * What the push needs, checked before anything is built: the registry answers
+   * `/v2/` (the push's TLS rules: certs.d, the extra CA, plain HTTP for a loopback
+   * registry that does not speak TLS), and it accepts the credentials for push on
+   * the repository, asked the way the push asks (basic: the request with them is
+   * not refused; bearer: the token service issues a token for `pull,push` on the
+   * repository, and a token that lists what it grants grants push). Fails with
+   * the push's messages.
+   */
+  async preflight(): Promise<void> {
+    const r = await this.call("GET", `${this.base}/v2/`);
+    if (r.status !== 200) this.fail(r, "GET", `${this.ref.host} does not answer as a registry (checked before building; is the address right?)`);
+    const granted = this.token?.startsWith("Bearer ") ? tokenActions(this.token.slice(7), this.ref.repo) : undefined;
+    if (granted && !granted.includes("push") && !granted.includes("*")) {
+      const c = this.opts.credentials;
+      if (!c) throw this.authError(401, "");
+      throw new RegistryError(
+        `${this.ref.host}: its token service gives "${c.username}" (credentials from ${c.from}) no push on ${this.ref.repo} (only ${granted.join(", ") || "nothing"}); nothing was built. Use an account that may push there, or another repository`,
+        "auth",
+      );
+    }
   }
 
   /** The registry's Docker-Content-Digest, when given, must be the digest sent. */

@@ -5,6 +5,9 @@ import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { isLoopback, parseRepoRef, Registry, RegistryError } from "../../src/release/index.js";
 import { HostileRegistry, PASSWORD, USER, type HostileMode } from "../support/hostile-registry.js";
+import { TestRegistry } from "../support/registry.js";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
 
 const credentials = { username: USER, password: PASSWORD, from: "test" };
 const blob = Buffer.from("a layer");
@@ -117,5 +120,62 @@ describe("parseRepoRef and isLoopback", () => {
     expect(() => parseRepoRef("127.0.0.1:99999/x")).toThrow(/port 99999 is out of range/);
     expect(["127.0.0.1:5000", "127.1.2.3", "localhost:5000", "[::1]:5000"].map(isLoopback)).toEqual([true, true, true, true]);
     expect(["10.0.0.1:5000", "registry.example:5000", "localhost.example"].map(isLoopback)).toEqual([false, false, false]);
+  });
+});
+
+describe("Registry.preflight (what `caisson release --to` checks before building)", () => {
+  const as = (user: string, password: string) => ({ username: user, password, from: "the test" });
+
+  it("reaches a TLS registry with htpasswd through its CA, and takes right credentials and refuses wrong ones by name", async () => {
+    const tls = await TestRegistry.start();
+    try {
+      const ca = readFileSync(tls.caFile, "utf8");
+      const ref = parseRepoRef(`${tls.host}/caisson/x`);
+      await new Registry(ref, { credentials: as(tls.user, tls.password), ca, caFrom: tls.caFile }).preflight();
+      const wrong = await failure(new Registry(ref, { credentials: as(tls.user, "wrong"), ca }).preflight());
+      expect(wrong.kind).toBe("auth");
+      expect(wrong.message).toMatch(new RegExp(`^${tls.host}: authentication failed \\(401\\) as "${tls.user}" \\(credentials from the test\\)`));
+      const none = await failure(new Registry(ref, { ca }).preflight());
+      expect(none.message).toContain(`no credentials found for ${tls.host}`);
+      // Without its CA (no certs.d entry, no --ca-cert): a TLS failure saying where the CA goes, never plain HTTP.
+      const untrusted = await failure(new Registry(ref, { credentials: as(tls.user, tls.password), certsDir: "/nonexistent" }).preflight());
+      expect(untrusted.kind).toBe("tls");
+      expect(untrusted.message).toContain(`/etc/docker/certs.d/${tls.host}/ca.crt`);
+    } finally {
+      await tls.remove();
+    }
+  }, 60_000);
+
+  it("gets a push token from a registry's token service, and says when it refuses the credentials", async () => {
+    const tok = await TestRegistry.start({ token: true });
+    try {
+      const ca = readFileSync(tok.caFile, "utf8");
+      const ref = parseRepoRef(`${tok.host}/caisson/x`);
+      await new Registry(ref, { credentials: as(tok.user, tok.password), ca }).preflight();
+      const wrong = await failure(new Registry(ref, { credentials: as(tok.user, "wrong"), ca }).preflight());
+      expect(wrong.kind).toBe("auth");
+      expect(wrong.message).toMatch(/authentication failed \(401\) as "caisson" \(credentials from the test\): its token service at http:\/\/127\.0\.0\.1:\d+\/token refused the credentials/);
+    } finally {
+      await tok.remove();
+    }
+  }, 60_000);
+
+  it("refuses a token that grants no push, and names an unreachable registry's URL", async () => {
+    const r = await client("token-pull");
+    const e = await failure(r.preflight());
+    expect(e.kind).toBe("auth");
+    expect(e.message).toBe(`${reg!.host}: its token service gives "${USER}" (credentials from test) no push on caisson/x (only pull); nothing was built. Use an account that may push there, or another repository`);
+    await reg!.stop();
+    const ok = await client("ok");
+    await ok.preflight();
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const gone = await failure(new Registry(parseRepoRef(`127.0.0.1:${port}/caisson/x`), { credentials }).preflight());
+    expect(gone.kind).toBe("unreachable");
+    expect(gone.message).toMatch(new RegExp(`^127\\.0\\.0\\.1:${port} is unreachable \\(ECONNREFUSED\\) on GET https://127\\.0\\.0\\.1:${port}/v2/; .*Start the registry \\(or check the address\\)`));
   });
 });

@@ -9,6 +9,7 @@
 //   token-json    bearer auth whose token service answers malformed JSON
 //   token-null    … answers `null`
 //   token-endless … answers a body that never ends
+//   token-pull    … issues a token (a JWT) granting pull only, which the registry takes
 //   wrong-digest  every PUT is answered with Docker-Content-Digest sha256:000…
 //   no-digest     a manifest HEAD is answered 200 without Docker-Content-Digest
 //   empty-500     every upload start is answered 500 with an empty body
@@ -18,7 +19,7 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 
-export type HostileMode = "ok" | "hang" | "bad-http" | "token-json" | "token-null" | "token-endless" | "wrong-digest" | "no-digest" | "empty-500" | "location" | "redirect";
+export type HostileMode = "ok" | "hang" | "bad-http" | "token-json" | "token-null" | "token-endless" | "token-pull" | "wrong-digest" | "no-digest" | "empty-500" | "location" | "redirect";
 
 export const USER = "alice";
 export const PASSWORD = "s3cret";
@@ -85,6 +86,12 @@ export class HostileRegistry {
     if (u.pathname === "/token") {
       if (mode === "token-json") res.writeHead(200, { "content-type": "application/json" }).end("{not json");
       else if (mode === "token-null") res.writeHead(200, { "content-type": "application/json" }).end("null");
+      else if (mode === "token-pull") {
+        const repo = /^repository:([^:]+):/.exec(u.searchParams.get("scope") ?? "")?.[1] ?? "";
+        const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+        const jwt = `${part({ alg: "none" })}.${part({ sub: USER, access: [{ type: "repository", name: repo, actions: ["pull"] }] })}.x`;
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ token: jwt }));
+      }
       else {
         res.writeHead(200, { "content-type": "application/json" });
         const chunk = Buffer.alloc(64 << 10, 0x20);
@@ -96,12 +103,16 @@ export class HostileRegistry {
       }
       return;
     }
-    if (mode.startsWith("token-")) {
+    if (mode.startsWith("token-") && !(mode === "token-pull" && req.headers.authorization?.startsWith("Bearer "))) {
       res.writeHead(401, { "www-authenticate": `Bearer realm="http://${this.host}/token",service="hostile"` }).end();
       return;
     }
-    if (req.headers.authorization !== BASIC) {
+    if (req.headers.authorization !== BASIC && !(mode === "token-pull" && req.headers.authorization?.startsWith("Bearer "))) {
       res.writeHead(401, { "www-authenticate": 'Basic realm="hostile"' }).end();
+      return;
+    }
+    if (u.pathname === "/v2/") {
+      res.writeHead(200, { "docker-distribution-api-version": "registry/2.0" }).end("{}");
       return;
     }
     const m = /^\/v2\/(.+)\/(blobs|manifests)\/(.+)$/.exec(u.pathname);
