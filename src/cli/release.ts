@@ -17,7 +17,7 @@ import { caissonVersion, checkOutputDest, OutputRefused } from "../engine/index.
 import { DebianError } from "../debian/index.js";
 import { readRegularFile } from "../fsread/index.js";
 import { checkDefinition, expandReleaseTag } from "../validate/index.js";
-import { error, hasErrors } from "../diag/index.js";
+import { error, hasErrors, toJsonDiagnostics, type Diagnostic } from "../diag/index.js";
 import { child, loadDefinition } from "../load/index.js";
 import {
   assembleRelease,
@@ -56,8 +56,19 @@ export interface ReleaseFlags {
 }
 
 
+type Reporter = (diagnostics: readonly Diagnostic[], texts: ReadonlyMap<string, string>) => boolean;
+
+/** Prints diagnostics as text, or under --progress json as one JSON line (as `caisson build` does); true when any is an error. */
+function reporter(progress: ReleaseFlags["progress"]): Reporter {
+  if (progress !== "json") return (diagnostics, texts) => report(diagnostics, texts, "text");
+  return (diagnostics, texts) => {
+    if (diagnostics.length > 0) process.stderr.write(JSON.stringify({ type: "diagnostics", diagnostics: toJsonDiagnostics(diagnostics, texts) }) + "\n");
+    return hasErrors(diagnostics);
+  };
+}
+
 /** What the release records besides the image, from the definition compiled here (pins applied). */
-async function inputsOf(file: string, context: string, store: string): Promise<ReleaseInputs & { tags: ReturnType<typeof releaseTags> }> {
+async function inputsOf(file: string, context: string, store: string, say: Reporter): Promise<ReleaseInputs & { tags: ReturnType<typeof releaseTags> }> {
   const text = await readText(file);
   const { lock, lockPath, text: lockText } = await readLockBeside(file);
   const read = (path: string) => readContextFile(context, path);
@@ -69,7 +80,7 @@ async function inputsOf(file: string, context: string, store: string): Promise<R
     readContext: read,
     sourceMirror: "http://127.0.0.1",
   });
-  if (report(compiled.diagnostics, new Map(compiled.texts), "text") || !compiled.definition) throw new ReleaseFailed(`${file}: the definition has errors (above)`);
+  if (say(compiled.diagnostics, new Map(compiled.texts)) || !compiled.definition) throw new ReleaseFailed(`${file}: the definition has errors (above)`);
   const rel = (p: string) => relative(context, resolve(context, p));
   try {
     const inputs = await releaseInputs({
@@ -104,7 +115,7 @@ const MAX_STEM_BYTES = 200;
  * the definition's `version:` when it would leave --out (a `/`) or make a
  * name longer than a file system holds.
  */
-function releaseFileStem(file: string, text: string, name: string, version: string | undefined): string {
+function releaseFileStem(file: string, text: string, name: string, version: string | undefined, say: Reporter): string {
   const stem = `${name}-${version ?? "latest"}`;
   const why = version?.includes("/") || version?.includes("\\")
     ? "has a slash, and it names the release files (out/<name>-<version>.oci.tar …), which would then be written outside --out"
@@ -112,15 +123,15 @@ function releaseFileStem(file: string, text: string, name: string, version: stri
       ? `makes the release files' names too long (<name>-<version> is ${Buffer.byteLength(stem)} bytes, at most ${MAX_STEM_BYTES})`
       : undefined;
   if (why === undefined) return stem;
-  return refuseVersion(file, text, `version ${JSON.stringify(version)} ${why}`, "write the version as its software does, e.g. 7.0.15 (letters, digits, '.', '-', '+', '~')", "its version cannot name the release files");
+  return refuseVersion(say, file, text, `version ${JSON.stringify(version)} ${why}`, "write the version as its software does, e.g. 7.0.15 (letters, digits, '.', '-', '+', '~')", "its version cannot name the release files");
 }
 
 /** Reports `message` at the definition's `version:` (or its top) and fails the release before anything is built. */
-function refuseVersion(file: string, text: string, message: string, hint: string, failure: string): never {
+function refuseVersion(say: Reporter, file: string, text: string, message: string, hint: string, failure: string): never {
   const root = loadDefinition(file, text).doc.root;
   const node = root?.kind === "map" ? child(root, "version") : undefined;
   const span = node?.span ?? root?.span ?? { file, start: 0, end: 0 };
-  report([error("invalid_version", message, span, { hint })], new Map([[file, text]]), "text");
+  say([error("invalid_version", message, span, { hint })], new Map([[file, text]]));
   throw new ReleaseFailed(`${file}: ${failure} (above); nothing was built`);
 }
 
@@ -129,11 +140,12 @@ function refuseVersion(file: string, text: string, message: string, hint: string
  * version no tag can hold (`7.0.15+dfsg`) would leave only `latest`, moved
  * silently by the next release, so it is refused before anything is built.
  */
-function checkVersionTag(file: string, text: string, def: { version?: string; release?: unknown }): void {
+function checkVersionTag(file: string, text: string, def: { version?: string; release?: unknown }, say: Reporter): void {
   if (def.release !== undefined || def.version === undefined) return;
   const x = expandReleaseTag("{version}", def.version);
   if (x.ok) return;
   refuseVersion(
+    say,
     file,
     text,
     `version ${JSON.stringify(def.version)} cannot be a tag, so the release would be pushed as "latest" only, with no version tag to keep it`,
@@ -147,7 +159,7 @@ async function build(file: string, archive: string, flags: ReleaseFlags, store: 
   const ok = await buildCommand(
     file,
     { output: [`oci=${archive}`], context: flags.context, progress: flags.progress, sourceStore: store, ...(noCache ? { noCache: true } : {}) },
-    (diagnostics, texts) => report(diagnostics, texts, "text"),
+    reporter(flags.progress),
   );
   if (!ok) throw new ReleaseFailed(`the build of ${file} failed (above); nothing was released`);
 }
@@ -205,29 +217,52 @@ async function readCa(file: string): Promise<string> {
 }
 
 /**
- * Files written under temporary names and put in place only together, once
- * the release is settled (pushed, or nothing to push); removed otherwise.
+ * Files written under temporary names (the build's archive included) and put
+ * in place only together, once the release is settled (pushed, or nothing to
+ * push); removed otherwise.
  */
-class Staged {
+export class Staged {
   private readonly files: { tmp: string; dest: string }[] = [];
 
-  async write(dest: string, data: Uint8Array | string): Promise<void> {
+  /** The temporary name `dest` is written under (by a build, or by `write`), put in place by `commit`. */
+  reserve(dest: string): string {
     const tmp = join(dirname(dest), `.${basename(dest)}.caisson-tmp-${process.pid}`);
     this.files.push({ tmp, dest });
     if (statSync(dest, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`cannot write ${dest}: it is a directory; remove it or give another --out`);
-    await writeFile(tmp, data).catch((e: unknown) => {
+    return tmp;
+  }
+
+  async write(dest: string, data: Uint8Array | string): Promise<void> {
+    await writeFile(this.reserve(dest), data).catch((e: unknown) => {
       throw new UsageError(`cannot write ${dest}: ${fsReason(e)}`);
     });
   }
 
-  async commit(): Promise<void> {
-    for (const f of this.files.splice(0)) await rename(f.tmp, f.dest);
+  /** Removes `dest`'s temporary file: it is not to be put in place. */
+  drop(dest: string): void {
+    for (const f of this.files.filter((x) => x.dest === dest)) rmSync(f.tmp, { force: true });
+    this.files.splice(0, this.files.length, ...this.files.filter((x) => x.dest !== dest));
+  }
+
+  /** Puts every file in place; returns their names. */
+  async commit(): Promise<string[]> {
+    const done: string[] = [];
+    for (const f of this.files.splice(0)) {
+      await rename(f.tmp, f.dest);
+      done.push(f.dest);
+    }
+    return done;
   }
 
   /** Removes what was not committed (synchronously: also from a signal handler). */
   discard(): void {
     for (const f of this.files.splice(0)) rmSync(f.tmp, { force: true });
   }
+}
+
+/** The line saying which files were put in place. */
+function wroteLine(out: string, files: readonly string[]): string {
+  return `wrote in ${out}: ${files.map((f) => basename(f)).join(", ")}`;
 }
 
 /** Runs `caisson release`; throws ReleaseFailed / UsageError / RegistryError. */
@@ -252,13 +287,14 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
   const context = contextDir(flags.context);
   const store = flags.sourceStore ?? defaultSourceStore() ?? join(process.env["CAISSON_CACHE"] ?? "/var/cache/caisson", "sources");
   const text = await readText(file);
+  const say = reporter(flags.progress);
   const checked = checkDefinition(file, text);
   if (!checked.definition || hasErrors(checked.diagnostics)) {
-    report(checked.diagnostics, new Map([[file, text]]), "text");
+    say(checked.diagnostics, new Map([[file, text]]));
     throw new ReleaseFailed(`${file} is not a valid definition (above); nothing was built`);
   }
-  const base = releaseFileStem(file, text, checked.definition.name, checked.definition.version);
-  if (flags.to) checkVersionTag(file, text, checked.definition);
+  const base = releaseFileStem(file, text, checked.definition.name, checked.definition.version, say);
+  if (flags.to) checkVersionTag(file, text, checked.definition, say);
   prepareOut(flags.out, file, context);
   if (registry) {
     // Before a build that may take minutes: the registry answers and takes the credentials for push.
@@ -268,44 +304,52 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
   const archive = join(flags.out, `${base}.oci.tar`);
   const releaseArchive = join(flags.out, `${base}.release.oci.tar`);
   // The build first (it also fetches the pinned .debs); under --verify it starts from an empty cache too.
-  await build(file, archive, flags, store, !flags.cache || flags.verify === true);
+  // Its archive, like every file of the release, is put in place only once the release is pushed (or there
+  // is nothing to push): a refused or failed release leaves the previous release's files as they were.
+  const built = staged.reserve(archive);
+  await build(file, built, flags, store, !flags.cache || flags.verify === true);
   signal?.throwIfAborted();
-  const inputs = await inputsOf(file, context, store);
-  const release = await assemble(archive, inputs);
+  const inputs = await inputsOf(file, context, store, say);
+  const release = await assemble(built, inputs);
   signal?.throwIfAborted();
-  // Written beside the archive only once the release is pushed (or there is nothing to push): they are what was pushed.
   await staged.write(releaseArchive, layoutArchive(release.index, release.blobs));
   for (const p of release.platforms) {
     const stem = join(flags.out, `${base}.${p.platform.replace(/\//g, "-")}`);
     await staged.write(`${stem}.spdx.json`, JSON.stringify(p.sbom, null, 2) + "\n");
     await staged.write(`${stem}.cdx.json`, JSON.stringify(p.cyclonedx, null, 2) + "\n");
     await staged.write(`${stem}.provenance.json`, JSON.stringify(p.provenance, null, 2) + "\n");
-    log(`${p.platform}: ${p.manifest.digest}; SBOM ${stem}.spdx.json, ${stem}.cdx.json; status.d: ${Object.entries(p.statusd).map(([n, v]) => `${n} ${v}`).join(", ") || "none"}`);
+    log(`${p.platform}: ${p.manifest.digest}; status.d: ${Object.entries(p.statusd).map(([n, v]) => `${n} ${v}`).join(", ") || "none"}`);
   }
-  log(`release index ${release.index.digest} (${releaseArchive})`);
+  log(`release index ${release.index.digest}`);
 
   if (flags.verify) {
     log("verify: building again from an empty cache");
     const rebuilt = join(flags.out, `${base}.verify.oci.tar`);
-    await build(file, rebuilt, flags, store, true);
+    const rebuiltTmp = staged.reserve(rebuilt);
+    await build(file, rebuiltTmp, flags, store, true);
     signal?.throwIfAborted();
-    const again = await assemble(rebuilt, inputs);
+    const again = await assemble(rebuiltTmp, inputs);
     const second = join(flags.out, `${base}.verify.release.oci.tar`);
     await staged.write(second, layoutArchive(again.index, again.blobs));
     const diff = await compareReleases(release, again);
     if (diff) {
       // Nothing is pushed; both releases are kept for diffoscope.
-      await staged.commit();
+      log(wroteLine(flags.out, await staged.commit()));
       throw new ReleaseFailed(
         `not reproducible: index ${release.index.digest} then ${again.index.digest}; first difference: ${diff}. ` +
           `To see how they differ: diffoscope ${releaseArchive} ${second} (Debian's diffoscope); nothing was pushed`,
       );
     }
     log(`reproducible: two builds from empty caches gave the same index ${release.index.digest}`);
+    // The second build's files are kept only when the two differ; those of an earlier such run go too.
+    for (const f of [rebuilt, second]) {
+      staged.drop(f);
+      rmSync(f, { force: true });
+    }
   }
 
   if (registry) await pushRelease(registry, release, { ...inputs.tags, ...(flags.force ? { force: true } : {}), log });
-  await staged.commit();
+  log(wroteLine(flags.out, await staged.commit()));
 }
 
 export function registerReleaseCommand(cli: Command, failed: () => Error): void {

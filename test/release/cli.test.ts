@@ -66,6 +66,21 @@ describe("caisson release (bad calls)", () => {
     expect(r.stderr).not.toMatch(/internal error|\n\s+at |building/);
   });
 
+  it.each([
+    ["an invalid definition", "name: X\n"],
+    ["a version with a slash", "name: x\nversion: /x\nplatforms: [linux/amd64]\nimage: { from: scratch }\n"],
+  ])("under --progress json, %s is reported as JSON lines only", async (_what, yaml) => {
+    const sub = join(dir, "json");
+    mkdirSync(sub, { recursive: true });
+    const def = join(sub, "image.yaml");
+    writeFileSync(def, yaml);
+    const r = await run("release", def, "--context", sub, "--verify", "--progress", "json", "--out", join(sub, "out"));
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split("\n").map((l) => JSON.parse(l) as { type: string; diagnostics?: { file: string; line: number }[] });
+    expect(lines[0]).toMatchObject({ type: "diagnostics", diagnostics: expect.arrayContaining([expect.objectContaining({ file: def, line: expect.any(Number) })]) });
+    expect(lines.at(-1)).toMatchObject({ type: "error" });
+  });
+
   describe("checks everything it can before building (exit 2, naming the path)", () => {
     const ok = join(dir, "ok");
     mkdirSync(join(ok, "app"), { recursive: true });
