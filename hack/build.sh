@@ -30,8 +30,11 @@ store=${CAISSON_SOURCE_STORE:-${CAISSON_CACHE:-/var/cache/caisson}/sources}
 CAISSON_SOURCE_STORE=$store bash hack/fetch-pinned.sh "$def"
 
 # Images go to out/ (dist/ holds the compiled JavaScript only).
-archive=out/$name-$version.oci.tar
-mkdir -p out
-node bin/caisson.js build "$def" --source-store "$store" -o "image=caisson/$name:$version" -o "oci=$archive" "$@"
+# CAISSON_BUILD_OCI: where the OCI archive goes (default out/<image>-<version>.oci.tar); set
+# empty for none (hack/release.sh: the release writes that archive itself, once it is made).
+archive=${CAISSON_BUILD_OCI-out/$name-$version.oci.tar}
+oci=()
+if [ -n "$archive" ]; then mkdir -p "$(dirname "$archive")"; oci=(-o "oci=$archive"); fi
+node bin/caisson.js build "$def" --source-store "$store" -o "image=caisson/$name:$version" "${oci[@]}" "$@"
 docker tag "caisson/$name:$version" "caisson/$name:latest"
-echo "build.sh: caisson/$name:$version (also :latest) in the engine; $archive" >&2
+echo "build.sh: caisson/$name:$version (also :latest) in the engine${archive:+; $archive}" >&2

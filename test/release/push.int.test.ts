@@ -49,7 +49,26 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson release of a small
       const r = await caisson("--to", `${reg.host}/caisson/mini`);
       expect(r.stderr).toMatch(/pushed 127\.0\.0\.1:\d+\/caisson\/mini@sha256:\w+ \(\d+ blobs sent, 0 already there\), tags 1\.0\.0/);
       expect(r.code).toBe(0);
-      expect(readdirSync(out).sort()).toEqual(["mini-1.0.0.linux-amd64.cdx.json", "mini-1.0.0.linux-amd64.provenance.json", "mini-1.0.0.linux-amd64.spdx.json", "mini-1.0.0.oci.tar", "mini-1.0.0.release.oci.tar"]);
+      const names = ["mini-1.0.0.linux-amd64.cdx.json", "mini-1.0.0.linux-amd64.provenance.json", "mini-1.0.0.linux-amd64.spdx.json", "mini-1.0.0.oci.tar", "mini-1.0.0.release.oci.tar"];
+      expect(readdirSync(out).sort()).toEqual(names);
+      // The files are named only once they are in place, after the push.
+      const [before, after] = r.stderr.split(/caisson: pushed /);
+      expect(before).not.toMatch(/\.spdx\.json|\.cdx\.json|release\.oci\.tar/);
+      expect(before).toMatch(/linux\/amd64: sha256:\w{64}; status\.d: none/);
+      expect(after).toContain(`wrote in ${out}: `);
+      for (const n of names) expect(after).toContain(n);
+    } finally {
+      await reg.remove();
+    }
+  });
+
+  it("--verify keeps no second build when the two agree", async () => {
+    const reg = await TestRegistry.start({ plain: true });
+    try {
+      const r = await caisson("--verify", "--to", `${reg.host}/caisson/mini`);
+      expect(r.stderr).toContain("reproducible: two builds from empty caches gave the same index");
+      expect(r.code).toBe(0);
+      expect(readdirSync(out).filter((n) => n.includes("verify") || n.startsWith("."))).toEqual([]);
     } finally {
       await reg.remove();
     }
@@ -57,6 +76,7 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson release of a small
 
   it("refuses a misreported push and a moving version tag without touching the release files", async () => {
     const before = statSync(join(out, "mini-1.0.0.release.oci.tar")).mtimeMs;
+    const builtBefore = statSync(join(out, "mini-1.0.0.oci.tar")).mtimeMs;
     const reg = await HostileRegistry.start("wrong-digest");
     try {
       const r = await caisson("--to", `${reg.host}/caisson/mini`);
@@ -68,6 +88,8 @@ describe.skipIf(engineError !== undefined && !IN_CI)("caisson release of a small
       expect(moved.stderr).toContain("a version tag is not moved");
       expect(moved.code).toBe(1);
       expect(statSync(join(out, "mini-1.0.0.release.oci.tar")).mtimeMs).toBe(before);
+      // The build's archive too stays the previous release's.
+      expect(statSync(join(out, "mini-1.0.0.oci.tar")).mtimeMs).toBe(builtBefore);
       expect(readdirSync(out).filter((n) => n.startsWith("."))).toEqual([]);
     } finally {
       await reg.stop();

@@ -26,6 +26,9 @@ import {
   type ReleaseInputs,
 } from "../../src/release/index.js";
 import { checkSpdx23 } from "./spdx.js";
+import { Staged } from "../../src/cli/release.js";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { checkDefinition } from "../../src/validate/index.js";
 
 describe("patchCves", () => {
@@ -177,5 +180,70 @@ describe("sourceMaterial (provenance's resolvedDependencies)", () => {
   it("names a downloaded file by its URL", () => {
     const s = { kind: "http", name: "redis", url: "https://example.org/7.0.15.tar.gz", filename: "7.0.15.tar.gz", sha256: "4".repeat(64), extract: true, span } as const;
     expect(sourceMaterial(s)).toEqual({ name: "source redis", uri: "https://example.org/7.0.15.tar.gz", sha256: "4".repeat(64) });
+  });
+});
+
+describe("Staged (the release's files, the build's archive included, put in place together)", () => {
+  it("keeps every file under a temporary name until commit, which puts them in place and names them", async () => {
+    const out = mkdtempSync(join(tmpdir(), "caisson-staged-"));
+    try {
+      writeFileSync(join(out, "x-1.oci.tar"), "previous build");
+      const staged = new Staged();
+      // A build writes the archive under the name reserve gives; nothing of the release is in place yet.
+      writeFileSync(staged.reserve(join(out, "x-1.oci.tar")), "new build");
+      await staged.write(join(out, "x-1.release.oci.tar"), "release");
+      await staged.write(join(out, "x-1.verify.oci.tar"), "second build");
+      staged.drop(join(out, "x-1.verify.oci.tar"));
+      expect(readFileSync(join(out, "x-1.oci.tar"), "utf8")).toBe("previous build");
+      expect(existsSync(join(out, "x-1.release.oci.tar"))).toBe(false);
+      expect(readdirSync(out).filter((n) => n.includes("verify"))).toEqual([]);
+      expect(await staged.commit()).toEqual([join(out, "x-1.oci.tar"), join(out, "x-1.release.oci.tar")]);
+      expect(readdirSync(out).sort()).toEqual(["x-1.oci.tar", "x-1.release.oci.tar"]);
+      expect(readFileSync(join(out, "x-1.oci.tar"), "utf8")).toBe("new build");
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it("leaves the previous files as they were when the release fails (discard)", async () => {
+    const out = mkdtempSync(join(tmpdir(), "caisson-staged-"));
+    try {
+      writeFileSync(join(out, "x-1.oci.tar"), "previous build");
+      const staged = new Staged();
+      writeFileSync(staged.reserve(join(out, "x-1.oci.tar")), "new build");
+      await staged.write(join(out, "x-1.linux-amd64.spdx.json"), "{}");
+      staged.discard();
+      expect(readdirSync(out)).toEqual(["x-1.oci.tar"]);
+      expect(readFileSync(join(out, "x-1.oci.tar"), "utf8")).toBe("previous build");
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("hack/release.sh", () => {
+  // The script in a tree of its own, hack/build.sh and bin/caisson.js replaced by stubs that record how they are called.
+  const run = (...args: string[]) => {
+    const root = mkdtempSync(join(tmpdir(), "caisson-release-sh-"));
+    try {
+      mkdirSync(join(root, "hack"));
+      mkdirSync(join(root, "bin"));
+      copyFileSync("hack/release.sh", join(root, "hack", "release.sh"));
+      writeFileSync(join(root, "hack", "build.sh"), 'echo "build.sh oci=[${CAISSON_BUILD_OCI-unset}] $*" >> calls\n');
+      writeFileSync(join(root, "bin", "caisson.js"), 'require("fs").appendFileSync("calls", "caisson " + process.argv.slice(2).join(" ") + "\\n");\n');
+      const r = spawnSync("bash", [join(root, "hack", "release.sh"), "redis", ...args], { encoding: "utf8" });
+      expect(r.status).toBe(0);
+      return readFileSync(join(root, "calls"), "utf8").trim().split("\n");
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  };
+
+  it("builds without writing the release's archive, and releases with --progress quiet unless a --progress is given", () => {
+    const [build, release] = run("--to", "127.0.0.1:5000/caisson/redis");
+    expect(build).toBe("build.sh oci=[] redis --progress quiet");
+    expect(release).toMatch(/^caisson release images\/redis\/image\.yaml --out out --source-store \S+ --progress quiet --to 127\.0\.0\.1:5000\/caisson\/redis$/);
+    expect(run("--verify", "--progress", "plain")[1]).toMatch(/ --source-store \S+ --verify --progress plain$/);
+    expect(run("--progress=json", "--verify")[1]).toMatch(/ --source-store \S+ --progress=json --verify$/);
   });
 });
