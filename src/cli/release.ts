@@ -359,7 +359,7 @@ export function registerReleaseCommand(cli: Command, failed: () => Error): void 
     .description(
       "Build a definition for every platform it lists into an OCI archive, then make the release: layers normalised (every entry dated at " +
         "SOURCE_DATE_EPOCH=0), a dpkg status.d entry for each Debian package whose files ship, and per platform an SPDX 2.3 SBOM and SLSA v1 " +
-        "provenance attached as attestation manifests (as BuildKit does). The release archive, SBOMs (SPDX, and CycloneDX 1.5 of the same facts) and provenance are written beside the archive once pushed. " +
+        "provenance attached as attestation manifests (as BuildKit does). The archive, the release archive, SBOMs (SPDX, and CycloneDX 1.5 of the same facts) and provenance are put in place together only when the release succeeds (pushed, or with --verify alone, reproduced). " +
         "--to pushes the index and tags it with the version, major.minor, major and latest; a version tag is never moved to another digest " +
         "unless --force. Credentials: CAISSON_REGISTRY_USER and CAISSON_REGISTRY_PASSWORD, else docker's config.json ($DOCKER_CONFIG). " +
         "A registry's own CA: /etc/docker/certs.d/<host:port>/*.crt (docker's rule) or --ca-cert.",
