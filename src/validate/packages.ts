@@ -10,9 +10,11 @@ import { parseDebianPackage } from "./refs.js";
 /**
  * A stage's `packages:`, the list form or the map by build architecture.
  * Packages written without a version become moving references (pinned by
- * the lockfile); entries the schema rejected are left out.
+ * the lockfile); entries the schema rejected are left out. `onTarget` (the
+ * `packages` key, for a stage `on: target`): the map form must then list
+ * every target platform's architecture, where the stage runs.
  */
-export function stagePackages(ctx: Context, n: YamlNode, stage: string, from: string): StagePackages | undefined {
+export function stagePackages(ctx: Context, n: YamlNode, stage: string, from: string, onTarget?: Span): StagePackages | undefined {
   const list = (node: YamlNode | undefined, buildArch: string | undefined): DebianPackage[] => {
     const out: DebianPackage[] = [];
     const seen = new Map<string, Span>();
@@ -52,6 +54,17 @@ export function stagePackages(ctx: Context, n: YamlNode, stage: string, from: st
   for (const e of m.entries) {
     byBuildArch[e.key] = list(e.value, e.key);
     closure(e.key, byBuildArch[e.key] as DebianPackage[], e.value?.span ?? n.span);
+  }
+  const missing = onTarget ? ctx.targetArches.filter((a) => !Object.hasOwn(byBuildArch, a)) : [];
+  if (onTarget && missing.length > 0) {
+    const listed = Object.keys(byBuildArch);
+    ctx.err(
+      "no_packages_for_build_arch",
+      `stage "${stage}" runs on each target platform (on: target), and its packages list none for ${missing.join(", ")}` +
+        (listed.length > 0 ? ` (only for ${listed.join(", ")})` : ""),
+      onTarget,
+      `add a list for ${missing.join(" and ")} (${missing.map((a) => `${a}: [...]`).join(", ")}; an empty one installs nothing), or write one list for every platform (packages: [...])`,
+    );
   }
   return { all: [], byBuildArch, span: n.span };
 }

@@ -47,7 +47,9 @@ export function stage(ctx: Context, e: MapEntry): Stage | undefined {
     else patchesOk = false;
   }
   const packagesNode = child(n, "packages");
-  const packages = packagesNode === undefined ? undefined : stagePackages(ctx, packagesNode, name, from === undefined ? "" : fromKey(from));
+  const on = oneOfStr(child(n, "on"), ["build", "target"], "build");
+  const packages =
+    packagesNode === undefined ? undefined : stagePackages(ctx, packagesNode, name, from === undefined ? "" : fromKey(from), on === "target" ? entry(n, "packages")?.keySpan : undefined);
   const workdirNode = child(n, "workdir");
   const workdir = workdirNode === undefined ? "/" : ctx.absPath(workdirNode, "workdir");
   const run: Located<string>[] = [];
@@ -69,7 +71,7 @@ export function stage(ctx: Context, e: MapEntry): Stage | undefined {
   const stage: Mutable<Stage> = {
     name,
     from,
-    on: oneOfStr(child(n, "on"), ["build", "target"], "build"),
+    on,
     env: env(child(n, "env")),
     workdir,
     network: oneOfStr(child(n, "network"), ["sandbox", "none"], "sandbox"),
