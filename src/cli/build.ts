@@ -13,8 +13,9 @@ import { resolveImports } from "../resolve/index.js";
 import type { ImageDefinition, Platform } from "../model/index.js";
 import { runCheck } from "./check.js";
 import { parsePlatform } from "../validate/index.js";
-import { parseReference, REFERENCE_FORM } from "../reference/index.js";
+import { parseReference, REFERENCE_FORM, shownReference } from "../reference/index.js";
 import { readDefinition } from "./definition.js";
+import { defaultImageName, defaultNameProblem, localSourceProblems } from "./preflight.js";
 import { readContextFile, UsageError } from "./io.js";
 import { parseMirror, mirrorUrls } from "../lock/index.js";
 import { DebianError, DebianFetchError, fetchDebs, readArchives } from "../debian/index.js";
@@ -91,9 +92,12 @@ export function defaultSourceStore(): string | undefined {
 
 /** An image name the engine will take (src/reference's grammar); a usage error saying what to fix before any work. */
 export function checkReference(name: string, flag: string): void {
-  if (name.includes(",")) throw new UsageError(`${flag}: "${name}" names more than one image (a comma); give one name per -o, e.g. -o image=a:1 -o image=b:2`);
+  // Credentials in the name (user:password@host/…) are not quoted back, here or in the flag.
+  const shown = shownReference(name);
+  if (shown !== name) flag = flag.split(name).join(shown);
+  if (name.includes(",")) throw new UsageError(`${flag}: "${shown}" names more than one image (a comma); give one name per -o, e.g. -o image=a:1 -o image=b:2`);
   const parsed = parseReference(name);
-  if (!parsed.ok) throw new UsageError(`${flag}: "${name}" is not a valid image reference: ${parsed.reason}; want ${REFERENCE_FORM}`);
+  if (!parsed.ok) throw new UsageError(`${flag}: "${shown}" is not a valid image reference: ${parsed.reason}; want ${REFERENCE_FORM}`);
 }
 
 /** Parses `image=NAME`, `push=NAME`, `oci=FILE`, `local=DIR` (or a bare image name). */
@@ -197,6 +201,9 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
   // The definitions it imports: their sources are served (or redirected) by the store server too.
   const imported = [...(await resolveImports(def, (path) => readContextFile(context, path))).definitions.values()];
   const all = [def, ...imported];
+  // What the engine would only fail on late and without a place: the default tag, each local source's folder.
+  const early = [...(outputs ? [] : [defaultNameProblem(def)].filter((d) => d !== undefined)), ...(await localSourceProblems(all, context))];
+  if (early.length > 0 && report(await source.point(early), texts)) return false;
 
   // Every pinned .deb into the store before the engine starts (store, then the Debian archives, then a
   // snapshot), each verified by sha256: a pin that can no longer be had stops the build here, by name.
@@ -247,7 +254,7 @@ export async function buildCommand(file: string, flags: BuildFlags, report: Repo
     return false;
   }
   let server: StoreServer | undefined;
-  const targets = outputs ?? [{ type: "docker", name: `caisson/${def.name}:${def.version ?? "latest"}` } as const];
+  const targets = outputs ?? [{ type: "docker", name: defaultImageName(def) } as const];
   try {
     server = await serveStore(store, fallback);
     // Every http source is fetched from the store server.

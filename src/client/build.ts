@@ -11,7 +11,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { CompiledPlatform } from "../compile/index.js";
 import { EngineError, moveIntoPlace, type EngineOutput } from "../engine/index.js";
 import { GrpcError } from "../grpc/index.js";
-import { parseReference, REFERENCE_FORM } from "../reference/index.js";
+import { parseReference, REFERENCE_FORM, shownReference } from "../reference/index.js";
 import { connectBuilder, type Builder } from "./connect.js";
 import { BuilderError, type BuilderSpec } from "./endpoint.js";
 import { formatFailure, shortMessage } from "./errors.js";
@@ -96,7 +96,9 @@ export function parseCacheSpec(spec: string, flag: string): Entry {
   const ref = attrs["ref"];
   if (!ref) throw new BuilderError(`${flag} ${spec}: type=registry needs ref=NAME, e.g. type=registry,ref=registry.example/app:cache`);
   const parsed = parseReference(ref);
-  if (!parsed.ok) throw new BuilderError(`${flag} ${spec}: ref "${ref}" is not a valid image reference: ${parsed.reason}; want ref=${REFERENCE_FORM}, e.g. ref=registry.example/app:cache`);
+  // Credentials in the ref (user:password@host/…) are not quoted back.
+  const shown = shownReference(ref);
+  if (!parsed.ok) throw new BuilderError(`${flag} ${spec.split(ref).join(shown)}: ref "${shown}" is not a valid image reference: ${parsed.reason}; want ref=${REFERENCE_FORM}, e.g. ref=registry.example/app:cache`);
   return { type, attrs };
 }
 

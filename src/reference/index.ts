@@ -14,6 +14,9 @@
 // The first part of the name is the registry when it has a '.' or a ':', is
 // `localhost`, or has an upper-case letter (docker's rule); otherwise the
 // name has no registry (docker.io's, for docker).
+//
+// A name with credentials in it (`user:password@host/repo`, an '@' before
+// the path) is refused without echoing them: they belong in `docker login`.
 
 /** A reference split into its parts; `domain` only when the name has one. */
 export interface Reference {
@@ -61,9 +64,42 @@ function componentProblem(component: string): string {
   return `"${component}" is not a repository name part (lowercase letters and digits, separated by . _ __ or -)`;
 }
 
-/** Parses a reference; the reason says what is wrong, to be prefixed with the flag that gave it. */
+/** A `host[:port]` docker would take as a registry, loosely: for spotting `user:password@host` without a path. */
+const HOSTISH = /^(?:localhost|\[[0-9A-Fa-f:]*\]|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)(?::[0-9]*)?$/;
+
+/**
+ * Where the credentials in `text` end (the index of the '@' after
+ * `user:password`), or -1: an '@' before the path (`u:pw@host/repo`; a
+ * password may itself hold '@' or '/'), or, with no path, an '@' followed by
+ * a registry host rather than a digest (`u:pw@127.0.0.1:5000`).
+ */
+function credentialsEnd(text: string): number {
+  const slash = text.lastIndexOf("/");
+  const before = slash < 0 ? -1 : text.lastIndexOf("@", slash);
+  if (before >= 0) return before;
+  const at = text.lastIndexOf("@");
+  if (at < 0) return -1;
+  const after = text.slice(at + 1);
+  return DIGEST_HEX[after.split(":")[0] ?? ""] === undefined && HOSTISH.test(after) ? at : -1;
+}
+
+/** `text` safe to quote in a message: credentials in it (`user:password@`) shown as `…@`. */
+export function shownReference(text: string): string {
+  const end = credentialsEnd(text);
+  return end < 0 ? text : `…${text.slice(end)}`;
+}
+
+/** Parses a reference; the reason says what is wrong, to be prefixed with the flag that gave it (quote the name with shownReference). */
 export function parseReference(text: string): ReferenceResult {
   if (text === "") return fail("the name is empty");
+  const creds = credentialsEnd(text);
+  if (creds >= 0) {
+    const host = /^[^/]*/.exec(text.slice(creds + 1))?.[0] ?? "";
+    const login = HOSTISH.test(host) ? `docker login ${host}` : "docker login REGISTRY";
+    return fail(
+      `credentials do not belong in the name (USER:PASSWORD@ before the registry; not shown here): drop them and log in with \`${login}\` (caisson release also takes CAISSON_REGISTRY_USER and CAISSON_REGISTRY_PASSWORD)`,
+    );
+  }
   if (/[\s\u0000-\u001f\u007f]/.test(text)) return fail("it contains white space or a control character");
   let rest = text;
   let digest: string | undefined;

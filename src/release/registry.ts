@@ -14,7 +14,7 @@ import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders } 
 import { join } from "node:path";
 import { rootCertificates } from "node:tls";
 import type { Credentials } from "./credentials.js";
-import { parseReference } from "../reference/index.js";
+import { parseReference, shownReference } from "../reference/index.js";
 
 /** A registry operation that failed, with what to do about it. */
 export class RegistryError extends Error {
@@ -44,7 +44,7 @@ const TO_EXAMPLE = "e.g. 127.0.0.1:5000/caisson/redis (the registry's host, then
  */
 export function parseRepoRef(spec: string): RepoRef {
   const parsed = parseReference(spec);
-  if (!parsed.ok) throw new RegistryError(`--to ${spec}: ${parsed.reason}; give REGISTRY/REPO, ${TO_EXAMPLE}`, "protocol");
+  if (!parsed.ok) throw new RegistryError(`--to ${shownReference(spec)}: ${parsed.reason}; give REGISTRY/REPO, ${TO_EXAMPLE}`, "protocol");
   const { domain, path, tag, digest } = parsed.value;
   const what = digest !== undefined ? "digest" : "tag";
   const drop = `drop the ${what}: the tags pushed come from the definition (its version, or release.tags)`;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { checkReference, parseOutput } from "../../src/cli/build.js";
 import { parseCacheSpec } from "../../src/client/index.js";
-import { parseReference } from "../../src/reference/index.js";
+import { parseReference, shownReference } from "../../src/reference/index.js";
 import { parseRepoRef } from "../../src/release/index.js";
 import { runCli } from "../support/cli.js";
 
@@ -57,6 +57,48 @@ describe("parseReference", () => {
   ])("refuses %j", (text, reason) => {
     const r = parseReference(text);
     expect(r.ok ? "accepted" : r.reason).toMatch(reason);
+  });
+});
+
+describe("credentials in a name", () => {
+  it.each(["u:secretpw@127.0.0.1:5000/x", "u:secretpw@r.example/a/b:1", "u:se/cret@pw@r.example/x", "u:secretpw@127.0.0.1:5000", `u:secretpw@r.example/x@${D}`])(
+    "refuses %s without echoing them, pointing at docker login",
+    (text) => {
+      const r = parseReference(text);
+      expect(r.ok).toBe(false);
+      const reason = r.ok ? "" : r.reason;
+      expect(reason).toMatch(/^credentials do not belong in the name .*docker login .*CAISSON_REGISTRY_USER and CAISSON_REGISTRY_PASSWORD/);
+      expect(reason).not.toMatch(/secret|digest algorithm/);
+    },
+  );
+
+  it("names the registry to log in to, and is not fooled by a digest", () => {
+    const r = parseReference("u:secretpw@127.0.0.1:5000/x");
+    expect(r.ok ? "" : r.reason).toContain("`docker login 127.0.0.1:5000`");
+    expect(parseReference(`r.example/x@${D}`).ok).toBe(true);
+    expect(parseReference(`x:1@${D}`).ok).toBe(true);
+    expect(shownReference("u:secretpw@127.0.0.1:5000/x")).toBe("…@127.0.0.1:5000/x");
+    expect(shownReference(`r.example/x@${D}`)).toBe(`r.example/x@${D}`);
+  });
+
+  it("release --to, build -o and --cache-to quote the name without them", () => {
+    const messages = [
+      () => parseRepoRef("u:secretpw@127.0.0.1:5000/x"),
+      () => parseOutput("push=u:secretpw@127.0.0.1:5000/x"),
+      () => parseCacheSpec("type=registry,ref=u:secretpw@127.0.0.1:5000/x:cache", "--cache-to"),
+    ].map((f) => {
+      try {
+        f();
+        return "accepted";
+      } catch (e) {
+        return (e as Error).message;
+      }
+    });
+    for (const m of messages) {
+      expect(m).toContain("…@127.0.0.1:5000/x");
+      expect(m).toContain("credentials do not belong in the name");
+      expect(m).not.toMatch(/secretpw|digest algorithm/);
+    }
   });
 });
 
@@ -130,6 +172,7 @@ describe("refused on the command line, exit 2, before any work", () => {
     ["--cache-to a bad ref", () => build("-o", `oci=${join(dir, "o.tar")}`, "--cache-to", "type=registry,ref=r.example//x"), /--cache-to .*: ref "r\.example\/\/x" is not a valid image reference: the repository path has an empty part/],
     ["release --to uppercase", () => run("release", def, "--context", dir, "--to", "127.0.0.1:5000/Caisson"), /--to 127\.0\.0\.1:5000\/Caisson: the repository name must be lowercase/],
     ["release --to with a tag", () => run("release", def, "--context", dir, "--to", "127.0.0.1:5000/x:1"), /--to 127\.0\.0\.1:5000\/x:1: give the repository without a tag/],
+    ["release --to with credentials", () => run("release", def, "--context", dir, "--to", "u:secretpw@127.0.0.1:5000/x"), /^(?![\s\S]*secretpw)[\s\S]*--to …@127\.0\.0\.1:5000\/x: credentials do not belong in the name/],
   ])("%s", async (_what, call, message) => {
     const r = await call();
     expect(r.stderr).toMatch(message);
