@@ -5,7 +5,7 @@
 // model) beside the archive, and push the
 // index with its tags. `--verify` builds twice from empty caches and
 // compares the index digests.
-import { X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { rename, writeFile } from "node:fs/promises";
 import { mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
@@ -31,13 +31,15 @@ import {
   releaseTags,
   Registry,
   RegistryError,
+  type Dependency,
   type Release,
   type ReleaseInputs,
 } from "../release/index.js";
 import { buildCommand, contextDir, defaultSourceStore } from "./build.js";
 import { frozenDefault, readLockBeside } from "./lock.js";
 import { LockfileError } from "../lock/index.js";
-import { fsReason, readContextFile, readText, report, UsageError } from "./io.js";
+import { readDefinition, type DefinitionSource } from "./definition.js";
+import { fsReason, readContextFile, report, UsageError } from "./io.js";
 import { ExitStatus } from "./lock.js";
 
 /** Releases are dated at the epoch (SOURCE_DATE_EPOCH), like `caisson build`'s images. */
@@ -67,12 +69,25 @@ function reporter(progress: ReleaseFlags["progress"]): Reporter {
   };
 }
 
+/**
+ * The definition's files as the provenance's materials: a YAML or JSON
+ * definition is its file; a CUE one every .cue file CUE read for it (the
+ * named file first, then its package's, the module's and the templates' it
+ * imports), each by its own sha256 — not the JSON CUE exported from them.
+ */
+export function definitionMaterials(source: DefinitionSource, rel: (p: string) => string): Dependency[] {
+  const files = [...source.texts].filter(([f]) => f !== source.file && /\.cue$/i.test(f));
+  if (files.length === 0) files.push([source.file, source.text ?? ""]);
+  files.sort(([a], [b]) => (a === source.lockBeside ? -1 : b === source.lockBeside ? 1 : a < b ? -1 : a > b ? 1 : 0));
+  return files.map(([f, t]) => ({ name: rel(f), uri: `file:${rel(f)}`, sha256: createHash("sha256").update(t).digest("hex") }));
+}
+
 /** What the release records besides the image, from the definition compiled here (pins applied). */
-async function inputsOf(file: string, context: string, store: string, say: Reporter): Promise<ReleaseInputs & { tags: ReturnType<typeof releaseTags> }> {
-  const text = await readText(file);
-  const { lock, lockPath, text: lockText } = await readLockBeside(file);
+async function inputsOf(file: string, source: DefinitionSource, context: string, store: string, say: Reporter): Promise<ReleaseInputs & { tags: ReturnType<typeof releaseTags> }> {
+  const text = source.text ?? "";
+  const { lock, lockPath, text: lockText } = await readLockBeside(source.lockBeside);
   const read = (path: string) => readContextFile(context, path);
-  const compiled = await compileDefinition(file, text, {
+  const compiled = await compileDefinition(source.file, text, {
     buildPlatform: hostPlatform(),
     ...(lock ? { lock } : {}),
     lockPath,
@@ -80,7 +95,9 @@ async function inputsOf(file: string, context: string, store: string, say: Repor
     readContext: read,
     sourceMirror: "http://127.0.0.1",
   });
-  if (say(compiled.diagnostics, new Map(compiled.texts)) || !compiled.definition) throw new ReleaseFailed(`${file}: the definition has errors (above)`);
+  if (say(await source.point(compiled.diagnostics), new Map([...source.texts, ...compiled.texts])) || !compiled.definition) {
+    throw new ReleaseFailed(`${file}: the definition has errors (above)`);
+  }
   const rel = (p: string) => relative(context, resolve(context, p));
   try {
     const inputs = await releaseInputs({
@@ -98,7 +115,10 @@ async function inputsOf(file: string, context: string, store: string, say: Repor
       sourceDateEpoch: SOURCE_DATE_EPOCH,
       log: (line) => process.stderr.write(`caisson: ${line}\n`),
     });
-    return { ...inputs, tags: releaseTags(compiled.definition) };
+    // The definition's own material: its file, or for CUE the .cue files it was evaluated from.
+    const own = definitionMaterials(source, rel);
+    const materials = [...own, ...inputs.materials.filter((m) => m.uri !== `file:${rel(file)}` && !own.some((o) => o.uri === m.uri))];
+    return { ...inputs, materials, tags: releaseTags(compiled.definition) };
   } catch (e) {
     if (e instanceof DebianError) throw new ReleaseFailed(`the pinned Debian packages the SBOM and status.d are made from: ${e.message}`);
     // A base image's lockfile (images/<name>/image.lock.json) the SBOM reads its packages from.
@@ -115,7 +135,7 @@ const MAX_STEM_BYTES = 200;
  * the definition's `version:` when it would leave --out (a `/`) or make a
  * name longer than a file system holds.
  */
-function releaseFileStem(file: string, text: string, name: string, version: string | undefined, say: Reporter): string {
+async function releaseFileStem(file: string, source: DefinitionSource, name: string, version: string | undefined, say: Reporter): Promise<string> {
   const stem = `${name}-${version ?? "latest"}`;
   const why = version?.includes("/") || version?.includes("\\")
     ? "has a slash, and it names the release files (out/<name>-<version>.oci.tar …), which would then be written outside --out"
@@ -123,15 +143,16 @@ function releaseFileStem(file: string, text: string, name: string, version: stri
       ? `makes the release files' names too long (<name>-<version> is ${Buffer.byteLength(stem)} bytes, at most ${MAX_STEM_BYTES})`
       : undefined;
   if (why === undefined) return stem;
-  return refuseVersion(say, file, text, `version ${JSON.stringify(version)} ${why}`, "write the version as its software does, e.g. 7.0.15 (letters, digits, '.', '-', '+', '~')", "its version cannot name the release files");
+  return refuseVersion(say, file, source, `version ${JSON.stringify(version)} ${why}`, "write the version as its software does, e.g. 7.0.15 (letters, digits, '.', '-', '+', '~')", "its version cannot name the release files");
 }
 
 /** Reports `message` at the definition's `version:` (or its top) and fails the release before anything is built. */
-function refuseVersion(say: Reporter, file: string, text: string, message: string, hint: string, failure: string): never {
-  const root = loadDefinition(file, text).doc.root;
+async function refuseVersion(say: Reporter, file: string, source: DefinitionSource, message: string, hint: string, failure: string): Promise<never> {
+  const root = loadDefinition(source.file, source.text ?? "").doc.root;
   const node = root?.kind === "map" ? child(root, "version") : undefined;
-  const span = node?.span ?? root?.span ?? { file, start: 0, end: 0 };
-  say([error("invalid_version", message, span, { hint })], new Map([[file, text]]));
+  const span = node?.span ?? root?.span ?? { file: source.file, start: 0, end: 0 };
+  // A CUE definition's: at the CUE that set the version.
+  say(await source.point([error("invalid_version", message, span, { hint })]), source.texts);
   throw new ReleaseFailed(`${file}: ${failure} (above); nothing was built`);
 }
 
@@ -140,14 +161,14 @@ function refuseVersion(say: Reporter, file: string, text: string, message: strin
  * version no tag can hold (`7.0.15+dfsg`) would leave only `latest`, moved
  * silently by the next release, so it is refused before anything is built.
  */
-function checkVersionTag(file: string, text: string, def: { version?: string; release?: unknown }, say: Reporter): void {
+async function checkVersionTag(file: string, source: DefinitionSource, def: { version?: string; release?: unknown }, say: Reporter): Promise<void> {
   if (def.release !== undefined || def.version === undefined) return;
   const x = expandReleaseTag("{version}", def.version);
   if (x.ok) return;
-  refuseVersion(
+  await refuseVersion(
     say,
     file,
-    text,
+    source,
     `version ${JSON.stringify(def.version)} cannot be a tag, so the release would be pushed as "latest" only, with no version tag to keep it`,
     "a tag has letters, digits, '_', '.' and '-' (at most 128): write the tags to push under release: tags: (e.g. [7.0.15-dfsg, latest]), or a version a tag can hold",
     "its version cannot tag the release",
@@ -286,15 +307,16 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
   }
   const context = contextDir(flags.context);
   const store = flags.sourceStore ?? defaultSourceStore() ?? join(process.env["CAISSON_CACHE"] ?? "/var/cache/caisson", "sources");
-  const text = await readText(file);
+  // YAML, JSON or CUE, read as `caisson build` reads it (a CUE definition evaluated, its diagnostics at the CUE).
+  const source = await readDefinition(file);
   const say = reporter(flags.progress);
-  const checked = checkDefinition(file, text);
-  if (!checked.definition || hasErrors(checked.diagnostics)) {
-    say(checked.diagnostics, new Map([[file, text]]));
+  const checked = source.text === undefined ? undefined : checkDefinition(source.file, source.text);
+  if (!checked?.definition || hasErrors(checked.diagnostics)) {
+    say(checked ? await source.point(checked.diagnostics) : source.diagnostics, source.texts);
     throw new ReleaseFailed(`${file} is not a valid definition (above); nothing was built`);
   }
-  const base = releaseFileStem(file, text, checked.definition.name, checked.definition.version, say);
-  if (flags.to) checkVersionTag(file, text, checked.definition, say);
+  const base = await releaseFileStem(file, source, checked.definition.name, checked.definition.version, say);
+  if (flags.to) await checkVersionTag(file, source, checked.definition, say);
   prepareOut(flags.out, file, context);
   if (registry) {
     // Before a build that may take minutes: the registry answers and takes the credentials for push.
@@ -309,7 +331,7 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
   const built = staged.reserve(archive);
   await build(file, built, flags, store, !flags.cache || flags.verify === true);
   signal?.throwIfAborted();
-  const inputs = await inputsOf(file, context, store, say);
+  const inputs = await inputsOf(file, source, context, store, say);
   const release = await assemble(built, inputs);
   signal?.throwIfAborted();
   await staged.write(releaseArchive, layoutArchive(release.index, release.blobs));
