@@ -32,6 +32,8 @@ export interface ReleaseInputs {
   readonly byTarget?: Readonly<Record<string, readonly import("../debian/index.js").DebPin[]>>;
   /** The .debs whose files may ship (opened): a shipped file is traced to one of these by content. */
   readonly debs: readonly DebContents[];
+  /** What the runtime image copies straight from sources: dest path → source. */
+  readonly sourceCopies?: readonly { readonly dest: string; readonly source: string }[];
   /** What the runtime image copies from stages: dest path → stage and the sources that stage builds from. */
   readonly copies: readonly { readonly dest: string; readonly stage: string; readonly sources: readonly string[]; readonly libraries: boolean }[];
   readonly materials: readonly Dependency[];
@@ -97,18 +99,22 @@ export function platformManifests(index: Index, blobs: Blobs): Descriptor[] {
   return out;
 }
 
-function origin(path: string, rec: TarRecord, inputs: ReleaseInputs): FileOrigin {
+function origin(path: string, rec: TarRecord, inputs: ReleaseInputs, debs: readonly DebContents[]): FileOrigin {
   const abs = `/${path}`;
   if (rec.type === "file") {
-    const owner = owningPackage(inputs.debs, path, hex("sha256", rec.data));
+    const owner = owningPackage(debs, path, hex("sha256", rec.data));
     if (owner) return { kind: "deb", pin: owner.deb.pin, debPath: owner.path };
   } else if (rec.type === "symlink") {
-    for (const deb of inputs.debs) {
+    for (const deb of debs) {
       for (const v of [path, `usr/${path}`, path.replace(/^usr\//, "")]) if (deb.files.get(v)?.link === rec.linkTarget) return { kind: "deb", pin: deb.pin, debPath: v };
     }
   }
   if (!path.startsWith("etc/")) {
-    const copy = inputs.copies.find((c) => c.dest === abs || abs.startsWith(c.dest.endsWith("/") ? c.dest : c.dest + "/"));
+    const under = (dest: string) => abs === dest || abs.startsWith(dest.endsWith("/") ? dest : dest + "/");
+    // The image's copies in order: a later one over the same path wins.
+    const fromSource = inputs.sourceCopies?.findLast((c) => under(c.dest));
+    if (fromSource) return { kind: "source", source: fromSource.source };
+    const copy = inputs.copies.find((c) => under(c.dest));
     if (copy) return { kind: "stage", stage: copy.stage, sources: copy.sources };
     // A library `libraries: true` collected that no pinned package holds: its stage is known, not its source.
     const lib = inputs.copies.find((c) => c.libraries);
@@ -179,16 +185,20 @@ export async function assembleRelease(built: { index: Index; blobs: Blobs }, inp
     const layers = await Promise.all(manifest.layers.map((l) => decompressLayer(built.blobs.get(l.digest), `layer ${l.digest}`)));
     const files = await flatten(layers);
 
+    // This platform's packages only: the same bytes in another target's .deb are not where its files came from.
+    const pins = inputs.byTarget?.[dpkgArch(plat)] ?? inputs.debPins;
+    const installed = new Set(pins.map((p) => p.sha256));
+    const debs = inputs.debs.filter((d) => installed.has(d.pin.sha256));
     const shipped: ShippedFile[] = [];
     const owners = new Map<DebContents, string[]>();
     for (const path of [...files.keys()].sort()) {
       const r = files.get(path) as TarRecord;
       if (r.type !== "file" && r.type !== "symlink") continue;
-      const o = origin(path, r, inputs);
+      const o = origin(path, r, inputs, debs);
       const content = r.type === "file" ? r.data : Buffer.from(r.linkTarget ?? "");
       shipped.push({ path: `/${path}`, sha1: hex("sha1", content), sha256: hex("sha256", content), ...(r.type === "symlink" ? { symlink: r.linkTarget ?? "" } : {}), origin: o });
       if (o.kind === "deb") {
-        const deb = inputs.debs.find((d) => d.pin === o.pin) as DebContents;
+        const deb = debs.find((d) => d.pin === o.pin) as DebContents;
         owners.set(deb, [...(owners.get(deb) ?? []), o.debPath]);
       }
     }
@@ -223,7 +233,7 @@ export async function assembleRelease(built: { index: Index; blobs: Blobs }, inp
       caissonVersion: inputs.caissonVersion,
       sources: inputs.sources,
       patches: inputs.patches,
-      debs: inputs.byTarget?.[dpkgArch(plat)] ?? inputs.debPins,
+      debs: pins,
       files: shipped.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
     };
     const sbom = spdxDocument(model);

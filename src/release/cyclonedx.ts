@@ -115,6 +115,9 @@ function fileComponent(f: ShippedFile): Obj {
     case "stage":
       from.push(prop("file.stage", f.origin.stage), ...f.origin.sources.map((s) => prop("file.from", sourceRef(s))));
       break;
+    case "source":
+      from.push(prop("file.from", sourceRef(f.origin.source)));
+      break;
     case "caisson":
       break;
   }

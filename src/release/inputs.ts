@@ -183,6 +183,7 @@ export async function releaseInputs(o: InputsOptions): Promise<ReleaseInputs> {
     debPins,
     byTarget,
     debs: await readDebContents(o.store, candidates),
+    sourceCopies: def.image.copy.filter((c) => c.fromKind === "source").map((c) => ({ dest: c.dest, source: c.from })),
     copies: def.image.copy
       .filter((c) => c.fromKind === "stage")
       .map((c) => {

@@ -13,6 +13,8 @@ export type FileOrigin =
   | { readonly kind: "deb"; readonly pin: DebPin; readonly debPath: string }
   /** Built in a stage from these sources; or (`library`) a shared library collected from it for a binary, held by no pinned package. */
   | { readonly kind: "stage"; readonly stage: string; readonly sources: readonly string[]; readonly library?: true }
+  /** Copied as it is from a source (a local folder, a download, a git checkout). */
+  | { readonly kind: "source"; readonly source: string }
   /** Written by caisson itself (/etc/passwd, the dpkg status.d entries). */
   | { readonly kind: "caisson"; readonly what: string };
 
@@ -94,6 +96,9 @@ export function fileOrigin(f: ShippedFile): string {
       said = f.origin.library
         ? `a shared library that \`libraries: true\` collected in stage "${f.origin.stage}"; no pinned Debian package holds these bytes`
         : `built in stage "${f.origin.stage}" from ${f.origin.sources.map((s) => `source "${s}"`).join(", ") || "its commands"}`;
+      break;
+    case "source":
+      said = `copied from source "${f.origin.source}"`;
       break;
     case "caisson":
       said = `written by caisson: ${f.origin.what}`;
@@ -196,6 +201,7 @@ export function spdxDocument(o: SbomInput): Record<string, unknown> {
     rel(imageId, "CONTAINS", id);
     if (f.origin.kind === "deb") rel(debId(f.origin.pin), "CONTAINS", id, `the package's /${f.origin.debPath}, same content`);
     if (f.origin.kind === "stage") for (const s of f.origin.sources) rel(id, "GENERATED_FROM", sourceId(s));
+    if (f.origin.kind === "source") rel(sourceId(f.origin.source), "CONTAINS", id, "the source's file, copied as it is");
     return {
       SPDXID: id,
       fileName: `.${f.path}`,

@@ -14,6 +14,8 @@ import { caissonVersion, checkEngine, dockerBinary, PREBUILT_DIR, writeFrontendF
 import { MEDIA_INDEX, type Index } from "../../src/release/index.js";
 import { IN_CI } from "../support/ci.js";
 import { TestRegistry } from "../support/registry.js";
+import { checkCycloneDx15 } from "./cyclonedx.js";
+import { checkSpdx23 } from "./spdx.js";
 
 const DOCKER = dockerBinary();
 const engineError = await checkEngine(DOCKER).then(
@@ -81,6 +83,10 @@ describe.skipIf(engineError !== undefined && !IN_CI)("the frontend image, releas
       const said = (path: string) => sbom.files.find((f) => f.fileName === `.${path}`)?.comment ?? "";
       expect(said("/usr/bin/node")).toMatch(new RegExp(`^copied from Debian package nodejs 18\\.[^ ]+ \\(${arch}\\), its /usr/bin/node`));
       expect(said("/usr/share/nodejs/cjs-module-lexer/lexer.js")).toMatch(/^copied from Debian package node-cjs-module-lexer .* \(all\)/);
+      expect(said("/frontend/caisson-frontend.cjs")).toBe('copied from source "frontend"');
+      expect(checkSpdx23(sbom as unknown as Record<string, unknown>), `${arch} SPDX`).toEqual([]);
+      const cdx = JSON.parse(readFileSync(join(tmp, "out", `frontend-${VERSION}.linux-${arch}.cdx.json`), "utf8")) as Record<string, unknown>;
+      expect(checkCycloneDx15(cdx), `${arch} CycloneDX`).toEqual([]);
       const purls = sbom.packages.flatMap((p) => p.externalRefs?.map((r) => r.referenceLocator) ?? []);
       expect(purls.some((p) => p.startsWith("pkg:deb/debian/nodejs@") && p.endsWith(`arch=${arch}`)), `${arch}: nodejs in the SBOM`).toBe(true);
       // Each platform's SBOM lists its own target's node, not the other one's.
