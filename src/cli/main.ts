@@ -15,6 +15,8 @@ import { checkDefinition, parsePlatform } from "../validate/index.js";
 import { realpathSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { registerReleaseCommand } from "./release.js";
+import { localSourceProblems } from "./preflight.js";
+import { resolveImports } from "../resolve/index.js";
 import { buildCommand, checkListed, contextDir, defaultSourceStore, type BuildFlags } from "./build.js";
 import { applyPins, parseMirror, type Mirror } from "../lock/index.js";
 import { ExitStatus, frozenDefault, readLockBeside, registerPinningCommands } from "./lock.js";
@@ -74,7 +76,7 @@ export function mirrorsOption(values: readonly string[] | undefined): Mirror[] {
   });
 }
 
-async function compileOne(file: string, flags: CompileFlags): Promise<CompiledPlatform> {
+async function compileOne(file: string, flags: CompileFlags, checkFolders = false): Promise<CompiledPlatform> {
   const { platform, format, sourceMirror } = flags;
   const context = contextDir(flags.context);
   const source = await readDefinition(file);
@@ -101,7 +103,13 @@ async function compileOne(file: string, flags: CompileFlags): Promise<CompiledPl
     readContext: (path) => readContextFile(context, path),
   });
   const { definition, results } = compiled;
-  const diagnostics = await source.point(compiled.diagnostics);
+  // Each local source's folder, as caisson build checks it, when the LLB is for an engine to run.
+  const folders: Diagnostic[] = [];
+  if (checkFolders && definition && results) {
+    const imported = (await resolveImports(definition, (path) => readContextFile(context, path))).definitions.values();
+    folders.push(...(await localSourceProblems([definition, ...imported], context)));
+  }
+  const diagnostics = await source.point([...compiled.diagnostics, ...folders]);
   if (report(diagnostics, new Map([...source.texts, ...compiled.texts]), format) || !definition || !results) throw new Failed();
   if (requested) checkListed(requested.map(formatPlatform), definition.platforms.map(formatPlatform), file);
   let chosen = results[0];
@@ -235,7 +243,7 @@ Docs: README.md and docs/ (format.md is the definition reference).`,
     .addOption(new Option("--frozen", "fail on any moving reference the definition and its lockfile do not pin (default under CI=true)"))
     .addOption(new Option("--no-frozen", "do not require pins for image tags, even under CI=true").hideHelp())
     .action(async (file: string, opts: CompileFlags & { output?: string; json?: boolean }) => {
-      const compiled = await compileOne(file, opts);
+      const compiled = await compileOne(file, opts, true);
       const data = opts.json
         ? JSON.stringify(dumpDefinition(compiled.definition), null, 2) + "\n"
         : definitionBytes(compiled.definition);

@@ -111,6 +111,8 @@ export type SourceSpec =
       readonly path: string;
       readonly exclude: readonly string[];
       readonly span: Span;
+      /** Where `path:` is written (the build checks the folder there before it starts). */
+      readonly pathSpan: Span;
     };
 
 /** What a stage (or the runtime image) starts from. */
@@ -329,7 +331,11 @@ export interface ImageDefinition {
   /** The file's text, embedded in the LLB source map. */
   readonly text: string;
   readonly name: string;
+  /** Where `name:` is written. */
+  readonly nameSpan?: Span;
   readonly version?: string;
+  /** Where `version:` is written, when it is. */
+  readonly versionSpan?: Span;
   readonly platforms: readonly Platform[];
   readonly imports: readonly Import[];
   readonly sources: readonly SourceSpec[];

@@ -59,7 +59,13 @@ function build(ctx: Context): ImageDefinition | undefined {
     stages: stages as Stage[],
     image: img,
   };
-  if (version !== undefined) def.version = version;
+  const nameAt = child(root, "name")?.span;
+  if (nameAt) def.nameSpan = nameAt;
+  if (version !== undefined) {
+    def.version = version;
+    const at = child(root, "version")?.span;
+    if (at) def.versionSpan = at;
+  }
   if (release) def.release = release;
   if (ctx.moving.length > 0) def.moving = [...ctx.moving].sort((a, b) => a.span.start - b.span.start);
   return def;

@@ -113,7 +113,7 @@ export function source(ctx: Context, e: MapEntry): SourceSpec | undefined {
       exclude.push(pattern);
     }
     if (!patternsOk) return undefined;
-    return { kind: "local", name, path, exclude, span };
+    return { kind: "local", name, path, exclude, span, pathSpan: child(n, "path")?.span ?? span };
   }
   return undefined;
 }
