@@ -254,6 +254,10 @@ export function checkPolicy(input: PolicyInput): PolicyResult {
       if (e.mode & 0o2000) add("fs.setgid", "error", p, `setgid file (mode ${octal(e.mode)}, group ${e.gid})`);
     }
     if (e.xattrs?.["security.capability"]) add("fs.capability", "error", p, "file capabilities (security.capability xattr)");
+    if (e.type === "fifo" || e.type === "char" || e.type === "block") {
+      const what = e.type === "fifo" ? "named pipe (FIFO)" : `${e.type === "char" ? "character" : "block"} device`;
+      add("fs.special", "error", p, `${what}: a runtime image holds files, directories and symlinks (caisson release refuses it); leave it out of the source that brings it (exclude:) or remove it in the stage that makes it`);
+    }
     if (e.type !== "symlink" && e.mode & 0o002) {
       if (e.type === "dir" && e.mode & 0o1000) add("fs.world-writable", "info", p, `world-writable sticky directory (mode ${octal(e.mode)}), allowed`);
       else add("fs.world-writable", "error", p, `world-writable ${e.type === "dir" ? "directory" : "file"} (mode ${octal(e.mode)})`);

@@ -18,6 +18,7 @@ export const RULES = [
   { id: "fs.setuid", severity: "error", summary: "a file has the setuid bit" },
   { id: "fs.setgid", severity: "error", summary: "a file has the setgid bit" },
   { id: "fs.capability", severity: "error", summary: "a file has file capabilities (security.capability xattr)" },
+  { id: "fs.special", severity: "error", summary: "a named pipe (FIFO) or device file is in the image (caisson release does not carry them over)" },
   { id: "fs.world-writable", severity: "error", summary: "a file or directory is writable by everyone (sticky directories such as /tmp: info)" },
   { id: "fs.user-owned", severity: "error", summary: "a file outside the declared volumes is owned by the runtime user" },
   { id: "fs.user-writable", severity: "error", summary: "a file outside the declared volumes is group-writable by a group of the runtime user" },

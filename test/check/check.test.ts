@@ -259,6 +259,22 @@ describe("policy rules", () => {
     expect(errors(r)).toHaveLength(5);
   });
 
+  it("a named pipe or a device in the image is an error (caisson release would refuse it), named by path", async () => {
+    const r = await check([
+      { path: "app", type: "dir" },
+      { path: "app/fifo", type: "fifo", mode: 0o644 },
+      { path: "app/null", type: "char", mode: 0o644 },
+      { path: "app/data", data: "x", mode: 0o644 },
+    ]);
+    expect(errors(r)).toEqual([
+      { rule: "fs.special", path: "/app/fifo" },
+      { rule: "fs.special", path: "/app/null" },
+    ]);
+    const f = r.platforms[0]!.findings.find((x) => x.path === "/app/fifo");
+    expect(f?.message).toMatch(/^named pipe \(FIFO\): .*caisson release refuses it.*exclude:/);
+    expect(r.platforms[0]!.findings.find((x) => x.path === "/app/null")?.message).toMatch(/^character device/);
+  });
+
   it("files owned or group-writable by the runtime user outside the volumes; inside them is fine", async () => {
     const r = await check([
       { path: "app/config", data: "x", uid: 65532, gid: 65532, mode: 0o444 },
