@@ -6,7 +6,9 @@
 // registry's own origin (and basic ones to its token realm), never to a
 // Location or redirect elsewhere; every request has an idle timeout and
 // every body read a size cap; a loopback registry without TLS is spoken to
-// over plain HTTP, as docker does.
+// over plain HTTP, as docker does. Whatever the registry says (bodies,
+// headers, challenges) is escaped and clipped before it goes into a message,
+// and URLs in messages lose their query (signed upload URLs) and userinfo.
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
@@ -15,6 +17,7 @@ import { join } from "node:path";
 import { rootCertificates } from "node:tls";
 import type { Credentials } from "./credentials.js";
 import { parseReference, shownReference } from "../reference/index.js";
+import { visible } from "../diag/index.js";
 
 /** A registry operation that failed, with what to do about it. */
 export class RegistryError extends Error {
@@ -106,7 +109,36 @@ export function isLoopback(host: string): boolean {
 }
 
 const sha256 = (data: Uint8Array) => `sha256:${createHash("sha256").update(data).digest("hex")}`;
-const excerpt = (body: Buffer) => body.toString("utf8").slice(0, 300).trim();
+
+/** The most characters of the registry's own text (a body, a header, a challenge) quoted in a message. */
+const QUOTE_MAX = 300;
+
+/** Text from the registry made safe for a message: control characters (C0, DEL, C1) and the like escaped, clipped to QUOTE_MAX. */
+function quoted(text: string): string {
+  let out = "";
+  for (const ch of text.length > QUOTE_MAX * 2 ? text.slice(0, QUOTE_MAX * 2) : text) {
+    const v = visible(ch);
+    if (out.length + v.length > QUOTE_MAX) return `${out}…`;
+    out += v;
+  }
+  return text.length > QUOTE_MAX * 2 ? `${out}…` : out;
+}
+
+const excerpt = (body: Buffer) => quoted(body.subarray(0, QUOTE_MAX * 4).toString("utf8").trim());
+
+/**
+ * A URL as messages show it: scheme, host and path, without userinfo or
+ * query (`?…` when there was one: upload URLs may carry a signature), escaped.
+ */
+export function shownUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return quoted(url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1").replace(/[?#][\s\S]*$/, (q) => (q.startsWith("?") ? "?…" : "")));
+  }
+  return quoted(`${u.protocol}//${u.host}${u.pathname}${u.search ? "?…" : ""}`);
+}
 
 /**
  * The actions a registry token (a JWT with distribution's `access` claim)
@@ -127,6 +159,21 @@ function tokenActions(token: string, repo: string): string[] | undefined {
     const e = a as { type?: unknown; name?: unknown; actions?: unknown };
     return e && e.type === "repository" && e.name === repo && Array.isArray(e.actions) ? e.actions.filter((x): x is string => typeof x === "string") : [];
   });
+}
+
+/** Where a `Location` header (an upload URL, a redirect) points: an http(s) URL, or a protocol error naming who sent it. */
+function locate(r: Response, method: string, loc: string): URL {
+  let u: URL | undefined;
+  try {
+    u = new URL(loc, r.url);
+  } catch {
+    u = undefined;
+  }
+  if (u && (u.protocol === "https:" || u.protocol === "http:")) return u;
+  throw new RegistryError(
+    `${method} ${shownUrl(r.url)} answered ${r.status} with ${u ? "a Location that is not an http(s) URL" : "a malformed Location header"} (${shownUrl(loc)}); that is not a registry answer, nothing was tagged`,
+    "protocol",
+  );
 }
 
 /** A client for one repository of one registry. */
@@ -154,6 +201,10 @@ export class Registry {
     return new Promise((resolve, reject) => {
       const u = new URL(url);
       const fail = (e: NodeJS.ErrnoException) => reject(e instanceof RegistryError ? e : this.netError(e, method, url));
+      if (u.protocol === "http:" && !isLoopback(u.host) && headers["authorization"] !== undefined) {
+        reject(new RegistryError(`refusing to send credentials over plain HTTP to ${shownUrl(url)} (only a loopback registry is spoken to without TLS)`, "protocol"));
+        return;
+      }
       let req: ClientRequest;
       try {
         req = (u.protocol === "http:" ? httpRequest : httpsRequest)(
@@ -171,7 +222,7 @@ export class Registry {
             res.on("data", (c: Buffer) => {
               size += c.length;
               if (size > MAX_BODY) {
-                req?.destroy(new RegistryError(`${method} ${url} answered with a body of more than ${MAX_BODY >> 20} MiB; that is not a registry (or token service) answer`, "protocol"));
+                req?.destroy(new RegistryError(`${method} ${shownUrl(url)} answered with a body of more than ${MAX_BODY >> 20} MiB; that is not a registry (or token service) answer`, "protocol"));
                 return;
               }
               chunks.push(c);
@@ -185,7 +236,7 @@ export class Registry {
         return;
       }
       req.on("timeout", () =>
-        req.destroy(new RegistryError(`${method} ${url}: no answer for ${idle / 1000} s; nothing was tagged. Check that the registry is up and reachable, then run the same command again: what was already pushed is skipped`, "unreachable")),
+        req.destroy(new RegistryError(`${method} ${shownUrl(url)}: no answer for ${idle / 1000} s; nothing was tagged. Check that the registry is up and reachable, then run the same command again: what was already pushed is skipped`, "unreachable")),
       );
       req.on("error", fail);
       req.end(body);
@@ -194,18 +245,18 @@ export class Registry {
 
   private netError(e: NodeJS.ErrnoException, method: string, url: string): RegistryError {
     const code = e.code ?? "";
-    const what = `${method} ${url}`;
+    const what = `${method} ${shownUrl(url)}`;
     if (e.name === "AbortError" || code === "ABORT_ERR") return new RegistryError(`interrupted during ${what}; nothing was tagged`, "interrupted");
     if (code.startsWith("HPE_")) {
-      return new RegistryError(`${what}: the server answered with malformed HTTP (${code}: ${e.message}); is that address a registry? Nothing was tagged`, "protocol");
+      return new RegistryError(`${what}: the server answered with malformed HTTP (${quoted(code)}: ${quoted(e.message)}); is that address a registry? Nothing was tagged`, "protocol");
     }
     if (CERT_CODES.test(code) || TLS_PROTOCOL.test(code) || /certificate|ssl|tls/i.test(e.message)) {
       const fix = this.opts.ca
         ? `the CA given with --ca-cert ${this.opts.caFrom ?? ""} does not verify it either (is it the CA that signed the registry's certificate?)`
         : `if the registry uses its own CA, put it in /etc/docker/certs.d/${this.ref.host}/ca.crt (docker's rule) or give --ca-cert FILE`;
-      return new RegistryError(`${new URL(url).host}: TLS failed (${code || e.message}) on ${what}; ${fix}`, "tls");
+      return new RegistryError(`${new URL(url).host}: TLS failed (${quoted(code || e.message)}) on ${what}; ${fix}`, "tls");
     }
-    return new RegistryError(`${new URL(url).host} is unreachable (${code || e.message}) on ${what}; nothing was tagged. Start the registry (or check the address) and run the same command again: what was already pushed is skipped`, "unreachable");
+    return new RegistryError(`${new URL(url).host} is unreachable (${quoted(code || e.message)}) on ${what}; nothing was tagged. Start the registry (or check the address) and run the same command again: what was already pushed is skipped`, "unreachable");
   }
 
   /** Answers a 401 challenge: Basic with the credentials, or a bearer token fetched with them from the realm. */
@@ -218,7 +269,7 @@ export class Registry {
       if (!basic) throw this.authError(401, "");
       return basic;
     }
-    if (scheme !== "bearer") throw new RegistryError(`${this.ref.host}: unsupported auth challenge ${JSON.stringify(challenge)}`, "protocol");
+    if (scheme !== "bearer") throw new RegistryError(`${this.ref.host}: unsupported auth challenge "${quoted(challenge)}"`, "protocol");
     const params: Record<string, string> = {};
     for (const p of (m?.[2] ?? "").matchAll(/(\w+)="([^"]*)"/g)) params[p[1] as string] = p[2] as string;
     let u: URL;
@@ -226,11 +277,17 @@ export class Registry {
       u = new URL(params["realm"] ?? "");
       if (u.protocol !== "https:" && u.protocol !== "http:") throw new Error();
     } catch {
-      throw new RegistryError(`${this.ref.host}: bearer challenge without a usable realm URL: ${challenge}`, "protocol");
+      throw new RegistryError(`${this.ref.host}: bearer challenge without a usable realm URL: ${quoted(challenge)}`, "protocol");
+    }
+    if (u.protocol === "http:" && !isLoopback(u.host)) {
+      throw new RegistryError(
+        `${this.ref.host}: its bearer challenge names a token service over plain HTTP (${shownUrl(u.toString())}); caisson sends credentials to a token service only over HTTPS (plain HTTP on loopback only), so nothing was sent. Give the registry an https:// auth realm`,
+        "protocol",
+      );
     }
     if (params["service"]) u.searchParams.set("service", params["service"]);
     u.searchParams.set("scope", params["scope"] ?? scope);
-    const realm = `${u.origin}${u.pathname}`;
+    const realm = shownUrl(`${u.origin}${u.pathname}`);
     const r = await this.raw("GET", u.toString(), basic ? { authorization: basic } : {});
     if (r.status === 401 || r.status === 403) throw this.authError(r.status, creds ? `its token service at ${realm} refused the credentials` : "");
     const bad = (why: string) => new RegistryError(`${this.ref.host}: the token service at ${realm} answered ${why}; that is not a token (is the registry's auth realm right?)`, "protocol");
@@ -239,10 +296,11 @@ export class Registry {
     try {
       t = JSON.parse(r.body.toString("utf8"));
     } catch (e) {
-      throw bad(`with malformed JSON (${(e as Error).message})`);
+      throw bad(`with malformed JSON (${quoted((e as Error).message)})`);
     }
     const token = t && typeof t === "object" ? ((t as { token?: unknown }).token ?? (t as { access_token?: unknown }).access_token) : undefined;
     if (typeof token !== "string" || !token) throw bad(`without a token: ${excerpt(r.body)}`);
+    if (!/^[\x21-\x7e]+$/.test(token)) throw bad("with a token that is not printable ASCII (it cannot go in a header)");
     return `Bearer ${token}`;
   }
 
@@ -273,8 +331,8 @@ export class Registry {
       const loc = r.headers.location;
       const follow = r.status === 307 || r.status === 308 || ([301, 302, 303].includes(r.status) && (method === "GET" || method === "HEAD"));
       if (!follow || !loc) return r;
-      if (hop >= MAX_REDIRECTS) throw new RegistryError(`${method} ${url}: more than ${MAX_REDIRECTS} redirects`, "protocol");
-      url = new URL(loc, url).toString();
+      if (hop >= MAX_REDIRECTS) throw new RegistryError(`${method} ${shownUrl(url)}: more than ${MAX_REDIRECTS} redirects`, "protocol");
+      url = locate(r, method, loc).toString();
     }
   }
 
@@ -299,7 +357,7 @@ export class Registry {
       r.status >= 500 && !body
         ? " (an empty body: the registry's own log says why). Run the same command again once it is fixed: what was already pushed is skipped"
         : `: ${body || "(empty body)"}`;
-    throw new RegistryError(`${what}: ${method} ${r.url} answered ${r.status}${hint}`, "protocol");
+    throw new RegistryError(`${what}: ${method} ${shownUrl(r.url)} answered ${r.status}${hint}`, "protocol");
   }
 
   /**
@@ -329,7 +387,7 @@ export class Registry {
   private checkDigest(r: Response, sent: string): void {
     const got = r.headers["docker-content-digest"];
     if (typeof got === "string" && got !== sent) {
-      throw new RegistryError(`${this.ref.host}: registry stored ${got} for ${sent} (${r.url}); nothing was tagged`, "protocol");
+      throw new RegistryError(`${this.ref.host}: registry stored ${quoted(got)} for ${sent} (${shownUrl(r.url)}); nothing was tagged`, "protocol");
     }
   }
 
@@ -348,8 +406,8 @@ export class Registry {
     const start = await this.call("POST", "blobs/uploads/", { "content-type": "application/octet-stream" }, new Uint8Array(0));
     if (start.status !== 202) this.fail(start, "POST", `starting the upload of ${digest}`);
     const loc = String(start.headers.location ?? "");
-    if (!loc) throw new RegistryError(`starting the upload of ${digest}: POST ${start.url} answered 202 without a Location header`, "protocol");
-    const u = new URL(loc, start.url);
+    if (!loc) throw new RegistryError(`starting the upload of ${digest}: POST ${shownUrl(start.url)} answered 202 without a Location header`, "protocol");
+    const u = locate(start, "POST", loc);
     u.searchParams.set("digest", digest);
     const put = await this.call("PUT", u.toString(), { "content-type": "application/octet-stream" }, data);
     if (put.status !== 201) this.fail(put, "PUT", `uploading blob ${digest}`);
@@ -377,7 +435,7 @@ export class Registry {
     if (r.status !== 200) return this.fail(r, "HEAD", `looking up tag ${reference}`);
     const d = r.headers["docker-content-digest"];
     if (typeof d !== "string" || !/^sha256:[0-9a-f]{64}$/.test(d)) {
-      throw new RegistryError(`looking up tag ${reference}: HEAD ${r.url} answered 200 without a valid Docker-Content-Digest header (${JSON.stringify(d ?? null)}), which a registry must send; caisson cannot tell whether the tag would move, so nothing was pushed`, "protocol");
+      throw new RegistryError(`looking up tag ${reference}: HEAD ${shownUrl(r.url)} answered 200 without a valid Docker-Content-Digest header (${typeof d === "string" ? `"${quoted(d)}"` : "none"}), which a registry must send; caisson cannot tell whether the tag would move, so nothing was pushed`, "protocol");
     }
     return d;
   }

@@ -4,7 +4,8 @@
 import { createHash } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { isLoopback, parseRepoRef, Registry, RegistryError } from "../../src/release/index.js";
-import { HostileRegistry, PASSWORD, USER, type HostileMode } from "../support/hostile-registry.js";
+import { HostileRegistry, PASSWORD, SIGNATURE, USER, type HostileMode } from "../support/hostile-registry.js";
+import { shownUrl } from "../../src/release/registry.js";
 import { TestRegistry } from "../support/registry.js";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -112,6 +113,71 @@ describe("Registry against a hostile registry", () => {
     const a = await failure(r.hasBlob(digest));
     expect(a.message).toContain(`no credentials found for ${reg!.host}; set them with \`docker login ${reg!.host}\``);
     expect(a.message).toContain("CAISSON_REGISTRY_USER");
+  });
+});
+
+describe("what the registry says reaches a message escaped, clipped, and without secrets", () => {
+  // C0 (ESC, BEL), DEL and C1 (CSI 0x9b) control characters: none may reach the terminal raw.
+  const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+
+  it("escapes an error body full of terminal escapes, and clips it", async () => {
+    const r = await client("ansi-body");
+    const e = await failure(r.pushBlob(digest, blob));
+    expect(e.message).not.toMatch(RAW_CONTROL);
+    expect(e.message).toContain("\\x1b[2J\\x1b[31mPWNED\\x07 \\x1b]0;title\\x07 \\x9b2J");
+    expect(e.message).toMatch(/POST http:\/\/127\.0\.0\.1:\d+\/v2\/caisson\/x\/blobs\/uploads\/ answered 400: .*xxx…$/);
+    expect(e.message.length).toBeLessThan(600);
+  });
+
+  it.each([
+    ["ansi-challenge", /bearer challenge without a usable realm URL: Bearer realm="\\x9b2J\\x9b31mPWNED"$/],
+    ["token-ansi", /token service at http:\/\/127\.0\.0\.1:\d+\/token answered 500: .*\\x1b\[2J\\x1b\[31mPWNED\\x07/],
+    ["ansi-digest", /registry stored sha256:\\x9b2J for sha256:/],
+  ] as const)("escapes what %s sends", async (mode, message) => {
+    const r = await client(mode);
+    const e = await failure(r.pushBlob(digest, blob));
+    expect(e.message).not.toMatch(RAW_CONTROL);
+    expect(e.message).toMatch(message);
+  });
+
+  it("names a malformed Location (upload or redirect) as the registry's protocol error, not an internal one", async () => {
+    let r = await client("bad-location");
+    let e = await failure(r.pushBlob(digest, blob));
+    expect(e.kind).toBe("protocol");
+    expect(e.message).toMatch(/^POST http:\/\/127\.0\.0\.1:\d+\/v2\/caisson\/x\/blobs\/uploads\/ answered 202 with a malformed Location header \(http:\/\/\[::1\); that is not a registry answer/);
+    await reg!.stop();
+    r = await client("bad-redirect");
+    e = await failure(r.hasBlob(digest));
+    expect(e.kind).toBe("protocol");
+    expect(e.message).toMatch(/^HEAD http:\/\/127\.0\.0\.1:\d+\/v2\/caisson\/x\/blobs\/sha256:\w+ answered 307 with a malformed Location header/);
+  });
+
+  it("prints a signed upload URL without its query or userinfo", async () => {
+    const r = await client("signed");
+    const e = await failure(r.pushBlob(digest, blob));
+    expect(e.message).toMatch(/PUT http:\/\/127\.0\.0\.1:\d+\/v2\/upload\/1\?… answered 400: \{"errors":\[\{"code":"DENIED"\}\]\}/);
+    expect(e.message).not.toContain(SIGNATURE.slice(0, 20));
+    expect(e.message).not.toMatch(/AKIA|locpass|digest=/);
+  });
+
+  it("cuts userinfo and query from URLs in messages, parsable or not", () => {
+    expect(shownUrl("https://u:pw@r.example:5000/v2/x/blobs/uploads/1?X-Amz-Signature=abc#f")).toBe("https://r.example:5000/v2/x/blobs/uploads/1?…");
+    expect(shownUrl("https://r.example/v2/")).toBe("https://r.example/v2/");
+    expect(shownUrl("http://u:pw@[::1/up?sig=abc")).toBe("http://[::1/up?…");
+    expect(shownUrl("http://[::1/\u001b[2J")).toBe("http://[::1/\\x1b[2J");
+  });
+
+  it("refuses a plain-HTTP token realm off loopback without sending anything there, and takes one on loopback", async () => {
+    const r = await client("http-realm");
+    const e = await failure(r.hasBlob(digest));
+    expect(e.kind).toBe("protocol");
+    expect(e.message).toBe(
+      `${reg!.host}: its bearer challenge names a token service over plain HTTP (http://auth.example/token); caisson sends credentials to a token service only over HTTPS (plain HTTP on loopback only), so nothing was sent. Give the registry an https:// auth realm`,
+    );
+    await reg!.stop();
+    // The token modes' realm is http://127.0.0.1:PORT/token: loopback, so it is asked.
+    const ok = await client("token-pull");
+    expect(await ok.hasBlob(digest)).toBe(false);
   });
 });
 

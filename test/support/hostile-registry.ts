@@ -15,11 +15,24 @@
 //   empty-500     every upload start is answered 500 with an empty body
 //   location      the upload Location is on the other server
 //   redirect      blob HEAD and the upload PUT answer 307 to the other server (as S3-backed registries do)
+//   ansi-body     every upload start is answered 400 with an error body full of terminal escapes
+//   ansi-challenge  a 401 whose bearer challenge is C1 control characters, no realm
+//   ansi-digest   every PUT is answered with a Docker-Content-Digest holding a C1 control character
+//   token-ansi    bearer auth whose token service answers 500 with terminal escapes
+//   http-realm    bearer auth whose realm is plain HTTP on a host that is not loopback (never contacted)
+//   bad-location  the upload Location is not a URL (http://[::1)
+//   bad-redirect  blob HEAD answers 307 to a Location that is not a URL
+//   signed        the upload Location carries userinfo and a signed query; its PUT is answered 400
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 
-export type HostileMode = "ok" | "hang" | "bad-http" | "token-json" | "token-null" | "token-endless" | "token-pull" | "wrong-digest" | "no-digest" | "empty-500" | "location" | "redirect";
+export type HostileMode = "ok" | "hang" | "bad-http" | "token-json" | "token-null" | "token-endless" | "token-pull" | "wrong-digest" | "no-digest" | "empty-500" | "location" | "redirect" | "ansi-body" | "ansi-challenge" | "ansi-digest" | "token-ansi" | "http-realm" | "bad-location" | "bad-redirect" | "signed";
+
+/** An error body a registry could send to take over a terminal (raw escapes: clear screen, colour, bell, window title; a C1 CSI), and long. */
+export const ANSI_BODY = `{"errors":[{"message":"\u001b[2J\u001b[31mPWNED\u0007 \u001b]0;title\u0007 \u009b2J","detail":"${"x".repeat(5000)}"}]}`;
+/** The query of the signed upload URL in mode "signed"; it must never be printed. */
+export const SIGNATURE = "X-Amz-Signature=0123456789abcdef&X-Amz-Credential=AKIASECRET";
 
 export const USER = "alice";
 export const PASSWORD = "s3cret";
@@ -86,6 +99,7 @@ export class HostileRegistry {
     if (u.pathname === "/token") {
       if (mode === "token-json") res.writeHead(200, { "content-type": "application/json" }).end("{not json");
       else if (mode === "token-null") res.writeHead(200, { "content-type": "application/json" }).end("null");
+      else if (mode === "token-ansi") res.writeHead(500, { "content-type": "application/json" }).end(ANSI_BODY);
       else if (mode === "token-pull") {
         const repo = /^repository:([^:]+):/.exec(u.searchParams.get("scope") ?? "")?.[1] ?? "";
         const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
@@ -103,6 +117,12 @@ export class HostileRegistry {
       }
       return;
     }
+    if (mode === "ansi-challenge" || mode === "http-realm") {
+      // Node's server lets bytes 0x80-0xff through in a header (as latin1): C1 controls such as CSI (0x9b).
+      const challenge = mode === "http-realm" ? 'Bearer realm="http://auth.example/token",service="hostile"' : 'Bearer realm="\x9b2J\x9b31mPWNED"';
+      res.writeHead(401, { "www-authenticate": challenge }).end();
+      return;
+    }
     if (mode.startsWith("token-") && !(mode === "token-pull" && req.headers.authorization?.startsWith("Bearer "))) {
       res.writeHead(401, { "www-authenticate": `Bearer realm="http://${this.host}/token",service="hostile"` }).end();
       return;
@@ -116,14 +136,22 @@ export class HostileRegistry {
       return;
     }
     const m = /^\/v2\/(.+)\/(blobs|manifests)\/(.+)$/.exec(u.pathname);
-    const digestHeader = (d: string) => ({ "docker-content-digest": mode === "wrong-digest" && req.method === "PUT" ? ZERO : d });
+    const put = req.method === "PUT";
+    const digestHeader = (d: string) => ({ "docker-content-digest": mode === "wrong-digest" && put ? ZERO : mode === "ansi-digest" && put ? "sha256:\x9b2J" : d });
     if (u.pathname.endsWith("/blobs/uploads/") && req.method === "POST") {
+      const location =
+        mode === "location" ? `http://${this.otherHost}/elsewhere` : mode === "bad-location" ? "http://[::1" : mode === "signed" ? `http://u:locpass@${this.host}/v2/upload/1?${SIGNATURE}` : `/v2/upload/${Date.now()}`;
       if (mode === "empty-500") res.writeHead(500).end();
-      else res.writeHead(202, { location: mode === "location" ? `http://${this.otherHost}/elsewhere` : `/v2/upload/${Date.now()}` }).end();
+      else if (mode === "ansi-body") res.writeHead(400, { "content-type": "application/json" }).end(ANSI_BODY);
+      else res.writeHead(202, { location }).end();
       return;
     }
     if (u.pathname.startsWith("/v2/upload/") && req.method === "PUT") {
       const digest = u.searchParams.get("digest") ?? "";
+      if (mode === "signed") {
+        res.writeHead(400, { "content-type": "application/json" }).end('{"errors":[{"code":"DENIED"}]}');
+        return;
+      }
       if (mode === "redirect") {
         res.writeHead(307, { location: `http://${this.otherHost}/bucket/${digest}` }).end();
         return;
@@ -134,6 +162,7 @@ export class HostileRegistry {
     }
     if (m?.[2] === "blobs") {
       if (mode === "redirect") res.writeHead(307, { location: `http://${this.otherHost}/bucket/${m[3]}` }).end();
+      else if (mode === "bad-redirect") res.writeHead(307, { location: "http://[::1" }).end();
       else res.writeHead(this.blobs.has(m[3]!) ? 200 : 404, this.blobs.has(m[3]!) ? { "docker-content-digest": m[3]! } : {}).end();
       return;
     }
