@@ -62,6 +62,23 @@ export function describeMoving(m: MovingRef): string {
   }
 }
 
+/**
+ * The pins of a closure for builds on `buildArch` that cannot be installed
+ * there: a .deb of neither that architecture nor `all`, nor of a foreign
+ * architecture the request names (`libc6:arm64`).
+ */
+export function wrongArchPins(buildArch: string, request: readonly string[], packages: readonly DebPin[]): DebPin[] {
+  const allowed = new Set([buildArch, "all", ...request.flatMap((r) => /^[^:=]+:([^:=]+)/.exec(r)?.[1] ?? [])]);
+  return packages.filter((p) => !allowed.has(p.arch));
+}
+
+/** `, and arm64 (named as libc6:arm64)`: the foreign architectures a request names, for messages. */
+function allowedForeign(request: readonly string[]): string {
+  const named = request.filter((r) => /^[^:=]+:[^:=]+/.test(r)).map((r) => r.replace(/=.*$/, ""));
+  const arches = [...new Set(named.map((r) => r.split(":")[1] as string))];
+  return arches.length === 0 ? "" : ` and ${arches.join(", ")} (named as ${named.join(", ")})`;
+}
+
 /** Applies `lock` to `def`; see PinResult. */
 export function applyPins(def: ImageDefinition, lock: Lockfile | undefined, opts: PinOptions = {}): PinResult {
   const moving = def.moving ?? [];
@@ -78,8 +95,25 @@ export function applyPins(def: ImageDefinition, lock: Lockfile | undefined, opts
     if (pin !== undefined) {
       if (m.kind === "image") imagePins.set(m.span.start, `${m.ref}@${pin}`);
       else if (m.kind === "debian") {
+        const packages = lock?.debian?.[pin]?.packages ?? [];
+        const wrong = wrongArchPins(m.buildArch, m.request, packages);
+        if (wrong.length > 0) {
+          // Installed on the key's architecture, such a .deb fails at apt, or ships another architecture's files.
+          unresolved.push(m);
+          const named = wrong.map((p) => `${p.name} ${p.version} (${p.arch})`).join(", ");
+          diagnostics.push(
+            error(
+              "wrong_arch_pin",
+              `stage "${m.stage}": ${lockPath} pins under "${pin}", for builds on ${m.buildArch}, ${wrong.length === 1 ? "a .deb" : ".debs"} of another architecture: ${named}; ` +
+                `only ${m.buildArch}, all${allowedForeign(m.request)} can be installed there`,
+              m.span,
+              { hint: `run \`${command.replace(/^caisson lock /, "caisson lock --refresh ")}\` to resolve the closure again (the lockfile was edited, or written for another architecture)` },
+            ),
+          );
+          continue;
+        }
         const byArch = debianPins.get(m.stage) ?? {};
-        byArch[m.buildArch] = lock?.debian?.[pin]?.packages ?? [];
+        byArch[m.buildArch] = packages;
         debianPins.set(m.stage, byArch);
       }
       else sourcePins.set(m.source, pin);

@@ -242,6 +242,47 @@ describe("applyPins: Debian closures", () => {
   });
 });
 
+describe("applyPins: a pin's architecture against its key's", () => {
+  const TARGET = `name: app
+platforms: [linux/arm64]
+stages:
+  t:
+    from: ${BASE}
+    on: target
+    packages: [hello]
+    run: [hello]
+image:
+  from: t
+  user: { uid: 0, gid: 0, rootReason: "a build image" }
+`;
+  const closure = (packages: DebPin[]): Lockfile => ({ ...LOCK, debian: { "t/arm64": { request: ["hello"], from: `docker.io/${BASE}`, packages } } });
+
+  it("refuses an amd64 .deb pinned under <stage>/arm64, naming the lockfile, the key, the package and the fix", () => {
+    const r = applyPins(model(TARGET), closure([pin("hello", "2.10-3", "amd64"), pin("libc6", "2.36-9+deb12u14", "arm64")]), { lockPath: "app/image.lock.json" });
+    expect(r.unresolved.map((m) => (m.kind === "debian" ? `${m.stage}/${m.buildArch}` : m.kind))).toEqual(["t/arm64"]);
+    expect(r.definition.stages[0]?.packages?.closure).toBeUndefined();
+    expect(printed(r.diagnostics, TARGET)).toContain(
+      'app/image.yaml:7:15: error[wrong_arch_pin]: stage "t": app/image.lock.json pins under "t/arm64", for builds on arm64, a .deb of another architecture: hello 2.10-3 (amd64); only arm64, all can be installed there',
+    );
+    expect(r.diagnostics.map((d) => d.hint)).toEqual(["run `caisson lock --refresh app/image.yaml` to resolve the closure again (the lockfile was edited, or written for another architecture)"]);
+    // The same under --frozen, and through compile (not left for apt to find).
+    expect(applyPins(model(TARGET), closure([pin("hello", "2.10-3", "amd64")]), { frozen: true }).diagnostics.map((d) => d.code)).toEqual(["wrong_arch_pin"]);
+  });
+
+  it("accepts .debs of the key's architecture, of all, and of a foreign architecture the request names", () => {
+    expect(applyPins(model(TARGET), closure([pin("hello", "2.10-3", "arm64"), pin("tzdata", "2024a-0+deb12u1", "all")])).diagnostics).toEqual([]);
+    // build/amd64 asks for libc6:arm64: its arm64 .debs are installed with dpkg --add-architecture.
+    expect(applyPins(model(), LOCK).diagnostics).toEqual([]);
+    const foreign = { ...LOCK, debian: { ...CLOSURES, "build/amd64": { ...CLOSURES["build/amd64"]!, packages: [...CLOSURES["build/amd64"]!.packages, pin("libgcc-s1", "12.2.0-14", "arm64")] } } };
+    expect(applyPins(model(), foreign).diagnostics).toEqual([]);
+    // …but not one it does not name.
+    const other = { ...LOCK, debian: { ...CLOSURES, "build/amd64": { ...CLOSURES["build/amd64"]!, packages: [...CLOSURES["build/amd64"]!.packages, pin("libc6", "2.36-9+deb12u14", "armhf")] } } };
+    expect(applyPins(model(), other).diagnostics.map((d) => d.message)).toEqual([
+      'stage "build": app/image.lock.json pins under "build/amd64", for builds on amd64, a .deb of another architecture: libc6 2.36-9+deb12u14 (armhf); only amd64, all and arm64 (named as libc6:arm64) can be installed there',
+    ]);
+  });
+});
+
 describe("lowering pinned closures", () => {
   async function compile(lock: Lockfile | undefined, o: { build?: typeof AMD64 | typeof ARM64; text?: string; mirror?: boolean; archives?: Record<string, string> } = {}) {
     return compileDefinition(FILE, o.text ?? DEF, {
