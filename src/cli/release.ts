@@ -386,7 +386,7 @@ export function registerReleaseCommand(cli: Command, failed: () => Error): void 
         "unless --force. Credentials: CAISSON_REGISTRY_USER and CAISSON_REGISTRY_PASSWORD, else docker's config.json ($DOCKER_CONFIG). " +
         "A registry's own CA: /etc/docker/certs.d/<host:port>/*.crt (docker's rule) or --ca-cert.",
     )
-    .argument("<file>", "definition file, e.g. images/redis/image.yaml")
+    .argument("<file>", "definition file (YAML, JSON or CUE; a directory is a CUE package), e.g. images/redis/image.yaml")
     .option("--to <registry/repo>", "push there, e.g. 127.0.0.1:5000/caisson/redis")
     .option("--verify", "build twice from empty caches and fail unless the index digests are equal (naming the first differing file)")
     .option("--force", "move an existing version tag to this release's digest")
