@@ -4,7 +4,7 @@
 #
 #   1. a throwaway containerd (own root, state, socket, config) and a
 #      throwaway dockerd on it (own data root, exec root, pidfile, socket,
-#      daemon.json, its own bridge; no iptables rules), both under one
+#      daemon.json, its own bridge; no iptables rules but one FORWARD accept between containers on that bridge, removed on exit), both under one
 #      temporary directory;
 #   2. `git clone` of this repository's HEAD (committed work only) into it;
 #   3. in the clone, with DOCKER_HOST=unix://<throwaway socket>,
@@ -66,7 +66,7 @@ TMP=$(mktemp -d "${FRESH_TMP:-/tmp}/caisson-fresh.XXXXXX")
 chmod 711 "$TMP"
 BR=cfr$$                        # bridge name (max 15 characters)
 BR=${BR:0:15}
-CTRD_PID= DOCKERD_PID= BR_CREATED=
+CTRD_PID= DOCKERD_PID= BR_CREATED= FWD_RULE=
 # /run/containerd is where containerd's runc shims put their sockets and runc
 # state whatever the daemon's own state dir; remove what we leave there only
 # if it did not exist before (and only empty directories).
@@ -103,6 +103,7 @@ cleanup() {
   awk -v t="$TMP/" 'index($2, t) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
   done
+  if [ -n "$FWD_RULE" ]; then iptables -D FORWARD -i "$BR" -o "$BR" -j ACCEPT 2>/dev/null; fi
   if [ -n "$BR_CREATED" ]; then ip link del "$BR" 2>/dev/null; fi
   rm -rf --one-file-system "$TMP"   # never through a mount left behind
   if [ -z "$RUN_CTRD_EXISTED" ] && [ -d /run/containerd ]; then
@@ -133,6 +134,13 @@ start_bridge() {
   BR_CREATED=1
   ip addr add "$SUBNET" dev "$BR"
   ip link set "$BR" up
+  # Containers on this bridge talk to each other (a test's HAProxy to its nginx).
+  # With br_netfilter, bridged frames pass the host's FORWARD chain, whose policy
+  # the main engine sets to DROP: one rule for this bridge only, removed on exit.
+  if command -v iptables >/dev/null && iptables -S FORWARD 2>/dev/null | grep -q '^-P FORWARD DROP'; then
+    iptables -I FORWARD 1 -i "$BR" -o "$BR" -j ACCEPT
+    FWD_RULE=1
+  fi
 }
 
 # ---------------------------------------------------------- containerd
