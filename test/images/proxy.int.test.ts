@@ -1,6 +1,6 @@
 // images/haproxy and images/nginx on the real engine: ./hack/build.sh builds
 // both platforms of each (once for this file), then nginx runs behind
-// HAProxy under the runtime contract on a private network: curl reaches the
+// HAProxy under the runtime contract on the default bridge: curl reaches the
 // page through HAProxy over HTTP and TLS (a certificate this test makes),
 // nginx answers HTTP/2, both metrics endpoints are scraped; the binaries
 // pass Debian's checksec on both platforms and the arm64 ones run under
@@ -100,9 +100,8 @@ describe.skipIf(engineError !== undefined && !IN_CI)("images/haproxy and images/
     for (const d of [tmp, tls, confd]) chmodSync(d, 0o755);
     for (const f of ["tls.key", "tls.crt", "site.pem"]) chmodSync(join(tls, f), 0o644);
 
-    docker("network", "create", tag);
     const start = (name: string, args: string[], img: string, ports: number[]) => {
-      const id = docker("run", "-d", "--name", `${tag}-${name}`, "--network", tag, ...CONTRACT, ...args,
+      const id = docker("run", "-d", "--name", `${tag}-${name}`, ...CONTRACT, ...args,
         ...ports.flatMap((p) => ["-p", `127.0.0.1::${p}`]), img);
       containers.push(id);
       const [http, https, metrics] = ports.map((p) => hostPort(id, p)) as [number, number, number];
@@ -112,9 +111,10 @@ describe.skipIf(engineError !== undefined && !IN_CI)("images/haproxy and images/
       ...tmpfs("/var/cache/nginx"), ...tmpfs("/run/nginx"),
       "-v", `${tls}:/etc/nginx/tls:ro`, "-v", `${confd}:/etc/nginx/conf.d:ro`,
     ], image("nginx"), [8080, 8443, 8081]);
-    // nginx by its address: a name would need the engine's embedded DNS, which an engine run
-    // without iptables rules (hack/fresh.sh's throwaway one) does not serve.
-    const webIp = docker("inspect", "-f", `{{(index .NetworkSettings.Networks "${tag}").IPAddress}}`, web.id);
+    // Both on the engine's default bridge, nginx by its address: a user-defined network (its
+    // names served by the engine's embedded DNS) needs iptables rules that an engine run
+    // without them (hack/fresh.sh's throwaway one) does not have.
+    const webIp = docker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", web.id);
     lb = start("lb", [
       ...tmpfs("/run/haproxy"), "-e", `BACKEND=${webIp}:8080`, "-e", "TLS_CERT=/etc/haproxy/tls/site.pem", "-v", `${tls}:/etc/haproxy/tls:ro`,
     ], image("haproxy"), [8080, 8443, 8404]);
@@ -126,7 +126,6 @@ describe.skipIf(engineError !== undefined && !IN_CI)("images/haproxy and images/
 
   afterAll(() => {
     for (const c of containers) spawnSync(DOCKER, ["rm", "-f", "-v", c]);
-    spawnSync(DOCKER, ["network", "rm", tag]);
     rmSync(tmp, { recursive: true, force: true });
   });
 
