@@ -5,7 +5,7 @@
 // model) beside the archive, and push the
 // index with its tags. `--verify` builds twice from empty caches and
 // compares the index digests.
-import { createHash, X509Certificate } from "node:crypto";
+import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { rename, writeFile } from "node:fs/promises";
 import { mkdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, relative, resolve } from "node:path";
@@ -127,7 +127,7 @@ async function inputsOf(file: string, source: DefinitionSource, context: string,
   }
 }
 
-/** Longest `<name>-<version>` the release's file names hold (`.<stem>.verify.release.oci.tar.caisson-tmp-<pid>` within 255 bytes). */
+/** Longest `<name>-<version>` the release's file names hold (`.<stem>.verify.release.oci.tar.caisson-tmp-<pid>-<8 hex>` within 255 bytes). */
 const MAX_STEM_BYTES = 200;
 
 /**
@@ -247,14 +247,15 @@ export class Staged {
 
   /** The temporary name `dest` is written under (by a build, or by `write`), put in place by `commit`. */
   reserve(dest: string): string {
-    const tmp = join(dirname(dest), `.${basename(dest)}.caisson-tmp-${process.pid}`);
+    // Unpredictable, and created only if absent (write: flag wx), so a link planted in a shared --out is never followed.
+    const tmp = join(dirname(dest), `.${basename(dest)}.caisson-tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
     this.files.push({ tmp, dest });
     if (statSync(dest, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`cannot write ${dest}: it is a directory; remove it or give another --out`);
     return tmp;
   }
 
   async write(dest: string, data: Uint8Array | string): Promise<void> {
-    await writeFile(this.reserve(dest), data).catch((e: unknown) => {
+    await writeFile(this.reserve(dest), data, { flag: "wx" }).catch((e: unknown) => {
       throw new UsageError(`cannot write ${dest}: ${fsReason(e)}`);
     });
   }

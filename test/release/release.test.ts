@@ -205,6 +205,15 @@ describe("Staged (the release's files, the build's archive included, put in plac
     }
   });
 
+  it("stages under unpredictable names, one per call, which it creates itself (no planted link is followed)", () => {
+    const staged = new Staged();
+    const a = staged.reserve("/out/x-1.oci.tar");
+    const b = staged.reserve("/out/x-1.oci.tar");
+    expect(a).toMatch(/^\/out\/\.x-1\.oci\.tar\.caisson-tmp-\d+-[0-9a-f]{8}$/);
+    expect(a).not.toBe(b);
+    staged.discard();
+  });
+
   it("leaves the previous files as they were when the release fails (discard)", async () => {
     const out = mkdtempSync(join(tmpdir(), "caisson-staged-"));
     try {
