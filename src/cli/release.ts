@@ -127,8 +127,13 @@ async function inputsOf(file: string, source: DefinitionSource, context: string,
   }
 }
 
-/** Longest `<name>-<version>` the release's file names hold (`.<stem>.verify.release.oci.tar.caisson-tmp-<pid>-<8 hex>` within 255 bytes). */
-const MAX_STEM_BYTES = 200;
+/**
+ * Longest `<name>-<version>` the release's file names hold within 255 bytes:
+ * the build writes `.<stem>.verify.oci.tar.caisson-tmp-<pid>-<8 hex>` (the
+ * release's staged name) under a temporary name of its own, another
+ * `.<…>.caisson-tmp-<pid>-<8 hex>`: the stem plus at most 75 bytes.
+ */
+const MAX_STEM_BYTES = 180;
 
 /**
  * `<name>-<version>`, the stem of every file written under --out; refused at
