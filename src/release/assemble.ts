@@ -35,7 +35,7 @@ export interface ReleaseInputs {
   /** What the runtime image copies straight from sources: dest path → source. */
   readonly sourceCopies?: readonly { readonly dest: string; readonly source: string }[];
   /** What the runtime image copies from stages: dest path → stage and the sources that stage builds from. */
-  readonly copies: readonly { readonly dest: string; readonly stage: string; readonly sources: readonly string[]; readonly libraries: boolean }[];
+  readonly copies: readonly { readonly dest: string; readonly src?: string; readonly stage: string; readonly sources: readonly string[]; readonly libraries: boolean }[];
   readonly materials: readonly Dependency[];
   readonly builder: readonly Dependency[];
 }
@@ -101,16 +101,26 @@ export function platformManifests(index: Index, blobs: Blobs): Descriptor[] {
 
 function origin(path: string, rec: TarRecord, inputs: ReleaseInputs, debs: readonly DebContents[]): FileOrigin {
   const abs = `/${path}`;
+  const under = (dest: string) => abs === dest || abs.startsWith(dest.endsWith("/") ? dest : dest + "/");
   if (rec.type === "file") {
-    const owner = owningPackage(debs, path, hex("sha256", rec.data));
-    if (owner) return { kind: "deb", pin: owner.deb.pin, debPath: owner.path };
+    const sha = hex("sha256", rec.data);
+    // At its path in the image, or at the path it was copied from in the stage (`src` → another `dest`).
+    const stagePaths = inputs.copies.flatMap((c) => (c.src !== undefined && under(c.dest) ? [(c.src + abs.slice(c.dest.length)).replace(/^\/+/, "")] : []));
+    for (const p of [path, ...stagePaths]) {
+      const owner = owningPackage(debs, p, sha);
+      if (owner) return { kind: "deb", pin: owner.deb.pin, debPath: owner.path };
+    }
+    // Copied from a stage under another name (a `run` step's cp): the same bytes as a package's file.
+    // Only for files large enough that equal content means the same file, not a coincidence.
+    if (stagePaths.length > 0 && rec.data.length >= 1024) {
+      for (const deb of debs) for (const [p, f] of deb.files) if (f.sha256 === sha) return { kind: "deb", pin: deb.pin, debPath: p };
+    }
   } else if (rec.type === "symlink") {
     for (const deb of debs) {
       for (const v of [path, `usr/${path}`, path.replace(/^usr\//, "")]) if (deb.files.get(v)?.link === rec.linkTarget) return { kind: "deb", pin: deb.pin, debPath: v };
     }
   }
   if (!path.startsWith("etc/")) {
-    const under = (dest: string) => abs === dest || abs.startsWith(dest.endsWith("/") ? dest : dest + "/");
     // The image's copies in order: a later one over the same path wins.
     const fromSource = inputs.sourceCopies?.findLast((c) => under(c.dest));
     if (fromSource) return { kind: "source", source: fromSource.source };

@@ -188,7 +188,7 @@ export async function releaseInputs(o: InputsOptions): Promise<ReleaseInputs> {
       .filter((c) => c.fromKind === "stage")
       .map((c) => {
         const stage = def.stages.find((s) => s.name === c.from);
-        return { dest: c.dest, stage: c.from, sources: stage ? stageSources(def, stage) : [], libraries: c.libraries };
+        return { dest: c.dest, src: c.src, stage: c.from, sources: stage ? stageSources(def, stage) : [], libraries: c.libraries };
       }),
     materials,
     builder,

@@ -2,6 +2,7 @@
 // tags, repository references, credentials, layer normalisation, and the
 // SPDX document's required fields (checked against spdx-2.3.schema.json, see
 // spdx.ts).
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -145,6 +146,35 @@ describe("assembleRelease", () => {
       ["./usr/local/bin/app", 'built in stage "build" from source "app"'],
     ]);
     expect(JSON.stringify(p.provenance)).toContain("images/app/image.yaml");
+  });
+
+  it("traces a file copied under another name (src → dest, or a run step's cp) to the package holding the same bytes", async () => {
+    const bin = Buffer.alloc(2048, 7); // large enough that equal bytes mean the same file
+    const sha = createHash("sha256").update(bin).digest("hex");
+    const pin = { name: "coreutils", version: "9.1-1", arch: "amd64", sha256: "f".repeat(64), size: 1, archive: "debian", path: "pool/main/c/coreutils/coreutils_9.1-1_amd64.deb" };
+    const deb = { pin, control: [["Package", "coreutils"], ["Version", "9.1-1"], ["Architecture", "amd64"]], md5sums: new Map<string, string>(), files: new Map([["bin/true", { sha256: sha }]]) };
+    const layout = () => {
+      const blobs = new Blobs();
+      const layer = tar([{ type: "file", path: "app/true", data: bin }, { type: "file", path: "app/copied", data: bin }], 1_700_000_000);
+      const l = blobs.put("application/vnd.oci.image.layer.v1.tar+gzip", gzipSync(layer));
+      const c = blobs.putJson("application/vnd.oci.image.config.v1+json", { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: ["sha256:x"] } });
+      const m = blobs.putJson(MEDIA_MANIFEST, { schemaVersion: 2, mediaType: MEDIA_MANIFEST, config: c, layers: [l] }, { platform: { os: "linux", architecture: "amd64" } });
+      return { index: { schemaVersion: 2 as const, mediaType: MEDIA_INDEX, manifests: [m] as never[] }, blobs };
+    };
+    const r = await assembleRelease(layout(), {
+      ...inputs,
+      debPins: [pin],
+      debs: [deb as never],
+      copies: [
+        { dest: "/app/true", src: "/bin/true", stage: "build", sources: [], libraries: false },
+        { dest: "/app/copied", src: "/out/copied", stage: "build", sources: [], libraries: false },
+      ],
+    });
+    const p = r.platforms[0]!;
+    const said = Object.fromEntries((p.sbom["files"] as { fileName: string; comment: string }[]).map((f) => [f.fileName, f.comment]));
+    expect(said["./app/true"]).toBe("copied from Debian package coreutils 9.1-1 (amd64), its /bin/true");
+    expect(said["./app/copied"]).toBe("copied from Debian package coreutils 9.1-1 (amd64), its /bin/true");
+    expect(p.statusd).toEqual({ coreutils: "9.1-1" });
   });
 
   it("names the first differing file when two builds differ", async () => {
