@@ -261,14 +261,14 @@ describe("Staged (the release's files, the build's archive included, put in plac
 });
 
 describe("hack/release.sh", () => {
-  // The script in a tree of its own, hack/build.sh and bin/caisson.js replaced by stubs that record how they are called.
+  // The script in a tree of its own, hack/setup.sh and bin/caisson.js replaced by stubs that record how they are called.
   const run = (...args: string[]) => {
     const root = mkdtempSync(join(tmpdir(), "caisson-release-sh-"));
     try {
-      mkdirSync(join(root, "hack"));
-      mkdirSync(join(root, "bin"));
+      for (const d of ["hack", "bin", "images/redis"]) mkdirSync(join(root, d), { recursive: true });
       copyFileSync("hack/release.sh", join(root, "hack", "release.sh"));
-      writeFileSync(join(root, "hack", "build.sh"), 'echo "build.sh oci=[${CAISSON_BUILD_OCI-unset}] $*" >> calls\n');
+      writeFileSync(join(root, "images", "redis", "image.yaml"), "name: redis\n");
+      writeFileSync(join(root, "hack", "setup.sh"), 'echo "setup.sh $*" >> calls\n');
       writeFileSync(join(root, "bin", "caisson.js"), 'require("fs").appendFileSync("calls", "caisson " + process.argv.slice(2).join(" ") + "\\n");\n');
       const r = spawnSync("bash", [join(root, "hack", "release.sh"), "redis", ...args], { encoding: "utf8" });
       expect(r.status).toBe(0);
@@ -278,9 +278,9 @@ describe("hack/release.sh", () => {
     }
   };
 
-  it("builds without writing the release's archive, and releases with --progress quiet unless a --progress is given", () => {
-    const [build, release] = run("--to", "127.0.0.1:5000/caisson/redis");
-    expect(build).toBe("build.sh oci=[] redis --progress quiet");
+  it("sets up, then releases (which checks the registry before it builds), with --progress quiet unless a --progress is given", () => {
+    const [setup, release] = run("--to", "127.0.0.1:5000/caisson/redis");
+    expect(setup).toBe("setup.sh images/redis/image.yaml");
     expect(release).toMatch(/^caisson release images\/redis\/image\.yaml --out out --source-store \S+ --progress quiet --to 127\.0\.0\.1:5000\/caisson\/redis$/);
     expect(run("--verify", "--progress", "plain")[1]).toMatch(/ --source-store \S+ --verify --progress plain$/);
     expect(run("--progress=json", "--verify")[1]).toMatch(/ --source-store \S+ --progress=json --verify$/);
