@@ -370,7 +370,13 @@ export class Registry {
    * the push's messages.
    */
   async preflight(): Promise<void> {
-    const r = await this.call("GET", `${this.base}/v2/`);
+    const r = await this.call("GET", `${this.base}/v2/`).catch((e: unknown) => {
+      // Nothing has been pushed yet: say so, not what a push cut short would say.
+      if (e instanceof RegistryError && e.kind === "unreachable") {
+        throw new RegistryError(e.message.replace(/; nothing was tagged\..*$/s, "; checked first, so nothing was built. Start the registry (or check the address) and run the same command again"), "unreachable");
+      }
+      throw e;
+    });
     if (r.status !== 200) this.fail(r, "GET", `${this.ref.host} does not answer as a registry (checked before building; is the address right?)`);
     const granted = this.token?.startsWith("Bearer ") ? tokenActions(this.token.slice(7), this.ref.repo) : undefined;
     if (granted && !granted.includes("push") && !granted.includes("*")) {

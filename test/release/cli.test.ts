@@ -174,7 +174,7 @@ describe("caisson release (bad calls)", () => {
         await reg.stop();
         const out = join(dir, "out-gone");
         const r = await run("release", def, "--context", ok, "--out", out, "--to", `${host}/caisson/mini`);
-        expect(r.stderr).toContain(`release failed: ${host} is unreachable (ECONNREFUSED) on GET https://${host}/v2/`);
+        expect(r.stderr).toContain(`release failed: ${host} is unreachable (ECONNREFUSED) on GET https://${host}/v2/; checked first, so nothing was built.`);
         expect(r.code).toBe(1);
         nothingBuilt(r, out);
       });
