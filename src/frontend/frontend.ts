@@ -98,7 +98,10 @@ export function contextReader(bridge: Bridge, opts: Pick<FrontendOptions, "sessi
 /** A CUE definition read alone, evaluated by CUE (its WebAssembly build is loaded only for .cue files). */
 async function evaluateCueFile(file: string, text: string) {
   const { evaluateCue } = await import("../cue/index.js");
-  return evaluateCue({ files: new Map([[file, text]]), root: posix.dirname(file), entry: file, entryIsDir: false });
+  const r = await evaluateCue({ files: new Map([[file, text]]), root: posix.dirname(file), entry: file, entryIsDir: false });
+  // The frontend is given this one file, not its module: say so where an import is missing.
+  const alone = "the frontend reads only this file (BuildKit sends it alone, without cue.mod/ or other packages): make it a file that imports nothing outside CUE's standard library (`cue export` the definition to YAML or JSON), or build it with `caisson build`, which reads the whole module";
+  return { ...r, diagnostics: r.diagnostics.map((d) => (d.code === "cue_import" ? { ...d, hint: alone } : d)) };
 }
 
 /** Runs the whole frontend once and sends its Return. */

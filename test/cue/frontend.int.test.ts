@@ -71,4 +71,15 @@ describe.skipIf(engineError !== undefined && !IN_CI)("a CUE definition through t
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`image.cue:${line}:11: error[cue_conflict]: image.workdir: conflicting values`);
   });
+
+  it("says that it reads the file alone when the file imports a package of its module", () => {
+    const dir = join(tmp, "imports");
+    cpSync(FIXTURE, dir, { recursive: true });
+    const text = readFileSync(join(dir, "image.cue"), "utf8");
+    writeFileSync(join(dir, "image.cue"), text.replace(/^(package \S+\n)/m, '$1\nimport "caisson.local/schema"\n\n_s: schema.#Image\n'));
+    const r = buildx(["--progress=plain", "-f", "image.cue", "--build-arg", `BUILDKIT_SYNTAX=${frontend}`, "--platform", "linux/amd64", "--output", "type=cacheonly", "."], dir);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("error[cue_import]");
+    expect(r.stderr).toContain("the frontend reads only this file");
+  });
 });
