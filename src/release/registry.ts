@@ -179,6 +179,8 @@ function locate(r: Response, method: string, loc: string): URL {
 /** A client for one repository of one registry. */
 export class Registry {
   private token: string | undefined;
+  /** The scope `token` was asked for (the challenge's, else the push's). */
+  private tokenScope: string | undefined;
   private readonly ca: string[] | undefined;
   private base: string;
   /** Whether the registry's scheme is settled (a loopback registry may turn out to be plain HTTP). */
@@ -287,6 +289,7 @@ export class Registry {
     }
     if (params["service"]) u.searchParams.set("service", params["service"]);
     u.searchParams.set("scope", params["scope"] ?? scope);
+    this.tokenScope = params["scope"] ?? scope;
     const realm = shownUrl(`${u.origin}${u.pathname}`);
     const r = await this.raw("GET", u.toString(), basic ? { authorization: basic } : {});
     if (r.status === 401 || r.status === 403) throw this.authError(r.status, creds ? `its token service at ${realm} refused the credentials` : "");
@@ -378,7 +381,11 @@ export class Registry {
       throw e;
     });
     if (r.status !== 200) this.fail(r, "GET", `${this.ref.host} does not answer as a registry (checked before building; is the address right?)`);
-    const granted = this.token?.startsWith("Bearer ") ? tokenActions(this.token.slice(7), this.ref.repo) : undefined;
+    // Judged only when the token was asked for push on the repository: a /v2/ challenge may name
+    // a scope of its own (another repository, pull only), and its token says nothing of the push's.
+    const mine = `repository:${this.ref.repo}:`;
+    const asked = this.tokenScope?.split(" ").some((s) => s.startsWith(mine) && s.slice(mine.length).split(",").some((a) => a === "push" || a === "*"));
+    const granted = asked && this.token?.startsWith("Bearer ") ? tokenActions(this.token.slice(7), this.ref.repo) : undefined;
     if (granted && !granted.includes("push") && !granted.includes("*")) {
       const c = this.opts.credentials;
       if (!c) throw this.authError(401, "");

@@ -226,6 +226,12 @@ describe("Registry.preflight (what `caisson release --to` checks before building
     }
   }, 60_000);
 
+  it("does not judge push by a token asked for the scope a /v2/ challenge names (another repository's pull)", async () => {
+    const r = await client("token-scoped");
+    await r.preflight();
+    expect(reg!.tokenScopes).toEqual(["repository:user/image:pull"]);
+  });
+
   it("refuses a token that grants no push, and names an unreachable registry's URL", async () => {
     const r = await client("token-pull");
     const e = await failure(r.preflight());

@@ -10,6 +10,8 @@
 //   token-null    … answers `null`
 //   token-endless … answers a body that never ends
 //   token-pull    … issues a token (a JWT) granting pull only, which the registry takes
+//   token-scoped  … whose /v2/ challenge names a scope of its own (repository:user/image:pull, as
+//                 some registries' do), the token granting exactly the scope asked, which the registry takes
 //   wrong-digest  every PUT is answered with Docker-Content-Digest sha256:000…
 //   no-digest     a manifest HEAD is answered 200 without Docker-Content-Digest
 //   empty-500     every upload start is answered 500 with an empty body
@@ -27,7 +29,7 @@ import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 
-export type HostileMode = "ok" | "hang" | "bad-http" | "token-json" | "token-null" | "token-endless" | "token-pull" | "wrong-digest" | "no-digest" | "empty-500" | "location" | "redirect" | "ansi-body" | "ansi-challenge" | "ansi-digest" | "token-ansi" | "http-realm" | "bad-location" | "bad-redirect" | "signed";
+export type HostileMode = "ok" | "hang" | "bad-http" | "token-json" | "token-null" | "token-endless" | "token-pull" | "token-scoped" | "wrong-digest" | "no-digest" | "empty-500" | "location" | "redirect" | "ansi-body" | "ansi-challenge" | "ansi-digest" | "token-ansi" | "http-realm" | "bad-location" | "bad-redirect" | "signed";
 
 /** An error body a registry could send to take over a terminal (raw escapes: clear screen, colour, bell, window title; a C1 CSI), and long. */
 export const ANSI_BODY = `{"errors":[{"message":"\u001b[2J\u001b[31mPWNED\u0007 \u001b]0;title\u0007 \u009b2J","detail":"${"x".repeat(5000)}"}]}`;
@@ -57,6 +59,8 @@ export class HostileRegistry {
   /** Requests the other server got: method, URL and Authorization. */
   readonly elsewhere: { method: string; url: string; authorization?: string }[] = [];
   readonly blobs = new Map<string, Buffer>();
+  /** The scope of every token asked for. */
+  readonly tokenScopes: string[] = [];
   readonly manifests = new Map<string, Buffer>();
   private readonly sockets = new Set<Socket>();
   host = "";
@@ -97,13 +101,15 @@ export class HostileRegistry {
     const u = new URL(req.url ?? "/", `http://${this.host}`);
     const data = await body(req);
     if (u.pathname === "/token") {
+      this.tokenScopes.push(u.searchParams.get("scope") ?? "");
       if (mode === "token-json") res.writeHead(200, { "content-type": "application/json" }).end("{not json");
       else if (mode === "token-null") res.writeHead(200, { "content-type": "application/json" }).end("null");
       else if (mode === "token-ansi") res.writeHead(500, { "content-type": "application/json" }).end(ANSI_BODY);
-      else if (mode === "token-pull") {
-        const repo = /^repository:([^:]+):/.exec(u.searchParams.get("scope") ?? "")?.[1] ?? "";
+      else if (mode === "token-pull" || mode === "token-scoped") {
+        const [, repo = "", asked = ""] = /^repository:([^:]+):(.*)$/.exec(u.searchParams.get("scope") ?? "") ?? [];
         const part = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
-        const jwt = `${part({ alg: "none" })}.${part({ sub: USER, access: [{ type: "repository", name: repo, actions: ["pull"] }] })}.x`;
+        const actions = mode === "token-pull" ? ["pull"] : asked.split(",");
+        const jwt = `${part({ alg: "none" })}.${part({ sub: USER, access: [{ type: "repository", name: repo, actions }] })}.x`;
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ token: jwt }));
       }
       else {
@@ -123,11 +129,13 @@ export class HostileRegistry {
       res.writeHead(401, { "www-authenticate": challenge }).end();
       return;
     }
-    if (mode.startsWith("token-") && !(mode === "token-pull" && req.headers.authorization?.startsWith("Bearer "))) {
-      res.writeHead(401, { "www-authenticate": `Bearer realm="http://${this.host}/token",service="hostile"` }).end();
+    const bearer = (mode === "token-pull" || mode === "token-scoped") && req.headers.authorization?.startsWith("Bearer ");
+    if (mode.startsWith("token-") && !bearer) {
+      const scope = mode === "token-scoped" ? (u.pathname === "/v2/" ? ',scope="repository:user/image:pull"' : ',scope="repository:caisson/x:pull,push"') : "";
+      res.writeHead(401, { "www-authenticate": `Bearer realm="http://${this.host}/token",service="hostile"${scope}` }).end();
       return;
     }
-    if (req.headers.authorization !== BASIC && !(mode === "token-pull" && req.headers.authorization?.startsWith("Bearer "))) {
+    if (req.headers.authorization !== BASIC && !bearer) {
       res.writeHead(401, { "www-authenticate": 'Basic realm="hostile"' }).end();
       return;
     }
