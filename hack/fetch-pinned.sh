@@ -7,11 +7,12 @@
 #
 # usage: hack/fetch-pinned.sh DEFINITION...
 set -euo pipefail
-cd "$(dirname "$0")/.."
 [ $# -gt 0 ] || { echo "usage: $0 DEFINITION..." >&2; exit 2; }
+defs=(); for d in "$@"; do defs+=("$(realpath -m -- "$d")"); done   # as given, from where it was run
+cd "$(dirname "$0")/.."
 store=${CAISSON_SOURCE_STORE:-${CAISSON_CACHE:-/var/cache/caisson}/sources}
 # What each definition pins, from caisson itself (never parsed here).
-for def in "$@"; do
+for def in "${defs[@]}"; do
   node bin/caisson.js inspect "$def" |
     node -e 'for (const s of JSON.parse(require("fs").readFileSync(0, "utf8")).sources) if (s.debian) console.log(s.debian, s.sha256)'
 done | sort -u |

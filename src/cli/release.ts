@@ -190,12 +190,12 @@ async function build(file: string, archive: string, flags: ReleaseFlags, store: 
   if (!ok) throw new ReleaseFailed(`the build of ${file} failed (above); nothing was released`);
 }
 
-/** The release of the archive a build wrote. */
-async function assemble(archive: string, inputs: ReleaseInputs): Promise<Release> {
+/** The release of the archive a build wrote (under its temporary name; messages name `shown`, the file it becomes). */
+async function assemble(archive: string, inputs: ReleaseInputs, shown: string): Promise<Release> {
   try {
     return await assembleRelease(await readLayout(archive), inputs);
   } catch (e) {
-    throw new ReleaseFailed(`cannot make the release of ${archive}: ${(e as Error).message}`);
+    throw new ReleaseFailed(`cannot make the release of the build of ${shown}: ${(e as Error).message.split(archive).join(shown)}`);
   }
 }
 
@@ -338,7 +338,7 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
   await build(file, built, flags, store, !flags.cache || flags.verify === true);
   signal?.throwIfAborted();
   const inputs = await inputsOf(file, source, context, store, say);
-  const release = await assemble(built, inputs);
+  const release = await assemble(built, inputs, archive);
   signal?.throwIfAborted();
   await staged.write(releaseArchive, layoutArchive(release.index, release.blobs));
   for (const p of release.platforms) {
@@ -356,7 +356,7 @@ export async function releaseCommand(file: string, flags: ReleaseFlags, log: (li
     const rebuiltTmp = staged.reserve(rebuilt);
     await build(file, rebuiltTmp, flags, store, true);
     signal?.throwIfAborted();
-    const again = await assemble(rebuiltTmp, inputs);
+    const again = await assemble(rebuiltTmp, inputs, rebuilt);
     const second = join(flags.out, `${base}.verify.release.oci.tar`);
     await staged.write(second, layoutArchive(again.index, again.blobs));
     const diff = await compareReleases(release, again);

@@ -137,6 +137,12 @@ export function image(ctx: Context, e: MapEntry): RuntimeImage | undefined {
       ok = false;
       continue;
     }
+    if (rule === "fs.special") {
+      // A FIFO or device cannot be carried into a release (or a layer caisson normalises): nothing to waive.
+      ctx.err("unwaivable_rule", `check rule "fs.special" cannot be waived: a FIFO or device in the image cannot be released`, ruleNode.span, "leave it out of the source (exclude:) or remove it in the stage that makes it");
+      ok = false;
+      continue;
+    }
     const path = str(child(w, "path"));
     if (path !== undefined && !path.startsWith("/")) {
       ctx.err("invalid_path", `waiver path "${path}" must be absolute (a path in the image)`, (child(w, "path") ?? it).span, `write "/${path.replace(/^\.?\/*/, "")}"`);
