@@ -39,6 +39,19 @@ export const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 export const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const DIGEST_HEX: Readonly<Record<string, number>> = { sha256: 64, sha384: 96, sha512: 128 };
 
+/**
+ * `name@digest` split at the `@`; the digest split into its algorithm and
+ * hex part when it has the ALGORITHM:… shape (undefined when it does not).
+ * Shared by the command line's parser below and the definition's (src/validate/refs).
+ */
+export function splitDigest(text: string): { name: string; digest?: string; parts?: { algorithm: string; hex: string } } {
+  const at = text.indexOf("@");
+  if (at < 0) return { name: text };
+  const digest = text.slice(at + 1);
+  const m = /^([A-Za-z0-9]+(?:[-_+.][A-Za-z0-9]+)*):(.*)$/.exec(digest);
+  return { name: text.slice(0, at), digest, ...(m ? { parts: { algorithm: m[1] ?? "", hex: m[2] ?? "" } } : {}) };
+}
+
 /** The grammar in one line, for messages. */
 export const REFERENCE_FORM = "[HOST[:PORT]/]name[/path][:tag][@sha256:digest]";
 
@@ -101,19 +114,16 @@ export function parseReference(text: string): ReferenceResult {
     );
   }
   if (/[\s\u0000-\u001f\u007f]/.test(text)) return fail("it contains white space or a control character");
-  let rest = text;
-  let digest: string | undefined;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    const m = /^([A-Za-z0-9]+(?:[-_+.][A-Za-z0-9]+)*):(.*)$/.exec(digest);
-    const want = m ? DIGEST_HEX[m[1] ?? ""] : undefined;
+  const split = splitDigest(text);
+  let rest = split.name;
+  const digest = split.digest;
+  if (digest !== undefined) {
+    const m = split.parts;
     if (!m) return fail(`the digest "${digest}" is not ALGORITHM:HEX (e.g. sha256: and 64 hex digits)`);
-    if (want === undefined) return fail(`the digest algorithm "${m[1]}" is not supported (sha256, sha384 or sha512)`);
-    const hex = m[2] ?? "";
-    if (!new RegExp(`^[0-9a-f]{${want}}$`).test(hex)) {
-      return fail(/^[0-9a-fA-F]+$/.test(hex) && hex.length === want ? `the digest must be lowercase hex (write ${m[1]}:${hex.toLowerCase()})` : `the digest must be ${m[1]}: and ${want} hex digits`);
+    const want = DIGEST_HEX[m.algorithm];
+    if (want === undefined) return fail(`the digest algorithm "${m.algorithm}" is not supported (sha256, sha384 or sha512)`);
+    if (!new RegExp(`^[0-9a-f]{${want}}$`).test(m.hex)) {
+      return fail(/^[0-9a-fA-F]+$/.test(m.hex) && m.hex.length === want ? `the digest must be lowercase hex (write ${m.algorithm}:${m.hex.toLowerCase()})` : `the digest must be ${m.algorithm}: and ${want} hex digits`);
     }
   }
   let tag: string | undefined;

@@ -3,7 +3,7 @@
 // src/platform's).
 import { posix } from "node:path";
 import { DPKG_ARCHITECTURES } from "../platform/index.js";
-import { COMPONENT, TAG } from "../reference/index.js";
+import { COMPONENT, splitDigest, TAG } from "../reference/index.js";
 
 export { DPKG_ARCHITECTURES };
 export { formatPlatform as platformString, parsePlatform, SUPPORTED_PLATFORMS } from "../platform/index.js";
@@ -25,15 +25,12 @@ export type RefError = { ok: false; code: "invalid_image_ref" | "malformed_diges
 
 /** Parses and normalises an image reference the way docker does (docker.io/library/ for one-component names). */
 export function parseImageRef(text: string): { ok: true; value: ImageRef } | RefError {
-  let rest = text;
-  let digest: string | undefined;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    const m = /^([a-z0-9]+(?:[+._-][a-z0-9]+)*):(.*)$/i.exec(digest);
-    if (!m) return { ok: false, code: "malformed_digest", message: `digest "${digest}" in "${text}" must be sha256:<64 hex digits>` };
-    const [, algo = "", hex = ""] = m;
+  const split = splitDigest(text);
+  let rest = split.name;
+  const digest = split.digest;
+  if (digest !== undefined) {
+    if (!split.parts) return { ok: false, code: "malformed_digest", message: `digest "${digest}" in "${text}" must be sha256:<64 hex digits>` };
+    const { algorithm: algo, hex } = split.parts;
     if (algo !== "sha256") return { ok: false, code: "malformed_digest", message: `digest algorithm "${algo}" in "${text}" is not supported`, hint: "use a sha256 digest" };
     if (/^[0-9a-fA-F]{64}$/.test(hex) && /[A-F]/.test(hex)) {
       return { ok: false, code: "malformed_digest", message: `digest in "${text}" must be lower-case hex`, hint: `write sha256:${hex.toLowerCase()}` };
