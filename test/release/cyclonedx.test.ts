@@ -4,12 +4,11 @@
 // against the official 1.5 JSON schema, compared with the SPDX document of
 // the same model, and shown to be a function of its inputs.
 import { createHash } from "node:crypto";
-import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { tar } from "../../src/engine/tar.js";
-import { assembleRelease, Blobs, cyclonedxDocument, MEDIA_INDEX, MEDIA_MANIFEST, uuidV5, type ReleaseInputs } from "../../src/release/index.js";
+import { assembleRelease, cyclonedxDocument, uuidV5, type ReleaseInputs } from "../../src/release/index.js";
 import type { DebPin } from "../../src/debian/index.js";
 import { checkCycloneDx15 } from "./cyclonedx.js";
+import { oneLayerLayout } from "./layout.js";
 
 type Obj = Record<string, unknown>;
 type Component = { type: string; "bom-ref": string; name: string; version?: string; scope?: string; purl?: string; hashes?: { alg: string; content: string }[]; externalReferences?: { type: string; url: string; comment?: string }[]; pedigree?: { patches: { type: string; resolves?: { type: string; id: string }[] }[] }; properties?: { name: string; value: string }[] };
@@ -19,21 +18,13 @@ const LIBC = "\x7fELF libc";
 const libc6: DebPin = { name: "libc6", version: "2.36-9+deb12u14", arch: "amd64", sha256: "1".repeat(64), size: 1, archive: "debian", path: "pool/main/g/glibc/libc6_2.36-9+deb12u14_amd64.deb" };
 const gcc: DebPin = { name: "gcc-12", version: "12.2.0-14", arch: "amd64", sha256: "2".repeat(64), size: 1, archive: "debian", path: "pool/main/g/gcc-12/gcc-12_12.2.0-14_amd64.deb" };
 
-function layout(app = "\x7fELF app"): { index: { schemaVersion: 2; mediaType: string; manifests: never[] }; blobs: Blobs } {
-  const blobs = new Blobs();
-  const layer = tar(
-    [
-      { type: "file", path: "usr/local/bin/app", data: Buffer.from(app), mode: 0o755 },
-      { type: "symlink", path: "usr/local/bin/app-cli", target: "app" },
-      { type: "file", path: "lib/x86_64-linux-gnu/libc.so.6", data: Buffer.from(LIBC) },
-      { type: "file", path: "etc/passwd", data: Buffer.from("app:x:65532:65532::/:/sbin/nologin\n") },
-    ],
-    1_700_000_000,
-  );
-  const l = blobs.put("application/vnd.oci.image.layer.v1.tar+gzip", gzipSync(layer));
-  const c = blobs.putJson("application/vnd.oci.image.config.v1+json", { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: ["sha256:x"] } });
-  const m = blobs.putJson(MEDIA_MANIFEST, { schemaVersion: 2, mediaType: MEDIA_MANIFEST, config: c, layers: [l] }, { platform: { os: "linux", architecture: "amd64" } });
-  return { index: { schemaVersion: 2, mediaType: MEDIA_INDEX, manifests: [m] as never[] }, blobs };
+function layout(app = "\x7fELF app") {
+  return oneLayerLayout([
+    { type: "file", path: "usr/local/bin/app", data: Buffer.from(app), mode: 0o755 },
+    { type: "symlink", path: "usr/local/bin/app-cli", target: "app" },
+    { type: "file", path: "lib/x86_64-linux-gnu/libc.so.6", data: Buffer.from(LIBC) },
+    { type: "file", path: "etc/passwd", data: Buffer.from("app:x:65532:65532::/:/sbin/nologin\n") },
+  ]);
 }
 
 const inputs: ReleaseInputs = {

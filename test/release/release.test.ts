@@ -13,11 +13,8 @@ import { readTar } from "../../src/check/index.js";
 import {
   assembleRelease,
   compareReleases,
-  Blobs,
   releaseTags,
   findCredentials,
-  MEDIA_INDEX,
-  MEDIA_MANIFEST,
   normaliseLayer,
   parseRepoRef,
   patchCves,
@@ -27,6 +24,7 @@ import {
   type ReleaseInputs,
 } from "../../src/release/index.js";
 import { checkSpdx23 } from "./spdx.js";
+import { oneLayerLayout } from "./layout.js";
 import { Staged } from "../../src/cli/release.js";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
@@ -98,14 +96,8 @@ describe("normaliseLayer", () => {
 });
 
 /** A one-platform layout as an exporter writes it: a nested index, one gzip layer. */
-function builtLayout(): { index: { schemaVersion: 2; mediaType: string; manifests: never[] }; blobs: Blobs } {
-  const blobs = new Blobs();
-  const layer = tar([{ type: "file", path: "usr/local/bin/app", data: Buffer.from("\x7fELF app") }, { type: "file", path: "etc/passwd", data: Buffer.from("app:x:65532:65532::/:/sbin/nologin\n") }], 1_700_000_000);
-  const l = blobs.put("application/vnd.oci.image.layer.v1.tar+gzip", gzipSync(layer));
-  const c = blobs.putJson("application/vnd.oci.image.config.v1+json", { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: ["sha256:x"] } });
-  const m = blobs.putJson(MEDIA_MANIFEST, { schemaVersion: 2, mediaType: MEDIA_MANIFEST, config: c, layers: [l] }, { platform: { os: "linux", architecture: "amd64" } });
-  const inner = blobs.putJson(MEDIA_INDEX, { schemaVersion: 2, mediaType: MEDIA_INDEX, manifests: [m] });
-  return { index: { schemaVersion: 2, mediaType: MEDIA_INDEX, manifests: [inner] as never[] }, blobs };
+function builtLayout() {
+  return oneLayerLayout([{ type: "file", path: "usr/local/bin/app", data: Buffer.from("\x7fELF app") }, { type: "file", path: "etc/passwd", data: Buffer.from("app:x:65532:65532::/:/sbin/nologin\n") }], { nested: true });
 }
 
 const inputs: ReleaseInputs = {
@@ -153,14 +145,7 @@ describe("assembleRelease", () => {
     const sha = createHash("sha256").update(bin).digest("hex");
     const pin = { name: "coreutils", version: "9.1-1", arch: "amd64", sha256: "f".repeat(64), size: 1, archive: "debian", path: "pool/main/c/coreutils/coreutils_9.1-1_amd64.deb" };
     const deb = { pin, control: [["Package", "coreutils"], ["Version", "9.1-1"], ["Architecture", "amd64"]], md5sums: new Map<string, string>(), files: new Map([["bin/true", { sha256: sha }]]) };
-    const layout = () => {
-      const blobs = new Blobs();
-      const layer = tar([{ type: "file", path: "app/true", data: bin }, { type: "file", path: "app/copied", data: bin }], 1_700_000_000);
-      const l = blobs.put("application/vnd.oci.image.layer.v1.tar+gzip", gzipSync(layer));
-      const c = blobs.putJson("application/vnd.oci.image.config.v1+json", { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: ["sha256:x"] } });
-      const m = blobs.putJson(MEDIA_MANIFEST, { schemaVersion: 2, mediaType: MEDIA_MANIFEST, config: c, layers: [l] }, { platform: { os: "linux", architecture: "amd64" } });
-      return { index: { schemaVersion: 2 as const, mediaType: MEDIA_INDEX, manifests: [m] as never[] }, blobs };
-    };
+    const layout = () => oneLayerLayout([{ type: "file", path: "app/true", data: bin }, { type: "file", path: "app/copied", data: bin }]);
     const r = await assembleRelease(layout(), {
       ...inputs,
       debPins: [pin],
