@@ -113,13 +113,17 @@ export async function releaseInputs(o: InputsOptions): Promise<ReleaseInputs> {
   for (const c of def.image.copy) if (c.fromKind === "stage") visit(c.from);
   const locks = new Map<string, Lockfile | undefined>();
   const baseLock = async (ref: string): Promise<Lockfile | undefined> => {
-    const m = /^(?:docker\.io\/)?([a-z0-9._-]+)\/([a-z0-9._-]+)(?::[^/@]+)?@sha256:/.exec(ref) ?? /\/([a-z0-9._-]+)()(?::[^/@]+)?@sha256:/.exec(ref);
-    const name = m?.[2] || m?.[1];
+    // A pinned reference (normalised: docker.io/caisson/debian:bookworm@sha256:…): its repository's last part names the folder.
+    const at = ref.indexOf("@sha256:");
+    if (at < 0) return undefined;
+    const repo = ref.slice(0, at).replace(/:[^/]*$/, "").replace(/^docker\.io\//, "").split("/");
+    const name = repo[repo.length - 1];
     if (!name) return undefined;
+    const own = repo.length === 2 && repo[0] === "caisson";
     const lockPath = `images/${name}/image.lock.json`;
     if (!locks.has(lockPath)) {
       let text = await o.read(lockPath).catch(() => undefined);
-      if (text === undefined && m?.[1] === "caisson" && o.readOwn) text = await o.readOwn(lockPath).catch(() => undefined);
+      if (text === undefined && own && o.readOwn) text = await o.readOwn(lockPath).catch(() => undefined);
       locks.set(lockPath, text === undefined ? undefined : parseLockfile(text, lockPath));
     }
     return locks.get(lockPath);
